@@ -1,0 +1,321 @@
+"""Service catalog: ``services/<name>.yaml`` -> ``Service``.
+
+One file per service, so onboarding is adding a file. The file name is the
+service name; a ``name`` key, when present, must agree with it, which catches
+copy-pasted files that were renamed but not edited.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+from . import names, yamlio
+from .errors import InputError, Problem
+from .model import (
+    Autoscaling, Catalog, EnvOverride, Ingress, Port, Probe, ProbeKind, Resources, Service,
+)
+from .reader import Node, Problems, checked, did_you_mean, type_name
+
+MAX_FILE_BYTES = 1024 * 1024
+
+
+def load_catalog(catalog_dir: Path, shown_dir: str, environments: Iterable[str]) -> Catalog:
+    """Every ``*.yaml`` of the catalog directory, all problems reported at once."""
+    problems = Problems()
+    if not catalog_dir.is_dir():
+        raise InputError([Problem(shown_dir, "", "catalog directory not found; create it with one <service>.yaml per service")])
+    files = sorted(p for p in catalog_dir.iterdir() if p.suffix in (".yaml", ".yml"))
+    if not files:
+        raise InputError([Problem(shown_dir, "", "the catalog is empty; add one <service>.yaml per service")])
+    envs = tuple(sorted(set(environments)))
+    services: list[Service] = []
+    seen: dict[str, str] = {}
+    for path in files:
+        shown = f"{shown_dir}/{path.name}"
+        try:
+            if path.stat().st_size > MAX_FILE_BYTES:
+                problems.add(shown, "", f"larger than {MAX_FILE_BYTES} bytes; a service file is a few dozen lines")
+                continue
+            data = yamlio.parse(yamlio.read_file_text(path, shown), shown)
+        except InputError as exc:
+            problems.items.extend(exc.problems)
+            continue
+        service = read_service(data, shown, path.stem, envs, problems)
+        if service is None:
+            continue
+        if service.name in seen:
+            problems.add(shown, "name", f"service {service.name!r} is already defined in {seen[service.name]}")
+            continue
+        seen[service.name] = shown
+        services.append(service)
+    if problems:
+        raise InputError(problems.items)
+    return Catalog(tuple(sorted(services, key=lambda s: s.name)))
+
+
+def read_service(data: object, file: str, stem: str, envs: tuple[str, ...], problems: Problems) -> "Service | None":
+    before = len(problems.items)
+    node = Node.root(data, file, problems, "service settings")
+    if node is None:
+        return None
+    name_problem = names.label_problem(stem, names.SERVICE_MAX, names.DNS1035_LABEL)
+    if name_problem:
+        problems.add(file, "", f"the file name gives the service name, and {name_problem}")
+    name = node.str("name", stem)
+    if name != stem:
+        node.error("name", f"{name!r} differs from the file name; rename the file to {name}.yaml or fix the name")
+    team = checked(node.str("team", required=True, describe="the owning team, e.g. 'checkout'"),
+                   lambda v: names.label_problem(v, names.TEAM_MAX), node, "team")
+    namespace = checked(node.str("namespace", team), lambda v: _namespace_problem(v), node, "namespace")
+    description = node.str("description", "") or ""
+    image = node.node("image")
+    repository, tag = stem, None
+    if image is not None:
+        repository = checked(image.str("repository", stem), _ecr_repository_problem, image, "repository") or stem
+        tag = checked(image.str("tag", required=True, describe="the release tag to deploy when a stack pins none"),
+                      tag_problem, image, "tag")
+        image.done()
+    else:
+        node.error("image", "is required: image.tag gives the release to deploy, e.g. image: {tag: '1.0.0'}")
+    ports = _read_ports(node)
+    port_names = {p.name for p in ports}
+    command = _str_list(node, "command")
+    args = _str_list(node, "args")
+    health = node.node("health")
+    liveness = readiness = None
+    if health is not None:
+        liveness = _read_probe(health, "liveness", port_names)
+        readiness = _read_probe(health, "readiness", port_names)
+        health.done()
+    resources = read_resources(node, "resources") or Resources()
+    ingress = _read_ingress(node, port_names)
+    if ingress is not None and not ports:
+        node.error("ingress", "a service without ports cannot have an ingress; add ports or remove ingress")
+    autoscaling = read_autoscaling(node, "autoscaling")
+    if autoscaling is not None and not resources.cpu_request:
+        node.error("autoscaling", "CPU-based autoscaling needs resources.requests.cpu")
+    config = read_config(node, "config")
+    secrets = _read_secrets(node)
+    overlap = sorted({k for k, _ in config} & set(secrets))
+    if overlap:
+        node.error("secrets", f"{', '.join(overlap)} also set in config; a variable comes from one place")
+    environments = _read_environments(node, envs, autoscaling)
+    node.done()
+    if len(problems.items) > before or team is None or namespace is None or tag is None:
+        return None
+    return Service(
+        name=stem, file=file, team=team, namespace=namespace, description=description,
+        image_repository=repository, image_tag=tag, ports=ports, command=command, args=args,
+        liveness=liveness, readiness=readiness, resources=resources, ingress=ingress,
+        autoscaling=autoscaling, config=config, secrets=secrets, environments=environments,
+    )
+
+
+def tag_problem(tag: str) -> "str | None":
+    if tag == "latest":
+        return "'latest' is not a release; pin an immutable tag such as '1.4.2'"
+    if not names.IMAGE_TAG.fullmatch(tag):
+        return f"{tag!r} is not a valid image tag (letters, digits, '_', '.', '-', at most 128)"
+    return None
+
+
+def _namespace_problem(value: str) -> "str | None":
+    if value in names.RESERVED_NAMESPACES:
+        return f"{value!r} is a system namespace; choose a namespace of the team's own"
+    return names.label_problem(value, names.NAMESPACE_MAX)
+
+
+def _ecr_repository_problem(value: str) -> "str | None":
+    if len(value) > 200 or not names.ECR_REPOSITORY.fullmatch(value):
+        return f"{value!r} is not a valid ECR repository name (lowercase, digits, '._-' and '/' separators)"
+    return None
+
+
+def _str_list(node: Node, name: str) -> tuple[str, ...]:
+    items = node.list(name) or []
+    out = []
+    for i, item in enumerate(items):
+        if not isinstance(item, str):
+            node.error(f"{name}[{i}]", f"expected a string, got {type_name(item)}")
+        else:
+            out.append(item)
+    return tuple(out)
+
+
+def _read_ports(node: Node) -> tuple[Port, ...]:
+    ports: list[Port] = []
+    seen_names: set[str] = set()
+    seen_numbers: set[int] = set()
+    for item in node.nodes("ports"):
+        name = item.str("name", "http", pattern=names.PORT_NAME, max_len=15,
+                        describe="lowercase letters, digits and '-', at most 15 characters")
+        container = item.int("containerPort", required=True, minimum=1, maximum=65535)
+        service = item.int("servicePort", container, minimum=1, maximum=65535)
+        item.done()
+        if name is None or container is None or service is None:
+            continue
+        if name in seen_names:
+            item.error("name", f"port name {name!r} is used twice")
+            continue
+        if container in seen_numbers:
+            item.error("containerPort", f"container port {container} is used twice")
+            continue
+        seen_names.add(name)
+        seen_numbers.add(container)
+        ports.append(Port(name, container, service))
+    return tuple(ports)
+
+
+def _read_probe(health: Node, name: str, port_names: set[str]) -> "Probe | None":
+    probe = health.node(name)
+    if probe is None:
+        return None
+    default_kind = "exec" if probe.has("command") else ("tcp" if not probe.has("path") else "http")
+    kind_text = probe.str("type", default_kind, choices=("http", "tcp", "exec"))
+    kind = ProbeKind(kind_text or default_kind)
+    path = port = None
+    command: tuple[str, ...] = ()
+    if kind is ProbeKind.HTTP:
+        path = probe.str("path", required=True, pattern=names.HTTP_PATH, describe="an absolute URL path like /healthz")
+    if kind in (ProbeKind.HTTP, ProbeKind.TCP):
+        default_port = sorted(port_names)[0] if len(port_names) == 1 else None
+        port = probe.str("port", default_port, required=default_port is None)
+        if port is not None and port not in port_names:
+            probe.error("port", f"{port!r} is not a port of this service; ports: {', '.join(sorted(port_names)) or 'none'}")
+    if kind is ProbeKind.EXEC:
+        command = _str_list(probe, "command")
+        if not command:
+            probe.error("command", "an exec probe needs a command, e.g. ['/bin/healthcheck']")
+    result = Probe(
+        kind=kind, path=path, port=port, command=command,
+        initial_delay_seconds=probe.int("initialDelaySeconds", 0, minimum=0, maximum=3600) or 0,
+        period_seconds=probe.int("periodSeconds", 10, minimum=1, maximum=3600) or 10,
+        timeout_seconds=probe.int("timeoutSeconds", 1, minimum=1, maximum=600) or 1,
+        failure_threshold=probe.int("failureThreshold", 3, minimum=1, maximum=100) or 3,
+    )
+    probe.done()
+    return result
+
+
+def read_resources(node: Node, name: str) -> "Resources | None":
+    res = node.node(name)
+    if res is None:
+        return None
+    values: dict[str, "str | None"] = {}
+    for section in ("requests", "limits"):
+        part = res.node(section)
+        if part is None:
+            continue
+        values[f"cpu_{section[:-1]}"] = checked(_quantity(part, "cpu"), names.cpu_problem, part, "cpu")
+        values[f"memory_{section[:-1]}"] = checked(_quantity(part, "memory"), names.memory_problem, part, "memory")
+        part.done()
+    res.done()
+    result = Resources(
+        cpu_request=values.get("cpu_request"), memory_request=values.get("memory_request"),
+        cpu_limit=values.get("cpu_limit"), memory_limit=values.get("memory_limit"),
+    )
+    return result
+
+
+def check_resource_order(resources: Resources, file: str, key: str, problems: Problems) -> None:
+    """Requests above limits are rejected by the API server at sync time; catch it here."""
+    for kind, request, limit in (("cpu", resources.cpu_request, resources.cpu_limit),
+                                 ("memory", resources.memory_request, resources.memory_limit)):
+        if request and limit:
+            r, l = names.parse_quantity(request), names.parse_quantity(limit)
+            if r is not None and l is not None and r > l:
+                problems.add(file, f"{key}.requests.{kind}", f"{request} is more than the limit {limit}")
+
+
+def _quantity(node: Node, name: str) -> "str | None":
+    value = node.raw(name)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)  # YAML reads cpu: 1 as a number; it is still a valid quantity
+    return node.str(name)
+
+
+def _read_ingress(node: Node, port_names: set[str]) -> "Ingress | None":
+    ing = node.node("ingress")
+    if ing is None:
+        return None
+    host = checked(ing.str("host", required=True, describe="the host's first label; the stack adds its domain"),
+                   lambda v: names.label_problem(v, 63), ing, "host")
+    path = ing.str("path", "/", pattern=names.HTTP_PATH, describe="an absolute URL path like /")
+    default_port = "http" if "http" in port_names else (sorted(port_names)[0] if port_names else "http")
+    port = ing.str("port", default_port)
+    if port is not None and port_names and port not in port_names:
+        ing.error("port", f"{port!r} is not a port of this service; ports: {', '.join(sorted(port_names))}")
+    ing.done()
+    if host is None or path is None or port is None:
+        return None
+    return Ingress(host=host, path=path, port=port)
+
+
+def read_autoscaling(node: Node, name: str) -> "Autoscaling | None":
+    hpa = node.node(name)
+    if hpa is None:
+        return None
+    low = hpa.int("minReplicas", required=True, minimum=1, maximum=1000)
+    high = hpa.int("maxReplicas", required=True, minimum=1, maximum=1000)
+    cpu = hpa.int("targetCPUUtilizationPercentage", 70, minimum=1, maximum=100)
+    hpa.done()
+    if low is None or high is None or cpu is None:
+        return None
+    if low > high:
+        hpa.error("minReplicas", f"{low} is more than maxReplicas {high}")
+        return None
+    return Autoscaling(low, high, cpu)
+
+
+def read_config(node: Node, name: str) -> tuple[tuple[str, str], ...]:
+    out: dict[str, str] = {}
+    for key, value in node.entries(name):
+        where = node.child_key(name, key)
+        if not names.ENV_VAR.fullmatch(key):
+            node.problems.add(node.file, where, "not a valid environment variable name (letters, digits, '_', not starting with a digit)")
+            continue
+        if isinstance(value, bool) or isinstance(value, float) or not isinstance(value, (str, int)):
+            node.problems.add(node.file, where, f"expected a string, got {type_name(value)}; quote the value, e.g. \"{value}\"")
+            continue
+        out[key] = str(value)
+    return tuple(sorted(out.items()))
+
+
+def _read_secrets(node: Node) -> tuple[str, ...]:
+    out: list[str] = []
+    for i, item in enumerate(node.list("secrets") or []):
+        key = f"secrets[{i}]"
+        if not isinstance(item, str) or not names.ENV_VAR.fullmatch(item):
+            node.error(key, "expected a secret name usable as an environment variable, e.g. STRIPE_API_KEY")
+        elif item in out:
+            node.error(key, f"{item} is listed twice")
+        else:
+            out.append(item)
+    return tuple(sorted(out))
+
+
+def _read_environments(node: Node, envs: tuple[str, ...], base_hpa: "Autoscaling | None") -> tuple[tuple[str, EnvOverride], ...]:
+    section = node.node("environments")
+    if section is None:
+        return ()
+    out: list[tuple[str, EnvOverride]] = []
+    for env in sorted(section.data):
+        if not isinstance(env, str) or env not in envs:
+            section.error(str(env), f"unknown environment{did_you_mean(str(env), list(envs))}; environments of this project: {', '.join(envs)}")
+            section.raw(str(env))
+            continue
+        item = section.node(env)
+        if item is None:
+            continue
+        replicas = item.int("replicas", minimum=0, maximum=1000)
+        resources = read_resources(item, "resources")
+        autoscaling = read_autoscaling(item, "autoscaling")
+        if autoscaling is not None and base_hpa is None:
+            item.error("autoscaling", "the service has no autoscaling to override; add it at the top level first")
+        if replicas is not None and (autoscaling or base_hpa):
+            item.error("replicas", "the autoscaler owns the replica count; set autoscaling.minReplicas instead")
+        config = read_config(item, "config")
+        item.done()
+        out.append((env, EnvOverride(replicas=replicas, resources=resources, autoscaling=autoscaling, config=config)))
+    return tuple(out)

@@ -1,0 +1,266 @@
+"""The typed model: what the catalog and a stack say, after validation.
+
+Everything here is frozen and holds only checked values, so the renderer can
+trust it and never re-validate. Mappings are stored as sorted tuples of pairs
+to keep the objects hashable and their iteration order deterministic.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Optional
+
+Pairs = tuple[tuple[str, str], ...]
+
+
+class ProbeKind(enum.Enum):
+    HTTP = "http"
+    TCP = "tcp"
+    EXEC = "exec"
+
+
+class SyncMode(enum.Enum):
+    AUTOMATED = "automated"
+    MANUAL = "manual"
+
+
+class Topology(enum.Enum):
+    STANDALONE = "standalone"
+    HUB = "hub"
+    SPOKE = "spoke"
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Container requests and limits; any of them may be absent."""
+
+    cpu_request: Optional[str] = None
+    memory_request: Optional[str] = None
+    cpu_limit: Optional[str] = None
+    memory_limit: Optional[str] = None
+
+    def merged(self, override: "Resources | None") -> "Resources":
+        """Field-wise override, so an environment can change only one limit."""
+        if override is None:
+            return self
+        return Resources(
+            cpu_request=override.cpu_request or self.cpu_request,
+            memory_request=override.memory_request or self.memory_request,
+            cpu_limit=override.cpu_limit or self.cpu_limit,
+            memory_limit=override.memory_limit or self.memory_limit,
+        )
+
+    def as_k8s(self) -> dict[str, dict[str, str]]:
+        out: dict[str, dict[str, str]] = {}
+        requests = {k: v for k, v in (("cpu", self.cpu_request), ("memory", self.memory_request)) if v}
+        limits = {k: v for k, v in (("cpu", self.cpu_limit), ("memory", self.memory_limit)) if v}
+        if requests:
+            out["requests"] = requests
+        if limits:
+            out["limits"] = limits
+        return out
+
+
+@dataclass(frozen=True)
+class Port:
+    name: str
+    container_port: int
+    service_port: int
+
+
+@dataclass(frozen=True)
+class Probe:
+    kind: ProbeKind
+    path: Optional[str] = None          # HTTP
+    port: Optional[str] = None          # HTTP/TCP: a port name of the service
+    command: tuple[str, ...] = ()       # EXEC
+    initial_delay_seconds: int = 0
+    period_seconds: int = 10
+    timeout_seconds: int = 1
+    failure_threshold: int = 3
+
+
+@dataclass(frozen=True)
+class Ingress:
+    host: str                 # DNS label; the full host is <host>.<stack ingress domain>
+    path: str = "/"
+    port: str = "http"        # a port name of the service
+
+
+@dataclass(frozen=True)
+class Autoscaling:
+    min_replicas: int
+    max_replicas: int
+    target_cpu_percent: int = 70
+
+
+@dataclass(frozen=True)
+class EnvOverride:
+    """What one environment changes of a service; None = inherit."""
+
+    replicas: Optional[int] = None
+    resources: Optional[Resources] = None
+    autoscaling: Optional[Autoscaling] = None
+    config: Pairs = ()
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    file: str
+    team: str
+    namespace: str
+    description: str
+    image_repository: str       # ECR repository name below the registry prefix
+    image_tag: str              # default tag when a stack pins none
+    ports: tuple[Port, ...]
+    command: tuple[str, ...]
+    args: tuple[str, ...]
+    liveness: Optional[Probe]
+    readiness: Optional[Probe]
+    resources: Resources
+    ingress: Optional[Ingress]
+    autoscaling: Optional[Autoscaling]
+    config: Pairs
+    secrets: tuple[str, ...]
+    environments: tuple[tuple[str, EnvOverride], ...]
+
+    def override(self, env: str) -> EnvOverride:
+        for name, override in self.environments:
+            if name == env:
+                return override
+        return EnvOverride()
+
+    @property
+    def is_worker(self) -> bool:
+        """No ports: no Service object, nothing routes to it."""
+        return not self.ports
+
+
+@dataclass(frozen=True)
+class Catalog:
+    services: tuple[Service, ...]   # sorted by name
+
+    @property
+    def teams(self) -> tuple[str, ...]:
+        return tuple(sorted({s.team for s in self.services}))
+
+
+@dataclass(frozen=True)
+class NodeGroup:
+    instance_types: tuple[str, ...]
+    min_size: int
+    max_size: int
+    desired_size: int
+    disk_size_gib: int
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    name: str
+    kubernetes_version: str
+    vpc_cidr: str
+    availability_zones: int
+    subnet_ids: tuple[str, ...]           # given subnets instead of a new VPC
+    node_group: NodeGroup
+    endpoint_public_access: bool
+    endpoint_private_access: bool
+    public_access_cidrs: tuple[str, ...]
+    admin_role_arns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RegistryConfig:
+    account_id: str
+    region: str
+    prefix: str               # repositories are <prefix>/<service>
+    owner: bool               # this stack creates the repositories
+    keep_release_images: int
+    immutable_tags: bool
+
+    @property
+    def host(self) -> str:
+        from .names import ecr_host
+
+        return ecr_host(self.account_id, self.region)
+
+    def image(self, repository: str) -> str:
+        name = f"{self.prefix}/{repository}" if self.prefix else repository
+        return f"{self.host}/{name}"
+
+
+@dataclass(frozen=True)
+class GitOpsConfig:
+    repo_url: str
+    revision: str
+    path: str                 # where our tree sits inside the Git repository ("." = root)
+
+
+@dataclass(frozen=True)
+class WorkloadDefaults:
+    replicas: int
+    pdb_max_unavailable: int   # a PodDisruptionBudget is emitted when replicas > 1
+
+
+@dataclass(frozen=True)
+class IngressConfig:
+    domain: Optional[str]
+    class_name: Optional[str]
+    tls: bool
+    annotations: Pairs
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    sync: SyncMode
+    prune: bool
+    self_heal: bool
+    retry_limit: int
+    preserve_resources_on_deletion: bool
+
+
+@dataclass(frozen=True)
+class ArgoCDConfig:
+    namespace: str
+    topology: Topology
+
+
+@dataclass(frozen=True)
+class Stack:
+    """One stack = one environment's cluster."""
+
+    name: str
+    file: str
+    environment: str
+    account_id: str
+    region: str
+    cluster: ClusterConfig
+    registry: RegistryConfig
+    gitops: GitOpsConfig
+    workloads: WorkloadDefaults
+    ingress: IngressConfig
+    delivery: DeliveryPolicy
+    argocd: ArgoCDConfig
+    image_tags: Pairs
+
+    def image_tag(self, service: Service) -> str:
+        for name, tag in self.image_tags:
+            if name == service.name:
+                return tag
+        return service.image_tag
+
+
+@dataclass(frozen=True)
+class Project:
+    """The catalog and every stack of the project, cross-checked."""
+
+    root: str
+    catalog: Catalog
+    stacks: tuple[Stack, ...]   # sorted by stack name
+
+    def stack(self, name: str) -> Stack:
+        for stack in self.stacks:
+            if stack.name == name:
+                return stack
+        raise KeyError(name)

@@ -1,0 +1,82 @@
+"""Load the whole project: catalog + every stack, cross-checked, or one clear error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import layout
+from .catalog import check_resource_order, load_catalog
+from .errors import InputError, Problem
+from .model import Catalog, Project, Stack
+from .reader import Problems
+from .stackconfig import read_project_config, read_stack_values, stack_file, stack_from_config, stack_names
+
+NS = layout.CONFIG_NAMESPACE
+
+
+def load_project(root: Path) -> Project:
+    """Every stack is loaded even when one is rendered, so that a catalog key
+    naming an environment is checked against all of them."""
+    if not (root / layout.PROJECT_FILE).is_file():
+        raise InputError([Problem(str(root / layout.PROJECT_FILE), "", "not a gitops-platform project (no Pulumi.yaml); run from the project root")])
+    project_config = read_project_config(root)
+    names = stack_names(root)
+    if not names:
+        raise InputError([Problem(layout.PROJECT_FILE, "", "no stacks: add a Pulumi.<stack>.yaml next to it")])
+    values = {}
+    problems: list[Problem] = []
+    for name in names:
+        try:
+            values[name] = read_stack_values(root, name)
+        except InputError as exc:
+            problems.extend(exc.problems)
+    environments = sorted({v for vals in values.values() if isinstance(v := vals.get(f"{NS}:environment"), str)})
+    try:
+        catalog = load_catalog(root / layout.CATALOG_DIR, layout.CATALOG_DIR, environments)
+    except InputError as exc:
+        problems.extend(exc.problems)
+        catalog = None
+    service_names = tuple(s.name for s in catalog.services) if catalog else ()
+    stacks: list[Stack] = []
+    for name in names:
+        if name not in values:
+            continue
+        try:
+            stacks.append(stack_from_config(name, stack_file(name), values[name], project_config, service_names))
+        except InputError as exc:
+            problems.extend(exc.problems)
+    if catalog is not None and not problems:
+        problems.extend(cross_check(catalog, stacks))
+    if problems:
+        raise InputError(problems)
+    assert catalog is not None
+    return Project(str(root), catalog, tuple(stacks))
+
+
+def cross_check(catalog: Catalog, stacks: list[Stack]) -> list[Problem]:
+    """Rules that span the catalog and the stacks."""
+    problems = Problems()
+    owners: dict[str, str] = {}
+    clusters: dict[str, str] = {}
+    for stack in stacks:
+        env_key = f"config.{NS}:environment"
+        if stack.environment in owners:
+            problems.add(stack.file, env_key, f"environment {stack.environment!r} is already the environment of "
+                         f"{owners[stack.environment]}; each stack owns its environment's overlays")
+        owners.setdefault(stack.environment, stack.file)
+        if stack.cluster.name in clusters:
+            problems.add(stack.file, f"config.{NS}:cluster.name", f"cluster {stack.cluster.name!r} is already used by {clusters[stack.cluster.name]}")
+        clusters.setdefault(stack.cluster.name, stack.file)
+        exposed = [s.name for s in catalog.services if s.ingress]
+        if exposed and not stack.ingress.domain:
+            problems.add(stack.file, f"config.{NS}:ingress.domain", f"is required: {', '.join(exposed[:5])}"
+                         f"{' and others' if len(exposed) > 5 else ''} have an ingress")
+    for service in catalog.services:
+        for stack in stacks:
+            resources = service.resources.merged(service.override(stack.environment).resources)
+            check_resource_order(resources, service.file, _res_key(service, stack.environment), problems)
+    return problems.items
+
+
+def _res_key(service, env: str) -> str:  # type: ignore[no-untyped-def]
+    return f"environments.{env}.resources" if service.override(env).resources else "resources"

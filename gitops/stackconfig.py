@@ -1,0 +1,374 @@
+"""Stack config: ``Pulumi.yaml`` declarations + ``Pulumi.<stack>.yaml`` -> ``Stack``.
+
+The same ``stack_from_config`` serves the CLI (which reads the stack file) and
+the Pulumi program (which gets the values from the engine), so both see one
+model. Project-level defaults apply the way Pulumi applies them: a stack value
+replaces the default wholesale; field defaults inside objects live here, in
+one place, and are documented in the README.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from . import layout, names, yamlio
+from .catalog import tag_problem
+from .errors import InputError, Problem
+from .model import (
+    ArgoCDConfig, ClusterConfig, DeliveryPolicy, GitOpsConfig, IngressConfig, NodeGroup,
+    RegistryConfig, Stack, SyncMode, Topology, WorkloadDefaults,
+)
+from .reader import Node, Problems, checked, did_you_mean, type_name
+
+NS = layout.CONFIG_NAMESPACE
+_TYPES = {"string": str, "integer": int, "boolean": bool, "array": list, "object": dict}
+_STACK_FILE_KEYS = ("config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment")
+REQUIRED_KEYS = ("environment", "awsAccountId", "cluster", "gitops")
+
+
+@dataclass(frozen=True)
+class Declaration:
+    type: str
+    default: Any
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """What ``Pulumi.yaml`` declares: typed keys of our namespace, provider values."""
+
+    declarations: Mapping[str, Declaration]
+    provider_values: Mapping[str, Any]
+
+
+def read_project_config(root: Path) -> ProjectConfig:
+    file = layout.PROJECT_FILE
+    data = yamlio.parse(yamlio.read_file_text(root / file, file), file)
+    problems = Problems()
+    node = Node.root(data, file, problems, "project settings")
+    declarations: dict[str, Declaration] = {}
+    providers: dict[str, Any] = {}
+    if node is not None:
+        if node.str("name") != layout.PROJECT_NAME:
+            node.error("name", f"must be {layout.PROJECT_NAME!r}: stack keys and component types are named after it")
+        for key, spec in node.entries("config"):
+            where = f"config.{key}"
+            if ":" in key and not key.startswith(NS + ":"):
+                providers[key] = spec.get("value") if isinstance(spec, dict) else spec
+                continue
+            short = key.split(":", 1)[1] if ":" in key else key
+            if not isinstance(spec, dict) or spec.get("type") not in _TYPES:
+                problems.add(file, where, f"declare a type: one of {', '.join(_TYPES)}")
+                continue
+            default = spec.get("default", spec.get("value"))
+            if default is not None and not _is_type(default, spec["type"]):
+                problems.add(file, f"{where}.default", f"expected {spec['type']}, got {type_name(default)}")
+                continue
+            declarations[short] = Declaration(spec["type"], default)
+    if problems:
+        raise InputError(problems.items)
+    return ProjectConfig(declarations, providers)
+
+
+def stack_names(root: Path) -> list[str]:
+    """Stacks are the ``Pulumi.<stack>.yaml`` files next to ``Pulumi.yaml``."""
+    out = []
+    for path in root.glob(f"{layout.STACK_FILE_PREFIX}*{layout.STACK_FILE_SUFFIX}"):
+        name = path.name[len(layout.STACK_FILE_PREFIX):-len(layout.STACK_FILE_SUFFIX)]
+        if name:
+            out.append(name)
+    return sorted(out)
+
+
+def stack_file(stack: str) -> str:
+    return f"{layout.STACK_FILE_PREFIX}{stack}{layout.STACK_FILE_SUFFIX}"
+
+
+def read_stack_values(root: Path, stack: str) -> dict[str, Any]:
+    """The ``config:`` mapping of a stack file, as namespaced key -> value."""
+    file = stack_file(stack)
+    path = root / file
+    if not path.is_file():
+        known = stack_names(root)
+        hint = did_you_mean(stack, known)
+        raise InputError([Problem(file, "", f"stack file not found{hint}; stacks of this project: {', '.join(known) or 'none'}")])
+    data = yamlio.parse(yamlio.read_file_text(path, file), file)
+    if data is None:
+        data = {}
+    problems = Problems()
+    node = Node.root(data, file, problems, "stack settings")
+    values: dict[str, Any] = {}
+    if node is not None:
+        for key in _STACK_FILE_KEYS:
+            node.raw(key)
+        node.done()
+        for key, value in node.entries("config"):
+            values[key] = value
+    if problems:
+        raise InputError(problems.items)
+    return values
+
+
+def stack_from_config(
+    stack: str, file: str, values: Mapping[str, Any], project: ProjectConfig, catalog_services: tuple[str, ...]
+) -> Stack:
+    """Validate one stack's config values into a ``Stack``; all problems at once."""
+    problems = Problems()
+    config: dict[str, Any] = {}
+    for key, value in values.items():
+        if key.startswith(NS + ":"):
+            short = key[len(NS) + 1:]
+            if short not in project.declarations:
+                problems.add(file, f"config.{key}", f"unknown key{did_you_mean(short, list(project.declarations))}; "
+                             f"declared keys: {', '.join(sorted(project.declarations))}")
+                continue
+            config[short] = value
+    for short, decl in project.declarations.items():
+        if short not in config and decl.default is not None:
+            config[short] = decl.default
+        if short in config and not _is_type(config[short], decl.type):
+            problems.add(file, f"config.{NS}:{short}", f"expected {decl.type}, got {type_name(config[short])}")
+            del config[short]
+    for short in REQUIRED_KEYS:
+        if short not in config and short in project.declarations:
+            problems.add(file, f"config.{NS}:{short}", "is required")
+    region = values.get("aws:region", project.provider_values.get("aws:region"))
+    if not isinstance(region, str) or not names.AWS_REGION.fullmatch(region):
+        problems.add(file, "config.aws:region", f"expected an AWS region such as 'eu-west-1', got {region!r}")
+        region = None
+    reader = _StackReader(Node(config, file, "", problems), file, problems)
+    stack_obj = reader.read(stack, region, catalog_services)
+    if problems or stack_obj is None:
+        raise InputError(problems.items)
+    return stack_obj
+
+
+class _StackReader:
+    def __init__(self, node: Node, file: str, problems: Problems) -> None:
+        self.node = node
+        self.file = file
+        self.problems = problems
+
+    def sub(self, name: str) -> "Node | None":
+        value = self.node.raw(name)
+        if value is None:
+            return None
+        return Node(value, self.file, f"config.{NS}:{name}", self.problems)
+
+    def read(self, stack: str, region: "str | None", services: tuple[str, ...]) -> "Stack | None":
+        env = self._env(self.node)
+        account = self.node.raw("awsAccountId")
+        if isinstance(account, int):
+            account = f"{account:012d}"
+        if account is not None and (not isinstance(account, str) or not names.AWS_ACCOUNT.fullmatch(account)):
+            self.problems.add(self.file, f"config.{NS}:awsAccountId", f"expected a 12-digit AWS account id in quotes, got {account!r}")
+            account = None
+        cluster = self._cluster(self.sub("cluster"))
+        registry = self._registry(self.sub("registry"), account, region)
+        gitops = self._gitops(self.sub("gitops"))
+        workloads = self._workloads(self.sub("workloads"))
+        ingress = self._ingress(self.sub("ingress"))
+        delivery = self._delivery(self.sub("delivery"))
+        argocd = self._argocd(self.sub("argocd"))
+        tags = self._image_tags(self.sub("imageTags"), services)
+        if None in (env, account, region, cluster, registry, gitops, workloads, ingress, delivery, argocd, tags):
+            return None
+        return Stack(
+            name=stack, file=self.file, environment=env, account_id=account, region=region,  # type: ignore[arg-type]
+            cluster=cluster, registry=registry, gitops=gitops, workloads=workloads,  # type: ignore[arg-type]
+            ingress=ingress, delivery=delivery, argocd=argocd, image_tags=tags,  # type: ignore[arg-type]
+        )
+
+    def _env(self, top: Node) -> "str | None":
+        value = top.raw("environment")
+        if value is None:
+            return None  # reported as required
+        if not isinstance(value, str):
+            self.problems.add(self.file, f"config.{NS}:environment", f"expected a string, got {type_name(value)}")
+            return None
+        problem = names.label_problem(value, names.ENVIRONMENT_MAX)
+        if problem:
+            self.problems.add(self.file, f"config.{NS}:environment", problem)
+            return None
+        return value
+
+    def _cluster(self, node: "Node | None") -> "ClusterConfig | None":
+        if node is None or not self._is_map(node):
+            return None
+        name = checked(node.str("name", required=True), lambda v: names.label_problem(v, names.CLUSTER_MAX), node, "name")
+        version = node.str("kubernetesVersion", "1.33", pattern=names.K8S_VERSION, describe="a minor version like '1.33'")
+        cidr = checked(node.str("vpcCidr", "10.0.0.0/16"), names.cidr_problem, node, "vpcCidr")
+        azs = node.int("availabilityZones", 3, minimum=2, maximum=6)
+        subnets = self._strings(node, "subnetIds", r"subnet-[0-9a-f]{8,17}", "subnet ids like 'subnet-0abc1234'")
+        if subnets and len(subnets) < 2:
+            node.error("subnetIds", "EKS needs subnets in at least two availability zones")
+        ng = node.node("nodeGroup")
+        node_group = self._node_group(ng) if ng is not None else NodeGroup(("m6i.large",), 2, 4, 2, 50)
+        public = node.bool("endpointPublicAccess", True)
+        private = node.bool("endpointPrivateAccess", True)
+        if not public and not private:
+            node.error("endpointPublicAccess", "at least one of endpointPublicAccess and endpointPrivateAccess must be true")
+        cidrs = self._strings(node, "publicAccessCidrs", None, "CIDR blocks")
+        for i, c in enumerate(cidrs):
+            try:
+                ipaddress.ip_network(c, strict=True)
+            except ValueError:
+                node.error(f"publicAccessCidrs[{i}]", f"{c!r} is not a CIDR block such as '203.0.113.0/24'")
+        admins = self._strings(node, "adminRoleArns", names.IAM_ROLE_ARN.pattern, "IAM role ARNs")
+        node.done()
+        if None in (name, version, cidr, azs, node_group):
+            return None
+        return ClusterConfig(
+            name=name, kubernetes_version=version, vpc_cidr=cidr, availability_zones=azs,  # type: ignore[arg-type]
+            subnet_ids=subnets, node_group=node_group, endpoint_public_access=public,  # type: ignore[arg-type]
+            endpoint_private_access=private, public_access_cidrs=cidrs or ("0.0.0.0/0",), admin_role_arns=admins,
+        )
+
+    def _node_group(self, ng: Node) -> "NodeGroup | None":
+        types = self._strings(ng, "instanceTypes", r"[a-z][a-z0-9-]*\.[a-z0-9]+", "EC2 instance types like 'm6i.large'") or ("m6i.large",)
+        low = ng.int("minSize", 2, minimum=1, maximum=450)
+        high = ng.int("maxSize", 4, minimum=1, maximum=450)
+        desired = ng.int("desiredSize", low, minimum=1, maximum=450)
+        disk = ng.int("diskSizeGiB", 50, minimum=20, maximum=16384)
+        ng.done()
+        if None in (low, high, desired, disk):
+            return None
+        if not (low <= desired <= high):  # type: ignore[operator]
+            ng.error("desiredSize", f"must lie between minSize {low} and maxSize {high}, got {desired}")
+            return None
+        return NodeGroup(types, low, high, desired, disk)  # type: ignore[arg-type]
+
+    def _registry(self, node: "Node | None", account: "str | None", region: "str | None") -> "RegistryConfig | None":
+        if node is not None and not self._is_map(node):
+            return None
+        node = node or Node({}, self.file, f"config.{NS}:registry", self.problems)
+        acct = node.str("accountId", account, pattern=names.AWS_ACCOUNT, describe="a 12-digit AWS account id in quotes")
+        reg = node.str("region", region, pattern=names.AWS_REGION, describe="an AWS region such as 'eu-west-1'")
+        prefix = node.str("prefix", "", describe="ECR repository prefix like 'shop'")
+        if prefix and not names.ECR_REPOSITORY.fullmatch(prefix):
+            node.error("prefix", f"{prefix!r} is not a valid ECR repository prefix (lowercase, digits, '._-', '/')")
+        owner = node.bool("owner", False)
+        keep = node.int("keepReleaseImages", 30, minimum=1, maximum=1000)
+        immutable = node.bool("immutableTags", False)
+        node.done()
+        if acct is None or reg is None or keep is None or prefix is None:
+            return None
+        return RegistryConfig(acct, reg, prefix, owner, keep, immutable)
+
+    def _gitops(self, node: "Node | None") -> "GitOpsConfig | None":
+        if node is None or not self._is_map(node):
+            return None
+        url = node.str("repoURL", required=True, pattern=names.REPO_URL, describe="an https:// or ssh Git URL")
+        rev = node.str("revision", "main", pattern=names.GIT_REVISION, describe="a branch, tag or commit")
+        path = node.str("path", ".", describe="the directory of the rendered tree inside the repository")
+        if path is not None and (path.startswith("/") or ".." in path.split("/")):
+            node.error("path", f"{path!r} must be relative to the repository root and stay inside it")
+            path = None
+        node.done()
+        if url is None or rev is None or path is None:
+            return None
+        return GitOpsConfig(url, rev, path.strip("/") or ".")
+
+    def _workloads(self, node: "Node | None") -> "WorkloadDefaults | None":
+        if node is not None and not self._is_map(node):
+            return None
+        node = node or Node({}, self.file, f"config.{NS}:workloads", self.problems)
+        replicas = node.int("replicas", 1, minimum=1, maximum=1000)
+        pdb = node.int("pdbMaxUnavailable", 1, minimum=1, maximum=1000)
+        node.done()
+        if replicas is None or pdb is None:
+            return None
+        return WorkloadDefaults(replicas, pdb)
+
+    def _ingress(self, node: "Node | None") -> "IngressConfig | None":
+        if node is not None and not self._is_map(node):
+            return None
+        node = node or Node({}, self.file, f"config.{NS}:ingress", self.problems)
+        domain = node.str("domain", None, pattern=names.DNS1123_SUBDOMAIN, max_len=190,
+                          describe="a DNS domain like 'dev.shop.example.com'")
+        class_name = checked(node.str("className", None), lambda v: names.label_problem(v, 63), node, "className")
+        tls = node.bool("tls", False)
+        annotations = []
+        for key, value in node.entries("annotations"):
+            if not isinstance(value, str):
+                self.problems.add(self.file, node.child_key("annotations", key), f"expected a string, got {type_name(value)}")
+            else:
+                annotations.append((key, value))
+        node.done()
+        return IngressConfig(domain, class_name, tls, tuple(sorted(annotations)))
+
+    def _delivery(self, node: "Node | None") -> "DeliveryPolicy | None":
+        if node is not None and not self._is_map(node):
+            return None
+        node = node or Node({}, self.file, f"config.{NS}:delivery", self.problems)
+        sync = node.str("sync", "manual", choices=tuple(m.value for m in SyncMode))
+        prune = node.bool("prune", False)
+        heal = node.bool("selfHeal", False)
+        retry = node.int("retryLimit", 5, minimum=0, maximum=100)
+        preserve = node.bool("preserveResourcesOnDeletion", False)
+        if sync == SyncMode.MANUAL.value and (prune or heal):
+            node.error("prune" if prune else "selfHeal", "applies only to automated sync; set sync: automated or remove it")
+        node.done()
+        if sync is None or retry is None:
+            return None
+        return DeliveryPolicy(SyncMode(sync), prune, heal, retry, preserve)
+
+    def _argocd(self, node: "Node | None") -> "ArgoCDConfig | None":
+        if node is not None and not self._is_map(node):
+            return None
+        node = node or Node({}, self.file, f"config.{NS}:argocd", self.problems)
+        ns = checked(node.str("namespace", "argocd"), lambda v: names.label_problem(v, 63), node, "namespace")
+        topology = node.str("topology", "standalone", choices=tuple(t.value for t in Topology))
+        if topology is not None and topology != Topology.STANDALONE.value:
+            node.error("topology", f"{topology!r} is not available yet; only 'standalone' is implemented")
+            topology = None
+        node.done()
+        if ns is None or topology is None:
+            return None
+        return ArgoCDConfig(ns, Topology(topology))
+
+    def _image_tags(self, node: "Node | None", services: tuple[str, ...]) -> "tuple[tuple[str, str], ...] | None":
+        if node is None:
+            return ()
+        if not self._is_map(node):
+            return None
+        out = []
+        for key, value in node.data.items():
+            where = f"{node.path}.{key}"
+            if key not in services:
+                self.problems.add(self.file, where, f"no such service in the catalog{did_you_mean(str(key), list(services))}")
+                continue
+            if not isinstance(value, str):
+                self.problems.add(self.file, where, f"expected a tag string in quotes, got {type_name(value)}")
+                continue
+            problem = tag_problem(value)
+            if problem:
+                self.problems.add(self.file, where, problem)
+                continue
+            out.append((key, value))
+        return tuple(sorted(out))
+
+    def _strings(self, node: Node, name: str, pattern: "str | None", describe: str) -> tuple[str, ...]:
+        out = []
+        for i, item in enumerate(node.list(name) or []):
+            if not isinstance(item, str) or (pattern and not re.fullmatch(pattern, item)):
+                node.error(f"{name}[{i}]", f"expected {describe}, got {item!r}")
+            else:
+                out.append(item)
+        return tuple(out)
+
+    def _is_map(self, node: Node) -> bool:
+        if not isinstance(node.data, dict):
+            self.problems.add(self.file, node.path, f"expected a mapping, got {type_name(node.data)}")
+            return False
+        return True
+
+
+def _is_type(value: Any, declared: str) -> bool:
+    expected = _TYPES[declared]
+    if expected is int and isinstance(value, bool):
+        return False
+    return isinstance(value, expected)
