@@ -21,6 +21,8 @@ __all__ = ["Manifest", "RenderResult", "render_stack"]
 class RenderResult:
     stack: str
     environment: str
+    repo_url: str
+    repo_path: str                # where the tree sits in the Git repository
     files: tuple[Manifest, ...]   # sorted by path, unique
 
     def as_dict(self) -> dict[str, bytes]:
@@ -34,4 +36,4 @@ def render_stack(project: Project, stack: Stack) -> RenderResult:
         files.extend(render_overlay(service, stack))
     files.extend(render_argocd(project.catalog, stack))
     files.sort(key=lambda m: m.path)
-    return RenderResult(stack.name, stack.environment, tuple(files))
+    return RenderResult(stack.name, stack.environment, stack.gitops.repo_url, stack.gitops.path, tuple(files))

@@ -1,0 +1,168 @@
+"""Command line: ``python -m gitops <command>``; a thin layer over the core.
+
+Exit codes: 0 success, 1 problems found, 2 bad input or usage (one message on
+stderr, no traceback unless ``--debug``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Sequence
+
+from . import options as opts
+from .errors import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, GitOpsError, InputError
+from .project import load_project
+from .render import render_stack
+from .writer import Report, WriteOptions, write_render
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except GitOpsError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"Error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("Error: interrupted", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m gitops", description="Render, validate and inspect the GitOps repository.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    render = sub.add_parser("render", help="write the stack's (or every stack's) part of the GitOps repository")
+    which = render.add_mutually_exclusive_group(required=True)
+    which.add_argument("--stack", help="one stack (Pulumi.<stack>.yaml)")
+    which.add_argument("--all", action="store_true", help="every stack of the project")
+    render.add_argument("--out", type=Path, default=opts.DEFAULT_OUT, help=f"GitOps tree to write (default: {opts.DEFAULT_OUT})")
+    render.add_argument("--project", type=Path, default=Path("."), help="project root holding Pulumi.yaml (default: .)")
+    render.add_argument("--dry-run", action="store_true", help="report what would change, write nothing")
+    render.add_argument("--force", action="store_true", help="overwrite owned files that were edited by hand")
+    _output(render)
+    render.set_defaults(func=cmd_render)
+
+    defaults = opts.ValidateOptions()
+    for name, func, text in (
+        ("validate", cmd_validate, "build every kustomization, validate every object, check every Application"),
+        ("apps", cmd_apps, "list the Applications the ApplicationSets generate, offline"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("dir", type=Path, help="the rendered GitOps tree")
+        p.add_argument("--repo-path", help="where DIR sits in its Git repository (default: from the render records, else .)")
+        p.add_argument("--kubectl", default=defaults.kubectl, help="kubectl binary (with kustomize v5)")
+        p.add_argument("--jobs", type=int, default=defaults.jobs, help=f"parallel builds (default: {defaults.jobs})")
+        if name == "validate":
+            p.add_argument("--schemas", type=Path, help="CRD schema directory (default: ../shared/schemas when present)")
+            p.add_argument("--kubernetes-version", default=defaults.kubernetes_version,
+                           help=f"Kubernetes schema version (default: {defaults.kubernetes_version})")
+        _output(p)
+        p.set_defaults(func=func)
+    return parser
+
+
+def _output(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--output", choices=("text", "json"), default="text", help="text (default) or json on stdout")
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    project = load_project(args.project)
+    stacks = project.stacks if args.all else (_find_stack(project, args.stack),)
+    results = [render_stack(project, s) for s in stacks]
+    # Plan every stack first, so a conflict in the last one leaves the tree untouched.
+    for result in results:
+        write_render(args.out, result, WriteOptions(dry_run=True, force=args.force))
+    reports: list[Report] = []
+    if not args.dry_run:
+        reports = [write_render(args.out, r, WriteOptions(force=args.force)) for r in results]
+    else:
+        reports = [write_render(args.out, r, WriteOptions(dry_run=True, force=args.force)) for r in results]
+    if args.output == "json":
+        _print_json({"out": str(args.out), "dryRun": args.dry_run, "stacks": [r.as_json() for r in reports]})
+    else:
+        verb = "would write" if args.dry_run else "wrote"
+        for r in reports:
+            print(f"{r.stack}: {len(r.created)} created, {len(r.updated)} updated, {len(r.deleted)} deleted, "
+                  f"{len(r.unchanged)} unchanged ({verb} {args.out})")
+            for label, paths in (("created", r.created), ("updated", r.updated), ("deleted", r.deleted)):
+                for path in paths if len(paths) <= 20 else []:
+                    print(f"  {label}: {path}")
+    return EXIT_OK
+
+
+def _find_stack(project: Any, name: str) -> Any:
+    try:
+        return project.stack(name)
+    except KeyError:
+        known = ", ".join(s.name for s in project.stacks)
+        raise InputError(f"Pulumi.{name}.yaml: no such stack; stacks of this project: {known}") from None
+
+
+def _validate_options(args: argparse.Namespace, with_schemas: bool) -> opts.ValidateOptions:
+    if args.jobs < 1:
+        raise InputError(f"--jobs: {args.jobs} is not a positive number")
+    schema_dir = None
+    if with_schemas:
+        schema_dir = args.schemas
+        if schema_dir is None:
+            for candidate in (Path(opts.DEFAULT_SCHEMA_DIR), PROJECT_ROOT / opts.DEFAULT_SCHEMA_DIR):
+                if candidate.is_dir():
+                    schema_dir = candidate
+                    break
+        elif not schema_dir.is_dir():
+            raise InputError(f"{schema_dir}: --schemas must be a directory of CRD schemas")
+    return opts.ValidateOptions(
+        schema_dir=schema_dir,
+        kubernetes_version=getattr(args, "kubernetes_version", opts.KUBERNETES_VERSION),
+        jobs=args.jobs,
+        kubectl=args.kubectl,
+    )
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .validate import validate_tree
+
+    report = validate_tree(args.dir, _validate_options(args, True), args.repo_path)
+    if args.output == "json":
+        _print_json(report.as_json())
+    else:
+        for p in report.problems:
+            print(f"FAIL {p}")
+        status = "ok" if report.ok else f"{len(report.problems)} problem(s)"
+        print(f"{status}: {report.builds} kustomizations built, {report.objects} objects validated, "
+              f"{len(report.applications)} Applications checked")
+    return EXIT_OK if report.ok else EXIT_PROBLEMS
+
+
+def cmd_apps(args: argparse.Namespace) -> int:
+    from .validate import list_applications
+
+    apps, problems = list_applications(args.dir, _validate_options(args, False), args.repo_path)
+    if args.output == "json":
+        _print_json({"applications": [a.as_json() for a in apps],
+                     "problems": [{"where": p.where, "message": p.message} for p in problems]})
+    else:
+        rows = [("NAME", "PROJECT", "DESTINATION", "NAMESPACE", "PATH")]
+        rows += [(a.name, a.project, a.destination, a.namespace, a.path) for a in apps]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        for row in rows:
+            print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+        for p in problems:
+            print(f"FAIL {p}", file=sys.stderr)
+    return EXIT_PROBLEMS if problems else EXIT_OK
+
+
+def _print_json(doc: Any) -> None:
+    json.dump(doc, sys.stdout, indent=2, sort_keys=True)
+    sys.stdout.write("\n")
