@@ -13,11 +13,13 @@ import traceback
 from pathlib import Path
 from typing import Any, Sequence
 
+from . import fastpath
 from . import options as opts
 from .errors import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, GitOpsError, InputError
 from .project import load_project
+from .stackconfig import stack_names
 from .render import render_stack
-from .writer import Report, WriteOptions, write_render
+from .writer import Report, WriteOptions, apply_plans, plan_renders
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -77,17 +79,9 @@ def _output(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    project = load_project(args.project)
-    stacks = project.stacks if args.all else (_find_stack(project, args.stack),)
-    results = [render_stack(project, s) for s in stacks]
-    # Plan every stack first, so a conflict in the last one leaves the tree untouched.
-    for result in results:
-        write_render(args.out, result, WriteOptions(dry_run=True, force=args.force))
-    reports: list[Report] = []
-    if not args.dry_run:
-        reports = [write_render(args.out, r, WriteOptions(force=args.force)) for r in results]
-    else:
-        reports = [write_render(args.out, r, WriteOptions(dry_run=True, force=args.force)) for r in results]
+    reports = _render_unchanged(args) if not args.force else None
+    if reports is None:
+        reports = _render(args)
     if args.output == "json":
         _print_json({"out": str(args.out), "dryRun": args.dry_run, "stacks": [r.as_json() for r in reports]})
     else:
@@ -99,6 +93,37 @@ def cmd_render(args: argparse.Namespace) -> int:
                 for path in paths if len(paths) <= 20 else []:
                     print(f"  {label}: {path}")
     return EXIT_OK
+
+
+def _render_unchanged(args: argparse.Namespace) -> list[Report] | None:
+    """Reports for a render that would change nothing, without loading anything (see fastpath)."""
+    if args.all:
+        names = stack_names(args.project) if args.project.is_dir() else []
+    else:
+        names = [args.stack]
+    if not names or not args.out.is_dir():
+        return None
+    reports = []
+    for name in names:
+        files = fastpath.is_unchanged(args.out, name, fastpath.input_fingerprint(args.project, name))
+        if files is None:
+            return None
+        reports.append(Report(name, unchanged=files))
+    return reports
+
+
+def _render(args: argparse.Namespace) -> list[Report]:
+    project = load_project(args.project)
+    stacks = project.stacks if args.all else (_find_stack(project, args.stack),)
+    results = [render_stack(project, s) for s in stacks]
+    # Every stack is planned before anything is written: a conflict anywhere leaves the tree untouched.
+    plans = plan_renders(args.out, results, WriteOptions(dry_run=args.dry_run, force=args.force))
+    if not args.dry_run:
+        apply_plans(args.out, plans)
+        for result in results:
+            fastpath.remember(args.out, result.stack, fastpath.input_fingerprint(args.project, result.stack),
+                              [m.path for m in result.files])
+    return [p.report for p in plans]
 
 
 def _find_stack(project: Any, name: str) -> Any:

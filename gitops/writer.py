@@ -72,85 +72,138 @@ def _is_shared(path: str) -> bool:
     return len(parts) > 2 and parts[0] == layout.APPS_DIR and parts[2] == layout.BASE_DIR
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What writing one stack's render would do; ``apply_plan`` does exactly that."""
+
+    result: RenderResult
+    report: Report
+    writes: tuple[tuple[str, bytes], ...]
+    deletes: tuple[str, ...]
+    record_changed: bool
+
+
 def write_render(out: Path, result: RenderResult, options: WriteOptions = WriteOptions()) -> Report:
     """Bring ``out`` to ``result`` for this stack; see the module docstring."""
+    plans = plan_renders(out, [result], options)
+    if not options.dry_run:
+        apply_plans(out, plans)
+    return plans[0].report
+
+
+def plan_renders(out: Path, results: list[RenderResult], options: WriteOptions = WriteOptions()) -> list[Plan]:
+    """Plan every stack against the tree as it is; raises before anything is written."""
     _check_root(out)
-    if options.dry_run and not out.exists():
-        return Report(result.stack, created=[m.path for m in result.files])
+    records = read_records(out) if out.is_dir() else {}
+    known: dict[str, set[str]] = {}
+    for files in records.values():
+        for path, digest in files.items():
+            known.setdefault(path, set()).add(digest)
+    problems: list[Problem] = []
+    checked_dirs: set[str] = set()
+    planned: dict[str, bytes] = {}
+    plans = []
+    for result in results:
+        plans.append(_plan(out, result, records, known, options.force, problems, checked_dirs, planned))
+    if problems:
+        raise OutputError(_problems_message(problems))
+    return plans
+
+
+def apply_plans(out: Path, plans: list[Plan]) -> None:
+    """Write the plans (locked); identical writes of shared files happen once."""
     out.mkdir(parents=True, exist_ok=True)
     with _locked(out):
-        records = read_records(out)
-        mine = records.get(result.stack, {})
-        known: dict[str, set[str]] = {}
-        for files in records.values():
-            for path, digest in files.items():
-                known.setdefault(path, set()).add(digest)
-        report = Report(result.stack)
-        problems: list[Problem] = []
-        writes: list[tuple[str, bytes]] = []
-        for manifest in result.files:
-            state = _classify(out, manifest.path, manifest.content, known, options.force, problems)
-            if state == "create":
-                report.created.append(manifest.path)
-                writes.append((manifest.path, manifest.content))
-            elif state == "update":
-                report.updated.append(manifest.path)
-                writes.append((manifest.path, manifest.content))
-            elif state == "unchanged":
-                report.unchanged.append(manifest.path)
-        rendered = {m.path for m in result.files}
-        deletes: list[str] = []
-        for path in sorted(set(mine) - rendered):
-            others = any(path in files for stack, files in records.items() if stack != result.stack)
-            if _is_shared(path) and others:
-                report.kept_shared.append(path)
-                continue
-            target = out / path
-            if not target.is_file():
-                continue
-            if sha256(target.read_bytes()) not in known.get(path, set()) and not options.force:
-                problems.append(Problem(str(target), "", "was edited by hand and is no longer generated; "
-                                        "delete it yourself or re-run with --force"))
-                continue
-            deletes.append(path)
-            report.deleted.append(path)
-        if problems:
-            raise OutputError(_problems_message(problems))
-        if options.dry_run:
-            return report
-        for path, content in writes:
-            _atomic_write(out / path, content)
-        for path in deletes:
-            (out / path).unlink()
-            _prune_empty_dirs(out, (out / path).parent)
-        new_record = {m.path: sha256(m.content) for m in result.files}
-        if new_record != mine or not (out / layout.ownership_record(result.stack)).is_file():
-            _write_record(out, result, new_record)
-        return report
+        done: dict[str, bytes] = {}
+        for plan in plans:
+            for path, content in plan.writes:
+                if done.get(path) != content:
+                    _atomic_write(os.path.join(out, path), content)
+                    done[path] = content
+            for path in plan.deletes:
+                target = os.path.join(out, path)
+                if os.path.isfile(target):
+                    os.unlink(target)
+                    _prune_empty_dirs(out, Path(target).parent)
+            if plan.record_changed:
+                _write_record(out, plan.result, {m.path: sha256(m.content) for m in plan.result.files})
 
 
-def _classify(out: Path, path: str, content: bytes, known: dict[str, set[str]], force: bool,
-              problems: list[Problem]) -> str:
-    target = out / path
-    for parent in target.relative_to(out).parents:
-        p = out / parent
-        if parent != Path(".") and p.exists() and not p.is_dir():
-            problems.append(Problem(str(p), "", f"is a file, but {path} needs it to be a directory; move it away"))
+def _plan(out: Path, result: RenderResult, records: dict[str, dict[str, str]], known: dict[str, set[str]],
+          force: bool, problems: list[Problem], checked_dirs: set[str], planned: dict[str, bytes]) -> Plan:
+    mine = records.get(result.stack, {})
+    report = Report(result.stack)
+    writes: list[tuple[str, bytes]] = []
+    root = str(out)
+    for manifest in result.files:
+        if planned.get(manifest.path) == manifest.content:
+            # A shared base file an earlier stack of this run writes (or found unchanged).
+            report.unchanged.append(manifest.path)
+            continue
+        state = _classify(root, manifest.path, manifest.content, known, force, problems, checked_dirs)
+        planned[manifest.path] = manifest.content
+        if state == "create":
+            report.created.append(manifest.path)
+            writes.append((manifest.path, manifest.content))
+        elif state == "update":
+            report.updated.append(manifest.path)
+            writes.append((manifest.path, manifest.content))
+        elif state == "unchanged":
+            report.unchanged.append(manifest.path)
+    rendered = {m.path for m in result.files}
+    deletes: list[str] = []
+    for path in sorted(set(mine) - rendered):
+        if _is_shared(path) and any(path in files for stack, files in records.items() if stack != result.stack):
+            report.kept_shared.append(path)
+            continue
+        target = os.path.join(root, path)
+        if not os.path.isfile(target):
+            continue
+        with open(target, "rb") as fh:
+            digest = sha256(fh.read())
+        if digest not in known.get(path, set()) and not force:
+            problems.append(Problem(target, "", "was edited by hand and is no longer generated; "
+                                    "delete it yourself or re-run with --force"))
+            continue
+        deletes.append(path)
+        report.deleted.append(path)
+    new_record = {m.path: sha256(m.content) for m in result.files}
+    record_changed = new_record != mine or not os.path.isfile(os.path.join(root, layout.ownership_record(result.stack)))
+    return Plan(result, report, tuple(writes), tuple(deletes), record_changed)
+
+
+def _classify(root: str, path: str, content: bytes, known: dict[str, set[str]], force: bool,
+              problems: list[Problem], checked_dirs: set[str]) -> str:
+    target = os.path.join(root, path)
+    parent = os.path.dirname(path)
+    while parent and parent not in checked_dirs:
+        p = os.path.join(root, parent)
+        if os.path.exists(p) and not os.path.isdir(p):
+            problems.append(Problem(p, "", f"is a file, but {path} needs it to be a directory; move it away"))
             return "error"
-    if target.is_symlink() or (target.exists() and not target.is_file()):
-        problems.append(Problem(str(target), "", "exists and is not a regular file; move it away"))
-        return "error"
-    if not target.exists():
+        checked_dirs.add(parent)
+        parent = os.path.dirname(parent)
+    try:
+        with open(target, "rb") as fh:
+            if os.path.islink(target):
+                raise IsADirectoryError
+            current = fh.read()
+    except FileNotFoundError:
+        if os.path.islink(target):
+            problems.append(Problem(target, "", "is a dangling symbolic link; move it away"))
+            return "error"
         return "create"
-    current = target.read_bytes()
+    except (IsADirectoryError, PermissionError, OSError):
+        problems.append(Problem(target, "", "exists and is not a regular file we can read; move it away"))
+        return "error"
     if current == content:
         return "unchanged"
     if path not in known:
-        problems.append(Problem(str(target), "", "exists but was not written by gitops-platform; "
+        problems.append(Problem(target, "", "exists but was not written by gitops-platform; "
                                 "move it away (it is never overwritten)"))
         return "error"
     if sha256(current) not in known[path] and not force:
-        problems.append(Problem(str(target), "", "was edited by hand since gitops-platform wrote it; "
+        problems.append(Problem(target, "", "was edited by hand since gitops-platform wrote it; "
                                 "move the change into services/ or the stack file, or re-run with --force"))
         return "error"
     return "update"
@@ -214,16 +267,22 @@ def _locked(out: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _atomic_write(target: Path, content: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+def _atomic_write(target: "str | Path", content: bytes) -> None:
+    target = str(target)
+    directory, name = os.path.split(target)
+    tmp = os.path.join(directory, f".{name}.tmp-{os.getpid()}")
     try:
-        with open(tmp, "wb") as fh:
+        try:
+            fh = open(tmp, "wb")
+        except FileNotFoundError:
+            os.makedirs(directory, exist_ok=True)
+            fh = open(tmp, "wb")
+        with fh:
             fh.write(content)
         os.replace(tmp, target)
     except OSError as exc:
         with contextlib.suppress(OSError):
-            tmp.unlink()
+            os.unlink(tmp)
         raise OutputError(f"{target}: cannot write ({exc.strerror})") from None
 
 
@@ -237,4 +296,4 @@ def _prune_empty_dirs(out: Path, directory: Path) -> None:
         directory = directory.parent
 
 
-__all__ = ["Report", "WriteOptions", "read_records", "sha256", "write_render"]
+__all__ = ["Plan", "Report", "WriteOptions", "apply_plans", "plan_renders", "read_records", "sha256", "write_render"]

@@ -8,6 +8,7 @@ tag of its environment (and which the Image Updater's kustomize target names).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from .. import layout
@@ -21,7 +22,13 @@ def selector(service: Service) -> dict[str, str]:
     return {layout.LABEL_NAME: service.name}
 
 
-def render_base(service: Service) -> list[Manifest]:
+@functools.lru_cache(maxsize=None)
+def render_base(service: Service) -> tuple[Manifest, ...]:
+    """Cached: every stack renders the same base, and ``--all`` renders all stacks."""
+    return tuple(_render_base(service))
+
+
+def _render_base(service: Service) -> list[Manifest]:
     base = layout.base_dir(service.name)
     files = [
         yaml_file(f"{base}/serviceaccount.yaml", service_account(service)),
