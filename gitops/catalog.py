@@ -72,14 +72,15 @@ def read_service(data: object, file: str, stem: str, envs: tuple[str, ...], prob
     image = node.node("image")
     repository, tag = stem, None
     if image is not None:
-        repository = checked(image.str("repository", stem), _ecr_repository_problem, image, "repository") or stem
+        explicit = image.str("repository")
+        repository = checked(explicit, _ecr_repository_problem, image, "repository") or stem
         tag = checked(image.str("tag", required=True, describe="the release tag to deploy when a stack pins none"),
                       tag_problem, image, "tag")
         image.done()
     else:
         node.error("image", "is required: image.tag gives the release to deploy, e.g. image: {tag: '1.0.0'}")
     ports = _read_ports(node)
-    port_names = {p.name for p in ports}
+    port_names = _declared_port_names(node)
     command = _str_list(node, "command")
     args = _str_list(node, "args")
     health = node.node("health")
@@ -93,14 +94,14 @@ def read_service(data: object, file: str, stem: str, envs: tuple[str, ...], prob
     if ingress is not None and not ports:
         node.error("ingress", "a service without ports cannot have an ingress; add ports or remove ingress")
     autoscaling = read_autoscaling(node, "autoscaling")
-    if autoscaling is not None and not resources.cpu_request:
+    if autoscaling is not None and not resources.cpu_request and not _has_cpu_request(node):
         node.error("autoscaling", "CPU-based autoscaling needs resources.requests.cpu")
     config = read_config(node, "config")
     secrets = _read_secrets(node)
     overlap = sorted({k for k, _ in config} & set(secrets))
     if overlap:
         node.error("secrets", f"{', '.join(overlap)} also set in config; a variable comes from one place")
-    environments = _read_environments(node, envs, autoscaling)
+    environments = _read_environments(node, envs, autoscaling is not None or node.has("autoscaling"))
     node.done()
     if len(problems.items) > before or team is None or namespace is None or tag is None:
         return None
@@ -110,6 +111,13 @@ def read_service(data: object, file: str, stem: str, envs: tuple[str, ...], prob
         liveness=liveness, readiness=readiness, resources=resources, ingress=ingress,
         autoscaling=autoscaling, config=config, secrets=secrets, environments=environments,
     )
+
+
+def _has_cpu_request(node: Node) -> bool:
+    """Whether a CPU request was written at all (an invalid one is reported on its own)."""
+    res = node.data.get("resources")
+    requests = res.get("requests") if isinstance(res, dict) else None
+    return isinstance(requests, dict) and requests.get("cpu") is not None
 
 
 def tag_problem(tag: str) -> "str | None":
@@ -141,6 +149,17 @@ def _str_list(node: Node, name: str) -> tuple[str, ...]:
         else:
             out.append(item)
     return tuple(out)
+
+
+def _declared_port_names(node: Node) -> set[str]:
+    """Port names as written, valid or not, so a bad port number does not also break probes."""
+    names_: set[str] = set()
+    for item in node.data.get("ports") or [] if isinstance(node.data.get("ports"), list) else []:
+        if isinstance(item, dict):
+            name = item.get("name", "http")
+            if isinstance(name, str):
+                names_.add(name)
+    return names_
 
 
 def _read_ports(node: Node) -> tuple[Port, ...]:
@@ -295,7 +314,7 @@ def _read_secrets(node: Node) -> tuple[str, ...]:
     return tuple(sorted(out))
 
 
-def _read_environments(node: Node, envs: tuple[str, ...], base_hpa: "Autoscaling | None") -> tuple[tuple[str, EnvOverride], ...]:
+def _read_environments(node: Node, envs: tuple[str, ...], base_hpa: bool) -> tuple[tuple[str, EnvOverride], ...]:
     section = node.node("environments")
     if section is None:
         return ()
@@ -311,9 +330,9 @@ def _read_environments(node: Node, envs: tuple[str, ...], base_hpa: "Autoscaling
         replicas = item.int("replicas", minimum=0, maximum=1000)
         resources = read_resources(item, "resources")
         autoscaling = read_autoscaling(item, "autoscaling")
-        if autoscaling is not None and base_hpa is None:
+        if autoscaling is not None and not base_hpa:
             item.error("autoscaling", "the service has no autoscaling to override; add it at the top level first")
-        if replicas is not None and (autoscaling or base_hpa):
+        if replicas is not None and (autoscaling is not None or base_hpa):
             item.error("replicas", "the autoscaler owns the replica count; set autoscaling.minReplicas instead")
         config = read_config(item, "config")
         item.done()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -17,6 +18,7 @@ from . import fastpath
 from . import options as opts
 from .errors import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, GitOpsError, InputError
 from .project import load_project
+from .reader import did_you_mean
 from .stackconfig import stack_names
 from .render import render_stack
 from .writer import Report, WriteOptions, apply_plans, plan_renders
@@ -37,6 +39,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Error: interrupted", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # The reader went away (`... | head`): not an error of ours, and no traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -121,8 +127,7 @@ def _render(args: argparse.Namespace) -> list[Report]:
     if not args.dry_run:
         apply_plans(args.out, plans)
         for result in results:
-            fastpath.remember(args.out, result.stack, fastpath.input_fingerprint(args.project, result.stack),
-                              [m.path for m in result.files])
+            fastpath.remember(args.out, result.stack, fastpath.input_fingerprint(args.project, result.stack))
     return [p.report for p in plans]
 
 
@@ -130,8 +135,9 @@ def _find_stack(project: Any, name: str) -> Any:
     try:
         return project.stack(name)
     except KeyError:
-        known = ", ".join(s.name for s in project.stacks)
-        raise InputError(f"Pulumi.{name}.yaml: no such stack; stacks of this project: {known}") from None
+        known = [s.name for s in project.stacks]
+        raise InputError(f"Pulumi.{name}.yaml: no such stack{did_you_mean(name, known)}; "
+                         f"stacks of this project: {', '.join(known)}") from None
 
 
 def _validate_options(args: argparse.Namespace, with_schemas: bool) -> opts.ValidateOptions:

@@ -1,12 +1,13 @@
 """Skip a render whose inputs and outputs are exactly as the last render left them.
 
 A no-change render is what pre-commit hooks and CI run most. The last
-successful render of a stack leaves a local cache entry (not part of the
-GitOps tree's content, ignored by Git) with the fingerprint of every input it
-read and the (size, mtime) of every file it owns. When both still match, the
-render would write nothing, so nothing is loaded or rendered. Any difference
-(an edited input, an upgraded tool, a touched or deleted output, a changed
-ownership record) falls back to the full render, which does all the checks.
+successful render of a stack leaves a local cache entry (ignored by Git) with
+the fingerprint of every input it read and the hash of the stack's ownership
+record. When the inputs still have that fingerprint, the record is the same,
+and every file the record lists still has the recorded content (hashed, not
+judged by size or time), the render would write nothing, so nothing is loaded
+or rendered. Any difference falls back to the full render, which does all the
+checks and reports hand edits.
 """
 
 from __future__ import annotations
@@ -54,12 +55,12 @@ def _cache_file(out: Path, stack: str) -> Path:
     return out / CACHE_DIR / f"{stack}.json"
 
 
-def _stat(path: str) -> list[int] | None:
+def _file_hash(path: "str | Path") -> str | None:
     try:
-        st = os.stat(path)
+        with open(path, "rb") as fh:
+            return hashlib.sha256(fh.read()).hexdigest()
     except OSError:
         return None
-    return [st.st_size, st.st_mtime_ns]
 
 
 def is_unchanged(out: Path, stack: str, fingerprint: str | None) -> list[str] | None:
@@ -68,47 +69,36 @@ def is_unchanged(out: Path, stack: str, fingerprint: str | None) -> list[str] | 
         return None
     try:
         entry = json.loads(_cache_file(out, stack).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        record_path = out / layout.ownership_record(stack)
+        record_bytes = record_path.read_bytes()
+        files = json.loads(record_bytes)["files"]
+    except (OSError, ValueError, KeyError, TypeError):
         return None
     if not isinstance(entry, dict) or entry.get("fingerprint") != fingerprint:
         return None
-    files = entry.get("files")
-    if not isinstance(files, dict):
-        return None
-    record = str(out / layout.ownership_record(stack))
-    if _stat(record) != entry.get("record"):
+    if entry.get("record") != hashlib.sha256(record_bytes).hexdigest() or not isinstance(files, dict):
         return None
     root = str(out)
-    for path, signature in files.items():
-        if _stat(os.path.join(root, path)) != signature:
+    for path, digest in files.items():
+        if _file_hash(os.path.join(root, path)) != digest:
             return None
     return sorted(files)
 
 
-def remember(out: Path, stack: str, fingerprint: str | None, paths: list[str]) -> None:
-    """Store the cache entry after a successful render (best effort: a cache is never required)."""
+def remember(out: Path, stack: str, fingerprint: str | None) -> None:
+    """Store the cache entry after a successful render (best effort: the cache is never required)."""
     if fingerprint is None:
         return
-    root = str(out)
-    entry = {
-        "fingerprint": fingerprint,
-        "record": _stat(str(out / layout.ownership_record(stack))),
-        "files": {p: _stat(os.path.join(root, p)) for p in paths},
-    }
+    record = _file_hash(out / layout.ownership_record(stack))
+    if record is None:
+        return
     try:
         (out / CACHE_DIR).mkdir(parents=True, exist_ok=True)
         ignore = out / _GITIGNORE
         if not ignore.exists():
             ignore.write_text("# Local to this checkout: render cache and lock.\ncache/\nlock\n", encoding="utf-8")
         tmp = _cache_file(out, stack).with_suffix(".tmp")
-        tmp.write_text(json.dumps(entry), encoding="utf-8")
+        tmp.write_text(json.dumps({"fingerprint": fingerprint, "record": record}), encoding="utf-8")
         os.replace(tmp, _cache_file(out, stack))
-    except OSError:
-        pass
-
-
-def forget(out: Path, stack: str) -> None:
-    try:
-        _cache_file(out, stack).unlink()
     except OSError:
         pass

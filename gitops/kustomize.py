@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +16,7 @@ from .errors import InputError
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 BUILD_TIMEOUT_SECONDS = 120
+_KLOG = re.compile(r'"command failed" err="(.*)"\s*$', re.S)
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,9 @@ def build(tree: Path, directory: str, kubectl: str) -> Build:
         return Build(directory, False, f"timed out after {BUILD_TIMEOUT_SECONDS}s")
     if proc.returncode != 0:
         message = (proc.stderr or proc.stdout).strip().replace(str(tree) + "/", "")
-        return Build(directory, False, message)
+        # kubectl wraps the kustomize error in a klog line: keep the error itself.
+        match = _KLOG.search(message)
+        return Build(directory, False, match.group(1).replace('\\"', '"') if match else message)
     return Build(directory, True, proc.stdout)
 
 

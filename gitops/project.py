@@ -7,7 +7,7 @@ from pathlib import Path
 from . import layout
 from .catalog import check_resource_order, load_catalog
 from .errors import InputError, Problem
-from .model import Catalog, Project, Stack
+from .model import Catalog, Project, Service, Stack
 from .reader import Problems
 from .stackconfig import read_project_config, read_stack_values, stack_file, stack_from_config, stack_names
 
@@ -75,8 +75,8 @@ def cross_check(catalog: Catalog, stacks: list[Stack]) -> list[Problem]:
         for stack in stacks:
             resources = service.resources.merged(service.override(stack.environment).resources)
             check_resource_order(resources, service.file, _res_key(service, stack.environment), problems)
-    return problems.items
+    return list(dict.fromkeys(problems.items))  # one line per problem, however many stacks share it
 
 
-def _res_key(service, env: str) -> str:  # type: ignore[no-untyped-def]
+def _res_key(service: Service, env: str) -> str:
     return f"environments.{env}.resources" if service.override(env).resources else "resources"

@@ -28,6 +28,8 @@ NS = layout.CONFIG_NAMESPACE
 _TYPES = {"string": str, "integer": int, "boolean": bool, "array": list, "object": dict}
 _STACK_FILE_KEYS = ("config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment")
 REQUIRED_KEYS = ("environment", "awsAccountId", "cluster", "gitops")
+# Providers the program configures from stack config; any other namespace is a typo.
+PROVIDER_NAMESPACES = ("aws", "kubernetes", "tls", "pulumi")
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,14 @@ def stack_from_config(
     """Validate one stack's config values into a ``Stack``; all problems at once."""
     problems = Problems()
     config: dict[str, Any] = {}
+    mistyped: set[str] = set()
     for key, value in values.items():
+        namespace = key.split(":", 1)[0] if ":" in key else ""
+        if namespace != NS and namespace not in PROVIDER_NAMESPACES:
+            hint = did_you_mean(namespace, [NS, *PROVIDER_NAMESPACES]) if namespace else ""
+            problems.add(file, f"config.{key}", f"unknown config namespace{hint}; keys of this project are "
+                         f"'{NS}:<key>', provider keys '<provider>:<key>' ({', '.join(PROVIDER_NAMESPACES)})")
+            continue
         if key.startswith(NS + ":"):
             short = key[len(NS) + 1:]
             if short not in project.declarations:
@@ -130,10 +139,12 @@ def stack_from_config(
         if short not in config and decl.default is not None:
             config[short] = decl.default
         if short in config and not _is_type(config[short], decl.type):
-            problems.add(file, f"config.{NS}:{short}", f"expected {decl.type}, got {type_name(config[short])}")
+            hint = "; quote it" if decl.type == "string" and isinstance(config[short], (int, float)) else ""
+            problems.add(file, f"config.{NS}:{short}", f"expected {decl.type}, got {type_name(config[short])}{hint}")
+            mistyped.add(short)
             del config[short]
     for short in REQUIRED_KEYS:
-        if short not in config and short in project.declarations:
+        if short not in config and short not in mistyped and short in project.declarations:
             problems.add(file, f"config.{NS}:{short}", "is required")
     region = values.get("aws:region", project.provider_values.get("aws:region"))
     if not isinstance(region, str) or not names.AWS_REGION.fullmatch(region):

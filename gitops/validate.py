@@ -179,8 +179,8 @@ def expand_all(tree: Path, argo: _ArgoObjects, repo_path: str, strict: bool = Fa
             apps = expand(appset, ctx)
         except GitOpsError as exc:
             if strict:
-                raise InputError(f"{where}: ApplicationSet {name}: {exc}") from None
-            problems.append(Finding(where, f"ApplicationSet {name}: {exc}"))
+                raise InputError(f"{where}: {exc}") from None
+            problems.append(Finding(where, str(exc)))
             continue
         for problem in check_applications(apps, argo.projects, ctx):
             problems.append(Finding(where, f"ApplicationSet {name}: {problem}"))

@@ -104,7 +104,11 @@ def plan_renders(out: Path, results: list[RenderResult], options: WriteOptions =
     planned: dict[str, bytes] = {}
     plans = []
     for result in results:
-        plans.append(_plan(out, result, records, known, options.force, problems, checked_dirs, planned))
+        plan = _plan(out, result, records, known, options.force, problems, checked_dirs, planned)
+        plans.append(plan)
+        # Later stacks of this run see this stack's new record: the last one to drop a
+        # shared base file is the one that deletes it.
+        records = {**records, result.stack: {m.path: sha256(m.content) for m in result.files}}
     if problems:
         raise OutputError(_problems_message(problems))
     return plans

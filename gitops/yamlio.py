@@ -86,8 +86,11 @@ def read_file_text(path: Any, file: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         raise InputError(
-            [Problem(file, "", f"not UTF-8 text (invalid byte at offset {exc.start}); save the file as UTF-8")]
+            [Problem(file, "", f"not UTF-8 text (invalid byte 0x{data[exc.start]:02x} at line {line}, column {column}); "
+                     "save the file as UTF-8")]
         ) from None
 
 
@@ -138,9 +141,9 @@ def _block(value: Any, pad: str, out: list[str], first: "str | None") -> None:
         lead = pad
 
 
-# Plain only when it starts with a letter, '_', '/' or '(' (so never a number,
+# Plain only when it starts with a letter, '_', '/', '(', '..' or './' (never a number,
 # in any YAML version) and the 1.1 resolver calls it a string (yes/no/on/off...).
-_PLAIN = re.compile(r"[A-Za-z_/(][A-Za-z0-9 _./@%+=()*!~$&^,:-]*")
+_PLAIN = re.compile(r"(?:[A-Za-z_/(]|\.[./])[A-Za-z0-9 _./@%+=()*!~$&^,:-]*")
 _SAFE_RESOLVER = yaml.resolver.Resolver()
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r", "\x85": "\\N",
             "\u2028": "\\L", "\u2029": "\\P", "\x00": "\\0"}

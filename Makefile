@@ -1,0 +1,34 @@
+# Two entry points a new clone needs (see README): `make render` and `make test`.
+# Both create the virtual environment when it is missing.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+OUT    ?= gitops-repo
+
+.PHONY: venv render validate test bench clean
+
+$(PY): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $(PY)
+
+venv: $(PY)
+
+## Render every stack's part of the example GitOps repository into $(OUT)/ and validate it.
+render: $(PY)
+	$(PY) -m gitops render --all --out $(OUT)
+	$(PY) -m gitops validate $(OUT)
+
+validate: $(PY)
+	$(PY) -m gitops validate $(OUT)
+
+## The test suite (parallel on both cores).
+test: $(PY)
+	$(PY) -m pytest -q -n 2
+
+## Benchmarks (numbers for the issue notes; not part of the tests).
+bench: $(PY)
+	$(PY) benchmarks/bench_render.py
+
+clean:
+	rm -rf $(OUT) .pytest_cache

@@ -1,0 +1,71 @@
+"""Shared fixtures: a private copy of the example project, an in-process CLI
+runner and a directory snapshot. Nothing here is autouse or changes the
+working directory, so any test module can ignore what it does not need."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:  # also when pytest is started from another directory
+    sys.path.insert(0, str(REPO_ROOT))
+
+from gitops.cli import main  # noqa: E402
+
+
+@dataclass(frozen=True)
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+def snapshot_tree(root: Path) -> dict[str, bytes]:
+    """Every regular file under ``root`` as {posix relative path: bytes}; {} when ``root`` is missing."""
+    if not root.is_dir():
+        return {}
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the example project (Pulumi*.yaml and services/) that a test may edit."""
+    root = tmp_path / "project"
+    root.mkdir()
+    for stack_file in sorted(REPO_ROOT.glob("Pulumi*.yaml")):
+        shutil.copyfile(stack_file, root / stack_file.name)
+    shutil.copytree(REPO_ROOT / "services", root / "services")
+    return root
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+    """``run("render", "--all", ...)`` or ``run([...])``: ``gitops.cli.main`` in-process.
+
+    Arguments may be Paths. Usage errors (argparse's SystemExit) become exit codes.
+    """
+
+    def _run(*argv: object) -> CliResult:
+        if len(argv) == 1 and isinstance(argv[0], (list, tuple)):
+            argv = tuple(argv[0])
+        capsys.readouterr()  # drop anything printed before this call
+        try:
+            code = main([str(a) for a in argv])
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return _run
+
+
+@pytest.fixture
+def snapshot() -> Callable[[Path], dict[str, bytes]]:
+    """The ``snapshot_tree`` helper, for "nothing written / survives" assertions."""
+    return snapshot_tree
