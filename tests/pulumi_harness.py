@@ -48,6 +48,12 @@ def pulumi_mocks() -> Iterator[Callable[..., RecordingMocks]]:
         return mocks
 
     yield start
+    # Let the runtime's own bookkeeping tasks (root stack outputs) finish before the loop goes.
+    pending = asyncio.all_tasks(loop)
+    if pending:
+        loop.run_until_complete(asyncio.wait(pending, timeout=5))
+    for task in asyncio.all_tasks(loop):
+        task.cancel()
     pulumi.runtime.reset_options()
     pulumi.runtime.set_all_config({}, [])
     loop.close()
