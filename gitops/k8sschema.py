@@ -11,7 +11,6 @@ unless the schema preserves unknown fields.
 from __future__ import annotations
 
 import copy
-import json
 import re
 from pathlib import Path
 from typing import Any, Iterator
@@ -101,8 +100,6 @@ class Schemas:
                     self._crds[key] = _strict(copy.deepcopy(schema), top=True)
             self.crd_sources.append(str(file))
 
-    def has_crd(self, api_version: str, kind: str) -> bool:
-        return (api_version, kind) in self._crds
 
 
 def _schema_version(version: str) -> str:
@@ -152,7 +149,3 @@ def describe(obj: dict[str, Any]) -> str:
     meta = obj.get("metadata") or {}
     ns = f"{meta['namespace']}/" if meta.get("namespace") else ""
     return f"{obj.get('kind')} {ns}{meta.get('name')}"
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True)

@@ -9,9 +9,8 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
-from . import layout
 from .errors import InputError
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -66,12 +65,3 @@ def build_many(tree: Path, directories: Sequence[str], kubectl: str, jobs: int) 
     path = kubectl_path(kubectl)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         return list(pool.map(lambda d: build(tree, d, path), directories))
-
-
-def is_overlay(directory: str) -> bool:
-    parts = directory.split("/")
-    return len(parts) >= 4 and parts[-4] == layout.APPS_DIR and parts[-2] == layout.OVERLAYS_DIR
-
-
-def directories_under(roots: Iterable[str], prefix: str) -> list[str]:
-    return [r for r in roots if r == prefix or r.startswith(prefix + "/")]

@@ -18,7 +18,7 @@ from . import layout, yamlio
 from .appset import ExpansionContext, RepoCheckout, check_applications, expand
 from .errors import GitOpsError, InputError, OutputError
 from .k8sschema import Schemas, describe
-from .kustomize import Build, build_many, find_roots
+from .kustomize import build_many, find_roots
 from .options import ValidateOptions
 
 

@@ -49,10 +49,6 @@ class Report:
     deleted: list[str] = field(default_factory=list)
     kept_shared: list[str] = field(default_factory=list)   # stale base files another stack still records
 
-    @property
-    def written(self) -> int:
-        return len(self.created) + len(self.updated) + len(self.deleted)
-
     def as_json(self) -> dict[str, object]:
         return {
             "stack": self.stack,

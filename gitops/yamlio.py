@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable
 
 import yaml
 

@@ -18,6 +18,9 @@ if str(REPO_ROOT) not in sys.path:  # also when pytest is started from another d
 
 from gitops.cli import main  # noqa: E402
 
+# The Pulumi mocks fixture (pulumi_mocks) for the component tests.
+pytest_plugins = ("pulumi_harness",)
+
 
 @dataclass(frozen=True)
 class CliResult:

@@ -8,7 +8,7 @@ import pulumi
 import pytest
 
 from components.guard import WrongAccountError, require_account
-from pulumi_harness import RecordingMocks, pulumi_mocks  # noqa: F401  (fixture)
+from pulumi_harness import RecordingMocks
 
 
 class AccountMocks(RecordingMocks):

@@ -10,7 +10,6 @@ import pytest
 
 from components.registry import PULL_ACTIONS, Registry, RegistryArgs
 from gitops.model import RegistryConfig
-from pulumi_harness import pulumi_mocks  # noqa: F401  (fixture)
 
 OWNER = RegistryConfig(account_id="999999999999", region="eu-west-1", prefix="shop", owner=True,
                        keep_release_images=30, immutable_tags=True)

@@ -25,9 +25,6 @@ class RenderResult:
     repo_path: str                # where the tree sits in the Git repository
     files: tuple[Manifest, ...]   # sorted by path, unique
 
-    def as_dict(self) -> dict[str, bytes]:
-        return {m.path: m.content for m in self.files}
-
 
 def render_stack(project: Project, stack: Stack) -> RenderResult:
     files: list[Manifest] = []

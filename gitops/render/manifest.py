@@ -23,10 +23,6 @@ def json_file(path: str, doc: Any) -> Manifest:
     return Manifest(path, yamlio.dump_json(doc).encode())
 
 
-def labels(*pairs: tuple[str, str]) -> dict[str, str]:
-    return {k: v for k, v in pairs}
-
-
 def kustomization(resources: Iterable[str], **fields: Any) -> dict[str, Any]:
     """A Kustomization document; empty fields are dropped so overlays stay minimal."""
     doc: dict[str, Any] = {
