@@ -110,8 +110,9 @@ def _render_unchanged(args: argparse.Namespace) -> list[Report] | None:
     if not names or not args.out.is_dir():
         return None
     reports = []
+    project_hash = fastpath.project_digest(args.project)
     for name in names:
-        files = fastpath.is_unchanged(args.out, name, fastpath.input_fingerprint(args.project, name))
+        files = fastpath.is_unchanged(args.out, name, fastpath.input_fingerprint(project_hash, name))
         if files is None:
             return None
         reports.append(Report(name, unchanged=files))
@@ -126,8 +127,9 @@ def _render(args: argparse.Namespace) -> list[Report]:
     plans = plan_renders(args.out, results, WriteOptions(dry_run=args.dry_run, force=args.force))
     if not args.dry_run:
         apply_plans(args.out, plans)
+        project_hash = fastpath.project_digest(args.project)
         for result in results:
-            fastpath.remember(args.out, result.stack, fastpath.input_fingerprint(args.project, result.stack))
+            fastpath.remember(args.out, result.stack, fastpath.input_fingerprint(project_hash, result.stack))
     return [p.report for p in plans]
 
 

@@ -12,6 +12,7 @@ checks and reports hand edits.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -23,6 +24,7 @@ CACHE_DIR = f"{layout.STATE_DIR}/cache"
 _GITIGNORE = f"{layout.STATE_DIR}/.gitignore"
 
 
+@functools.lru_cache(maxsize=1)
 def tool_fingerprint() -> str:
     """Changes whenever the code that renders changes."""
     digest = hashlib.sha256()
@@ -33,10 +35,9 @@ def tool_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def input_fingerprint(project: Path, stack: str) -> str | None:
-    """Everything ``load_project`` reads, or None when it cannot be read (the full path reports why)."""
+def project_digest(project: Path) -> str | None:
+    """Everything ``load_project`` reads; hash it once per command and derive each stack's from it."""
     digest = hashlib.sha256(tool_fingerprint().encode())
-    digest.update(stack.encode())
     try:
         files = [project / layout.PROJECT_FILE]
         files += sorted(project.glob(f"{layout.STACK_FILE_PREFIX}*{layout.STACK_FILE_SUFFIX}"))
@@ -49,6 +50,11 @@ def input_fingerprint(project: Path, stack: str) -> str | None:
     except OSError:
         return None
     return digest.hexdigest()
+
+
+def input_fingerprint(project_hash: str | None, stack: str) -> str | None:
+    """The inputs of one stack's render, or None when they cannot be read (the full path reports why)."""
+    return None if project_hash is None else hashlib.sha256(f"{project_hash}:{stack}".encode()).hexdigest()
 
 
 def _cache_file(out: Path, stack: str) -> Path:

@@ -131,12 +131,14 @@ def validate_tree(tree: Path, options: ValidateOptions, repo_path: str | None = 
     if options.schema_dir is None:
         report.problems.append(Finding(str(tree), "custom resources were not validated: no CRD schema directory "
                                        "(pass --schemas DIR)"))
-    apps, problems = expand_all(tree, argo, repo_path if repo_path is not None else repo_path_of(tree))
+    if repo_path is None:
+        repo_path = repo_path_of(tree)
+    apps, problems = expand_all(tree, argo, repo_path)
     report.problems.extend(problems)
     for info, app, where in apps:
         for error in schemas.errors(app):
             report.problems.append(Finding(where, f"generated {describe(app)}: {error}"))
-        source_dir = _tree_dir(info.path, repo_path if repo_path is not None else repo_path_of(tree))
+        source_dir = _tree_dir(info.path, repo_path)
         if source_dir is None or not (tree / source_dir).is_dir():
             report.problems.append(Finding(where, f"Application {info.name}: source path {info.path!r} does not exist in the tree"))
         elif source_dir not in built_ok:
