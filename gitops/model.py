@@ -195,6 +195,7 @@ class GitOpsConfig:
     repo_url: str
     revision: str
     path: str                 # where our tree sits inside the Git repository ("." = root)
+    checkout: str = "gitops-repo"   # local clone `pulumi up` writes into (relative to the project)
 
 
 @dataclass(frozen=True)
@@ -224,6 +225,8 @@ class DeliveryPolicy:
 class ArgoCDConfig:
     namespace: str
     topology: Topology
+    ha: bool = False                 # replicated server/repo-server/ApplicationSet controller and redis-ha
+    hostname: Optional[str] = None   # Argo CD UI/API host; argocd.<ingress domain> when a domain is set
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,7 @@ def cross_check(catalog: Catalog, stacks: list[Stack]) -> list[Problem]:
         if exposed and not stack.ingress.domain:
             problems.add(stack.file, f"config.{NS}:ingress.domain", f"is required: {', '.join(exposed[:5])}"
                          f"{' and others' if len(exposed) > 5 else ''} have an ingress")
+    problems.items.extend(registry_problems(stacks))
     for service in catalog.services:
         for stack in stacks:
             resources = service.resources.merged(service.override(stack.environment).resources)
@@ -80,3 +81,32 @@ def cross_check(catalog: Catalog, stacks: list[Stack]) -> list[Problem]:
 
 def _res_key(service: Service, env: str) -> str:
     return f"environments.{env}.resources" if service.override(env).resources else "resources"
+
+
+def registry_problems(stacks: list[Stack]) -> list[Problem]:
+    """One owner per registry, and an owner at least as strict as every stack that uses it.
+
+    Tag mutability is a property of the repository, which only the owner creates;
+    a stack that requires immutable tags (prod) from a registry another stack
+    owns with mutable tags would silently not get them.
+    """
+    problems = Problems()
+    by_registry: dict[tuple[str, str, str], list[Stack]] = {}
+    for stack in stacks:
+        r = stack.registry
+        by_registry.setdefault((r.account_id, r.region, r.prefix), []).append(stack)
+    for (account, region, prefix), users in sorted(by_registry.items()):
+        owners = [s for s in users if s.registry.owner]
+        where = f"{account}/{region}/{prefix or '(no prefix)'}"
+        for extra in owners[1:]:
+            problems.add(extra.file, f"config.{NS}:registry.owner",
+                         f"registry {where} is already owned by {owners[0].file}; exactly one stack creates the repositories")
+        if not owners:
+            continue
+        if not owners[0].registry.immutable_tags:
+            for user in users:
+                if user.registry.immutable_tags and not user.registry.owner:
+                    problems.add(owners[0].file, f"config.{NS}:registry.immutableTags",
+                                 f"must be true: {user.file} requires immutable tags from registry {where}, "
+                                 "which this stack owns")
+    return problems.items

@@ -278,10 +278,15 @@ class _StackReader:
         if path is not None and (path.startswith("/") or ".." in path.split("/")):
             node.error("path", f"{path!r} must be relative to the repository root and stay inside it")
             path = None
+        checkout = node.str("checkout", "gitops-repo",
+                            describe="the local clone `pulumi up` writes into, relative to the project directory")
+        if checkout is not None and (not checkout.strip() or "\0" in checkout):
+            node.error("checkout", "must be a directory path such as '../gitops' or 'gitops-repo'")
+            checkout = None
         node.done()
-        if url is None or rev is None or path is None:
+        if url is None or rev is None or path is None or checkout is None:
             return None
-        return GitOpsConfig(url, rev, path.strip("/") or ".")
+        return GitOpsConfig(url, rev, path.strip("/") or ".", checkout)
 
     def _workloads(self, node: "Node | None") -> "WorkloadDefaults | None":
         if node is not None and not self._is_map(node):
@@ -333,13 +338,16 @@ class _StackReader:
         node = node or Node({}, self.file, f"config.{NS}:argocd", self.problems)
         ns = checked(node.str("namespace", "argocd"), lambda v: names.label_problem(v, 63), node, "namespace")
         topology = node.str("topology", "standalone", choices=tuple(t.value for t in Topology))
+        ha = node.bool("ha", False)
+        hostname = node.str("hostname", None, pattern=names.DNS1123_SUBDOMAIN, max_len=253,
+                            describe="a DNS name like 'argocd.shop.example.com'")
         if topology is not None and topology != Topology.STANDALONE.value:
             node.error("topology", f"{topology!r} is not available yet; only 'standalone' is implemented")
             topology = None
         node.done()
         if ns is None or topology is None:
             return None
-        return ArgoCDConfig(ns, Topology(topology))
+        return ArgoCDConfig(ns, Topology(topology), ha, hostname)
 
     def _image_tags(self, node: "Node | None", services: tuple[str, ...]) -> "tuple[tuple[str, str], ...] | None":
         if node is None:

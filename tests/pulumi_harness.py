@@ -1,13 +1,23 @@
-"""Running Pulumi code under the SDK's mocks, with a fresh runtime per test."""
+"""Running Pulumi code under the SDK's mocks, with a fresh runtime per test.
+
+The mocks echo inputs as outputs and add the computed outputs the program reads
+(ARNs, the EKS endpoint and CA, a real PEM key pair for pulumi-tls), so code
+that derives values from them runs as it would against the engine.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import datetime
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 import pulumi
 import pytest
+
+MOCK_ACCOUNT = "123456789012"
 
 
 @dataclass(frozen=True)
@@ -16,34 +26,105 @@ class Registration:
     name: str
     inputs: dict[str, Any]
     custom: bool | None
+    provider: str = ""
+
+
+@functools.lru_cache(maxsize=1)
+def mock_key_pair() -> tuple[str, str]:
+    """A real RSA key and self-signed certificate (PEM), made once per test session.
+
+    2048 bits keeps the suite fast; the program asks pulumi-tls for 4096 and the
+    tests check that request, not the mock's answer.
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sealed-secret")])
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=3650))
+            .sign(key, hashes.SHA256()))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                serialization.NoEncryption()).decode()
+    return key_pem, cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def computed_outputs(typ: str, name: str, inputs: dict[str, Any], account: str, region: str) -> dict[str, Any]:
+    """What the real provider would add to a resource's outputs, for the types the program reads."""
+    physical = inputs.get("name", name)
+    if typ == "aws:iam/role:Role":
+        return {"arn": f"arn:aws:iam::{account}:role/{physical}"}
+    if typ == "aws:kms/key:Key":
+        return {"arn": f"arn:aws:kms:{region}:{account}:key/{name}", "keyId": name}
+    if typ == "aws:eks/cluster:Cluster":
+        return {
+            "arn": f"arn:aws:eks:{region}:{account}:cluster/{physical}",
+            "endpoint": f"https://{physical}.gr7.{region}.eks.amazonaws.com",
+            "certificateAuthority": {"data": base64.b64encode(b"mock-ca").decode()},
+            "vpcConfig": {**inputs.get("vpcConfig", {}), "clusterSecurityGroupId": f"sg-{name}"},
+        }
+    if typ == "tls:index/privateKey:PrivateKey":
+        key_pem, _ = mock_key_pair()
+        return {"privateKeyPem": key_pem, "publicKeyPem": "mock-public-key"}
+    if typ == "tls:index/selfSignedCert:SelfSignedCert":
+        return {"certPem": mock_key_pair()[1]}
+    if typ.startswith("aws:ec2/"):
+        return {"arn": f"arn:aws:ec2:{region}:{account}:{name}"}
+    return {}
 
 
 @dataclass
 class RecordingMocks(pulumi.runtime.Mocks):
-    """Echoes inputs as outputs and records every registration."""
+    """Echoes inputs as outputs (plus ``computed_outputs``) and records every registration."""
 
+    account_id: str = MOCK_ACCOUNT
+    region: str = "eu-west-1"
     registrations: list[Registration] = field(default_factory=list)
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        self.registrations.append(Registration(args.typ, args.name, dict(args.inputs), args.custom))
-        return f"{args.name}-id", dict(args.inputs)
+        inputs = dict(args.inputs)
+        self.registrations.append(Registration(args.typ, args.name, inputs, args.custom, args.provider or ""))
+        outputs = {**inputs, **computed_outputs(args.typ, args.name, inputs, self.account_id, self.region)}
+        return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        self.calls.append((args.token, dict(args.args)))
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": self.account_id, "arn": f"arn:aws:iam::{self.account_id}:user/ci",
+                    "userId": "AIDAMOCK", "id": self.account_id}
+        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            letters = "abc"
+            return {"names": [f"{self.region}{x}" for x in letters],
+                    "zoneIds": [f"euw1-az{i}" for i in range(1, len(letters) + 1)], "id": self.region}
+        if args.token == "aws:index/getRegion:getRegion":
+            return {"name": self.region, "region": self.region, "id": self.region}
+        if args.token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
         return {}
 
     def of_type(self, typ: str) -> list[Registration]:
         return [r for r in self.registrations if r.typ == typ]
 
+    def named(self, name: str) -> Registration:
+        matches = [r for r in self.registrations if r.name == name]
+        assert len(matches) == 1, f"{len(matches)} registrations named {name!r}"
+        return matches[0]
+
 
 @pytest.fixture()
 def pulumi_mocks() -> Iterator[Callable[..., RecordingMocks]]:
-    """Call ``start(stack=..., preview=...)`` to install mocks; torn down after the test."""
+    """Call ``start(stack=..., preview=..., account_id=..., region=...)`` to install mocks; torn down after the test."""
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     pulumi.runtime.reset_options()
 
-    def start(stack: str = "dev", preview: bool = False) -> RecordingMocks:
-        mocks = RecordingMocks()
+    def start(stack: str = "dev", preview: bool = False, account_id: str = MOCK_ACCOUNT,
+              region: str = "eu-west-1") -> RecordingMocks:
+        mocks = RecordingMocks(account_id=account_id, region=region)
         pulumi.runtime.set_mocks(mocks, project="gitops-platform", stack=stack, preview=preview)
         return mocks
 
