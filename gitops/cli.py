@@ -14,14 +14,14 @@ import traceback
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import fastpath
+from . import fastpath, layout
 from . import options as opts
 from .errors import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, GitOpsError, InputError
 from .project import load_project
 from .reader import did_you_mean
 from .stackconfig import stack_names
 from .render import render_stack
-from .writer import Report, WriteOptions, apply_plans, plan_renders
+from .writer import Report, WriteOptions, apply_plans, owned_file, plan_renders
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -122,7 +122,7 @@ def _render_unchanged(args: argparse.Namespace) -> list[Report] | None:
 def _render(args: argparse.Namespace) -> list[Report]:
     project = load_project(args.project)
     stacks = project.stacks if args.all else (_find_stack(project, args.stack),)
-    results = [render_stack(project, s) for s in stacks]
+    results = [render_stack(project, s, _published_cert(args.out, s)) for s in stacks]
     # Every stack is planned before anything is written: a conflict anywhere leaves the tree untouched.
     plans = plan_renders(args.out, results, WriteOptions(dry_run=args.dry_run, force=args.force))
     if not args.dry_run:
@@ -131,6 +131,12 @@ def _render(args: argparse.Namespace) -> list[Report]:
         for result in results:
             fastpath.remember(args.out, result.stack, fastpath.input_fingerprint(project_hash, result.stack))
     return [p.report for p in plans]
+
+
+def _published_cert(out: Path, stack: Any) -> "str | None":
+    """The sealing certificate ``pulumi up`` published for this stack's cluster, carried forward."""
+    content = owned_file(out, stack.name, layout.sealing_cert_path(stack.cluster.name))
+    return content.decode("utf-8", "replace") if content is not None else None
 
 
 def _find_stack(project: Any, name: str) -> Any:

@@ -3,29 +3,40 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Mapping
 
 from . import layout
 from .catalog import check_resource_order, load_catalog
 from .errors import InputError, Problem
-from .model import Catalog, Project, Service, Stack
+from .model import Catalog, Project, RegistryConfig, Service, Stack
 from .reader import Problems
 from .stackconfig import read_project_config, read_stack_values, stack_file, stack_from_config, stack_names
 
 NS = layout.CONFIG_NAMESPACE
 
 
-def load_project(root: Path) -> Project:
+def load_project(root: Path, engine: "tuple[str, Mapping[str, Any]] | None" = None) -> Project:
     """Every stack is loaded even when one is rendered, so that a catalog key
-    naming an environment is checked against all of them."""
+    naming an environment is checked against all of them.
+
+    ``engine``: (stack, config values) the Pulumi engine gave the running
+    program. They replace that stack's file, since the engine's config is what
+    ``pulumi up`` deploys (it may come from ESC or ``--config`` flags).
+    """
     if not (root / layout.PROJECT_FILE).is_file():
         raise InputError([Problem(str(root / layout.PROJECT_FILE), "", "not a gitops-platform project (no Pulumi.yaml); run from the project root")])
     project_config = read_project_config(root)
     names = stack_names(root)
+    if engine is not None:
+        names = sorted({*names, engine[0]})
     if not names:
         raise InputError([Problem(layout.PROJECT_FILE, "", "no stacks: add a Pulumi.<stack>.yaml next to it")])
     values = {}
     problems: list[Problem] = []
     for name in names:
+        if engine is not None and name == engine[0]:
+            values[name] = dict(engine[1])
+            continue
         try:
             values[name] = read_stack_values(root, name)
         except InputError as exc:
@@ -110,3 +121,10 @@ def registry_problems(stacks: list[Stack]) -> list[Problem]:
                                  f"must be true: {user.file} requires immutable tags from registry {where}, "
                                  "which this stack owns")
     return problems.items
+
+
+def registry_accounts(project: Project, registry: RegistryConfig) -> tuple[str, ...]:
+    """The AWS accounts of every stack that pulls from ``registry`` (its owner grants them pull)."""
+    key = (registry.account_id, registry.region, registry.prefix)
+    return tuple(sorted({s.account_id for s in project.stacks
+                         if (s.registry.account_id, s.registry.region, s.registry.prefix) == key}))

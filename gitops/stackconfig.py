@@ -10,6 +10,7 @@ one place, and are documented in the README.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,6 +112,27 @@ def read_stack_values(root: Path, stack: str) -> dict[str, Any]:
             values[key] = value
     if problems:
         raise InputError(problems.items)
+    return values
+
+
+def engine_values(raw: Mapping[str, Any], secret_keys: "set[str] | frozenset[str]", project: ProjectConfig) -> dict[str, Any]:
+    """The engine's config (every value a string; structured ones JSON) as the stack file would hold it.
+
+    Secret values are left out: nothing the renderer reads may be secret, and
+    the program reads secrets only through ``pulumi.Config.get_secret*``.
+    """
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in secret_keys:
+            continue
+        short = key[len(NS) + 1:] if key.startswith(NS + ":") else None
+        decl = project.declarations.get(short) if short is not None else None
+        if decl is not None and decl.type != "string" and isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                pass  # reported by the type check as the wrong type
+        values[key] = value
     return values
 
 

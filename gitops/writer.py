@@ -13,6 +13,11 @@ Rules it enforces, because the tree is a repository people also edit:
   to a temporary sibling and renamed, the record last. Unchanged files are not
   touched, so a no-change render writes nothing.
 * One render at a time per tree (an exclusive lock on the state directory).
+
+``write_slice`` applies the same rules to one slice of a stack (the files under
+some path prefixes): the Pulumi program writes each service as its own
+resource, so a change to one service touches only that service's files and
+that slice of the stack's record.
 """
 
 from __future__ import annotations
@@ -23,9 +28,10 @@ import fcntl
 import hashlib
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from . import layout
 from .errors import OutputError, Problem
@@ -76,6 +82,7 @@ class Plan:
     report: Report
     writes: tuple[tuple[str, bytes], ...]
     deletes: tuple[str, ...]
+    record: dict[str, str]      # the stack's record after the plan (path -> sha256)
     record_changed: bool
 
 
@@ -104,7 +111,7 @@ def plan_renders(out: Path, results: list[RenderResult], options: WriteOptions =
         plans.append(plan)
         # Later stacks of this run see this stack's new record: the last one to drop a
         # shared base file is the one that deletes it.
-        records = {**records, result.stack: {m.path: sha256(m.content) for m in result.files}}
+        records = {**records, result.stack: plan.record}
     if problems:
         raise OutputError(_problems_message(problems))
     return plans
@@ -114,23 +121,60 @@ def apply_plans(out: Path, plans: list[Plan]) -> None:
     """Write the plans (locked); identical writes of shared files happen once."""
     out.mkdir(parents=True, exist_ok=True)
     with _locked(out):
-        done: dict[str, bytes] = {}
-        for plan in plans:
-            for path, content in plan.writes:
-                if done.get(path) != content:
-                    _atomic_write(os.path.join(out, path), content)
-                    done[path] = content
-            for path in plan.deletes:
-                target = os.path.join(out, path)
-                if os.path.isfile(target):
-                    os.unlink(target)
-                    _prune_empty_dirs(out, Path(target).parent)
-            if plan.record_changed:
-                _write_record(out, plan.result, {m.path: sha256(m.content) for m in plan.result.files})
+        _apply(out, plans)
+
+
+def write_slice(out: Path, result: RenderResult, prefixes: tuple[str, ...],
+                options: WriteOptions = WriteOptions(), wait_seconds: float = 120.0) -> Report:
+    """Bring the stack's files under ``prefixes`` to ``result.files``; leave the rest of its record alone.
+
+    ``result.files`` must all lie under ``prefixes``; an empty ``result.files``
+    deletes the slice (shared base files stay while another stack records them).
+    Waits for the tree's lock instead of failing, since the slices of one
+    ``pulumi up`` are written concurrently.
+    """
+    stray = [m.path for m in result.files if not m.path.startswith(prefixes)]
+    if stray:
+        raise ValueError(f"{stray[0]} lies outside the slice {', '.join(prefixes)}")
+    _check_root(out)
+    if not options.dry_run:
+        out.mkdir(parents=True, exist_ok=True)
+    with (_locked(out, wait_seconds) if not options.dry_run else contextlib.nullcontext()):
+        records = read_records(out) if out.is_dir() else {}
+        known: dict[str, set[str]] = {}
+        for files in records.values():
+            for path, digest in files.items():
+                known.setdefault(path, set()).add(digest)
+        problems: list[Problem] = []
+        plan = _plan(out, result, records, known, options.force, problems, set(), {},
+                     scope=lambda path: path.startswith(prefixes))
+        if problems:
+            raise OutputError(_problems_message(problems))
+        if not options.dry_run:
+            _apply(out, [plan])
+    return plan.report
+
+
+def _apply(out: Path, plans: list[Plan]) -> None:
+    done: dict[str, bytes] = {}
+    for plan in plans:
+        for path, content in plan.writes:
+            if done.get(path) != content:
+                _atomic_write(os.path.join(out, path), content)
+                done[path] = content
+        for path in plan.deletes:
+            target = os.path.join(out, path)
+            if os.path.isfile(target):
+                os.unlink(target)
+                _prune_empty_dirs(out, Path(target).parent)
+        if plan.record_changed:
+            _write_record(out, plan.result, plan.record)
 
 
 def _plan(out: Path, result: RenderResult, records: dict[str, dict[str, str]], known: dict[str, set[str]],
-          force: bool, problems: list[Problem], checked_dirs: set[str], planned: dict[str, bytes]) -> Plan:
+          force: bool, problems: list[Problem], checked_dirs: set[str], planned: dict[str, bytes],
+          scope: "Callable[[str], bool] | None" = None) -> Plan:
+    """Plan one stack; with ``scope``, only the recorded paths it accepts are this plan's to delete."""
     mine = records.get(result.stack, {})
     report = Report(result.stack)
     writes: list[tuple[str, bytes]] = []
@@ -153,6 +197,8 @@ def _plan(out: Path, result: RenderResult, records: dict[str, dict[str, str]], k
     rendered = {m.path for m in result.files}
     deletes: list[str] = []
     for path in sorted(set(mine) - rendered):
+        if scope is not None and not scope(path):
+            continue
         if _is_shared(path) and any(path in files for stack, files in records.items() if stack != result.stack):
             report.kept_shared.append(path)
             continue
@@ -168,8 +214,11 @@ def _plan(out: Path, result: RenderResult, records: dict[str, dict[str, str]], k
         deletes.append(path)
         report.deleted.append(path)
     new_record = {m.path: sha256(m.content) for m in result.files}
+    if scope is not None:
+        new_record = {**{p: h for p, h in mine.items() if not scope(p)}, **new_record}
+    new_record = dict(sorted(new_record.items()))
     record_changed = new_record != mine or not os.path.isfile(os.path.join(root, layout.ownership_record(result.stack)))
-    return Plan(result, report, tuple(writes), tuple(deletes), record_changed)
+    return Plan(result, report, tuple(writes), tuple(deletes), new_record, record_changed)
 
 
 def _classify(root: str, path: str, content: bytes, known: dict[str, set[str]], force: bool,
@@ -235,6 +284,26 @@ def read_records(out: Path) -> dict[str, dict[str, str]]:
     return records
 
 
+def owned_file(out: Path, stack: str, path: str) -> "bytes | None":
+    """A file the stack's record owns, when it still has the recorded content; else None.
+
+    Some files (the sealing certificate) come from the Pulumi program; the CLI
+    carries them forward from the tree instead of deleting what it cannot make.
+    """
+    try:
+        record = read_records(out).get(stack, {}) if out.is_dir() else {}
+    except OutputError:
+        return None
+    if path not in record:
+        return None
+    try:
+        with open(os.path.join(out, path), "rb") as fh:
+            content = fh.read()
+    except OSError:
+        return None
+    return content if sha256(content) == record[path] else None
+
+
 def _write_record(out: Path, result: RenderResult, files: dict[str, str]) -> None:
     doc = {"version": RECORD_VERSION, "stack": result.stack, "environment": result.environment,
            "gitops": {"repoURL": result.repo_url, "path": result.repo_path},
@@ -251,17 +320,22 @@ def _check_root(out: Path) -> None:
 
 
 @contextlib.contextmanager
-def _locked(out: Path) -> Iterator[None]:
+def _locked(out: Path, wait_seconds: float = 0.0) -> Iterator[None]:
     state = out / layout.STATE_DIR
     state.mkdir(exist_ok=True)
     fd = os.open(state / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + wait_seconds
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno in (errno.EAGAIN, errno.EACCES):
-                raise OutputError(f"{out}: another render is writing this tree; wait for it to finish") from None
-            raise
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise OutputError(f"{out}: another render is writing this tree; wait for it to finish") from None
+                time.sleep(0.02)
         yield
     finally:
         os.close(fd)
@@ -296,4 +370,4 @@ def _prune_empty_dirs(out: Path, directory: Path) -> None:
         directory = directory.parent
 
 
-__all__ = ["Plan", "Report", "WriteOptions", "apply_plans", "plan_renders", "read_records", "sha256", "write_render"]
+__all__ = ["Plan", "Report", "WriteOptions", "apply_plans", "plan_renders", "owned_file", "read_records", "sha256", "write_render", "write_slice"]

@@ -1,0 +1,188 @@
+"""This stack's part of the GitOps repository, as Pulumi resources.
+
+Each slice of the render (a service, the environment's Argo CD directory, the
+cluster directory; see ``gitops.slices``) is one ``GitOpsFiles`` resource whose
+input is ``{path: content}``. ``pulumi preview --diff`` therefore shows file
+contents next to the cloud changes, YAML-aware, and with no unknowns once the
+certificate exists (registry URLs are computed, never read from resources).
+
+The provider class lives in this importable module, so Pulumi serialises it by
+reference: its ``__provider`` input never changes with code edits, and deletes
+of old resources run the current code. Every write goes through the core's
+writer (``write_slice``), which keeps the ownership record, refuses foreign
+files and reports hand edits; nothing here touches the disk directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import pulumi
+import pulumi.dynamic as dynamic
+
+from gitops.errors import GitOpsError
+from gitops.render import Manifest, RenderResult, sealing_cert_file
+from gitops.slices import Slice, slice_render
+from gitops.writer import Report, WriteOptions, write_slice
+
+TYPE = "gitops-platform:gitops:GitOpsRepo"
+# Inputs that name where the files go: changing one moves the files (create new, delete old).
+_LOCATION_KEYS = ("checkout", "stack", "prefixes")
+_CONTENT_KEYS = ("files", "environment", "repoUrl", "repoPath")
+
+
+def files_digest(files: Mapping[str, str]) -> str:
+    """One hash over a slice's paths and contents: a short output that changes when any file does."""
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.encode() + b"\0" + files[path].encode() + b"\0")
+    return digest.hexdigest()
+
+
+class GitOpsFilesProvider(dynamic.ResourceProvider):
+    """CRUD of one slice of the tree, through the core writer."""
+
+    serialize_as_secret_always = False  # it captures nothing secret; keep diffs readable
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
+        failures = []
+        files = news.get("files")
+        if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
+            failures.append(dynamic.CheckFailure("files", "must map tree paths to file contents (strings)"))
+        prefixes = news.get("prefixes")
+        if not isinstance(prefixes, list) or not prefixes or not all(isinstance(p, str) and p.endswith("/") for p in prefixes):
+            failures.append(dynamic.CheckFailure("prefixes", "must be a non-empty list of directory prefixes"))
+        elif isinstance(files, dict):
+            for path in files:
+                if not path.startswith(tuple(prefixes)):
+                    failures.append(dynamic.CheckFailure("files", f"{path} lies outside {', '.join(prefixes)}"))
+        for key in ("checkout", "stack", "environment", "repoUrl", "repoPath"):
+            if not isinstance(news.get(key), str) or not news.get(key):
+                failures.append(dynamic.CheckFailure(key, "must be a non-empty string"))
+        return dynamic.CheckResult(news, failures)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
+        replaces = [k for k in _LOCATION_KEYS if olds.get(k) != news.get(k)]
+        changed = bool(replaces) or any(olds.get(k) != news.get(k) for k in _CONTENT_KEYS)
+        return dynamic.DiffResult(changes=changed, replaces=replaces, delete_before_replace=False)
+
+    def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
+        _write(props, props["files"])
+        return dynamic.CreateResult(f"{props['stack']}:{props['prefixes'][0]}", _outputs(props))
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
+        _write(news, news["files"])
+        return dynamic.UpdateResult(_outputs(news))
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        # An empty slice: the writer deletes what this stack recorded under the prefixes,
+        # keeping shared base files that another stack still records.
+        _write(props, {})
+
+    def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
+        """What is on disk now, so ``pulumi refresh`` (e.g. in a fresh CI checkout) sees missing or edited files."""
+        root = _checkout(props)
+        current: dict[str, str] = {}
+        for path in props.get("files", {}):
+            try:
+                current[path] = (root / path).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+        outs = {**props, "files": current, "digest": files_digest(current)}
+        return dynamic.ReadResult(id_, outs)
+
+
+def _checkout(props: Mapping[str, Any]) -> Path:
+    """The clone to write into; a relative path is relative to the project (the provider's working directory)."""
+    return Path(os.path.expanduser(props["checkout"]))
+
+
+def _write(props: Mapping[str, Any], files: Mapping[str, str]) -> Report:
+    result = RenderResult(
+        stack=props["stack"], environment=props["environment"], repo_url=props["repoUrl"],
+        repo_path=props["repoPath"],
+        files=tuple(Manifest(path, files[path].encode("utf-8")) for path in sorted(files)),
+    )
+    try:
+        return write_slice(_checkout(props), result, tuple(props["prefixes"]), WriteOptions())
+    except GitOpsError as exc:
+        # The engine shows the message; the writer's messages name the file and the way out.
+        raise RuntimeError(str(exc)) from None
+
+
+def _outputs(props: Mapping[str, Any]) -> dict[str, Any]:
+    return {**props, "digest": files_digest(props["files"])}
+
+
+class GitOpsFiles(dynamic.Resource, module="gitops", name="Files"):
+    """One slice of the tree. Type token ``pulumi-python:dynamic/gitops:Files``."""
+
+    files: pulumi.Output[dict[str, str]]
+    digest: pulumi.Output[str]
+
+    def __init__(self, name: str, props: Mapping[str, Any], opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__(_PROVIDER, name, {**props, "digest": None}, opts)
+
+
+_PROVIDER = GitOpsFilesProvider()
+
+
+@dataclass(frozen=True)
+class GitOpsRepoArgs:
+    """``render`` is ``render_stack`` for this stack; ``services`` every catalog service (one resource each).
+
+    ``sealing_cert``: the cluster's certificate, published in ``clusters/<cluster>/``.
+    It must equal what ``render_stack(..., sealing_cert=...)`` would write, which is
+    why the component renders that one file through the core too.
+    """
+
+    render: RenderResult
+    services: tuple[str, ...]
+    cluster: str
+    checkout: str
+    sealing_cert: Optional[pulumi.Input[str]] = None
+
+
+class GitOpsRepo(pulumi.ComponentResource):
+    """One ``GitOpsFiles`` resource per slice of this stack's render."""
+
+    slices: dict[str, GitOpsFiles]
+
+    def __init__(self, name: str, args: GitOpsRepoArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__(TYPE, name, None, opts)
+        render = args.render
+        self.slices = {}
+        pieces = slice_render(render, args.services, args.cluster)
+        for piece in pieces:
+            files: pulumi.Input[dict[str, str]] = {m.path: m.content.decode("utf-8") for m in piece.files}
+            if piece.name == "cluster" and args.sealing_cert is not None:
+                files = pulumi.Output.from_input(args.sealing_cert).apply(
+                    lambda pem, fixed=files: {**fixed, **_cert_file(args.cluster, pem)})
+            self.slices[piece.name] = GitOpsFiles(
+                f"{name}-{piece.name}",
+                _props(render, piece, args.checkout, files),
+                pulumi.ResourceOptions(parent=self),
+            )
+        self.paths = sorted(p for piece in pieces for p in piece.prefixes)
+        self.register_outputs({"paths": self.paths, "checkout": args.checkout})
+
+
+def _cert_file(cluster: str, pem: str) -> dict[str, str]:
+    manifest = sealing_cert_file(cluster, pem)
+    return {manifest.path: manifest.content.decode("utf-8")}
+
+
+def _props(render: RenderResult, piece: Slice, checkout: str, files: pulumi.Input[dict[str, str]]) -> dict[str, Any]:
+    return {
+        "checkout": checkout,
+        "stack": render.stack,
+        "environment": render.environment,
+        "repoUrl": render.repo_url,
+        "repoPath": render.repo_path,
+        "prefixes": list(piece.prefixes),
+        "files": files,
+    }

@@ -1,0 +1,192 @@
+"""The GitOps files as Pulumi resources: slices of a stack's render, written by the core writer.
+
+The provider methods are called directly (as the engine would during ``pulumi
+up``) against a temporary checkout; the registration side is covered by the
+whole-program tests in test_program.py.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components.gitops_repo import GitOpsFilesProvider, files_digest
+from gitops.project import load_project
+from gitops.render import RenderResult, render_stack
+from gitops.slices import Slice, slice_render
+from gitops.writer import write_render
+
+STACK = "dev"
+
+
+def _slices(project_root: Path, stack: str = STACK) -> tuple[RenderResult, dict[str, Slice]]:
+    project = load_project(project_root)
+    result = render_stack(project, project.stack(stack))
+    services = tuple(s.name for s in project.catalog.services)
+    pieces = slice_render(result, services, project.stack(stack).cluster.name)
+    return result, {p.name: p for p in pieces}
+
+
+def _props(result: RenderResult, piece: Slice, checkout: Path) -> dict[str, Any]:
+    return {
+        "checkout": str(checkout), "stack": result.stack, "environment": result.environment,
+        "repoUrl": result.repo_url, "repoPath": result.repo_path, "prefixes": list(piece.prefixes),
+        "files": {m.path: m.content.decode() for m in piece.files},
+    }
+
+
+def _record(checkout: Path, stack: str = STACK) -> dict[str, str]:
+    return json.loads((checkout / ".gitops-platform" / f"{stack}.json").read_text())["files"]
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    return tmp_path / "gitops"
+
+
+@pytest.fixture
+def provider() -> GitOpsFilesProvider:
+    return GitOpsFilesProvider()
+
+
+def test_every_rendered_file_belongs_to_exactly_one_slice(project: Path) -> None:
+    result, pieces = _slices(project)
+    paths = [m.path for piece in pieces.values() for m in piece.files]
+    assert sorted(paths) == [m.path for m in result.files]
+    for piece in pieces.values():
+        assert all(m.path.startswith(piece.prefixes) for m in piece.files)
+
+
+def test_slices_are_one_per_service_plus_argocd_and_cluster(project: Path) -> None:
+    _, pieces = _slices(project)
+    services = sorted(p.stem for p in (project / "services").glob("*.yaml"))
+    assert sorted(pieces) == sorted([f"service-{s}" for s in services] + ["argocd", "cluster"])
+
+
+def test_writing_every_slice_gives_the_same_tree_and_record_as_a_full_render(
+        project: Path, checkout: Path, tmp_path: Path, provider: GitOpsFilesProvider, snapshot) -> None:  # type: ignore[no-untyped-def]
+    result, pieces = _slices(project)
+    for piece in pieces.values():
+        provider.create(_props(result, piece, checkout))
+    reference = tmp_path / "reference"
+    write_render(reference, result)
+    assert snapshot(checkout) == snapshot(reference)
+
+
+def test_create_returns_the_inputs_and_a_digest_of_the_files(project: Path, checkout: Path,
+                                                              provider: GitOpsFilesProvider) -> None:
+    result, pieces = _slices(project)
+    props = _props(result, pieces["service-payments"], checkout)
+    created = provider.create(props)
+    assert created.id == "dev:apps/payments/"
+    assert created.outs["files"] == props["files"]
+    assert created.outs["digest"] == files_digest(props["files"])
+
+
+def test_updating_one_slice_leaves_other_slices_files_and_record_entries_alone(
+        project: Path, checkout: Path, provider: GitOpsFilesProvider) -> None:
+    result, pieces = _slices(project)
+    for piece in pieces.values():
+        provider.create(_props(result, piece, checkout))
+    before = _record(checkout)
+    old = _props(result, pieces["service-payments"], checkout)
+    new = json.loads(json.dumps(old))
+    config = "apps/payments/overlays/dev/config.json"
+    new["files"][config] = new["files"][config].replace('"payments"', '"payments" ', 1)
+    provider.update("id", old, new)
+    after = _record(checkout)
+    assert {p for p in after if after[p] != before[p]} == {config}
+    assert (checkout / config).read_text() == new["files"][config]
+
+
+def test_deleting_a_slice_removes_its_overlay_but_keeps_a_base_another_stack_records(
+        project: Path, checkout: Path, provider: GitOpsFilesProvider) -> None:
+    for stack in ("dev", "prod"):
+        result, pieces = _slices(project, stack)
+        provider.create(_props(result, pieces["service-payments"], checkout))
+    result, pieces = _slices(project, "dev")
+    provider.delete("id", _props(result, pieces["service-payments"], checkout))
+    assert not (checkout / "apps/payments/overlays/dev").exists()
+    assert (checkout / "apps/payments/overlays/prod/kustomization.yaml").is_file()
+    assert (checkout / "apps/payments/base/deployment.yaml").is_file()
+    assert not any(p.startswith("apps/payments/") for p in _record(checkout, "dev"))
+
+
+def test_the_last_stack_deleting_a_service_removes_its_base(project: Path, checkout: Path,
+                                                             provider: GitOpsFilesProvider) -> None:
+    props = []
+    for stack in ("dev", "prod"):
+        result, pieces = _slices(project, stack)
+        props.append(_props(result, pieces["service-payments"], checkout))
+        provider.create(props[-1])
+    for p in props:
+        provider.delete("id", p)
+    assert not (checkout / "apps/payments").exists()
+
+
+def test_a_file_the_writer_did_not_write_is_never_overwritten(project: Path, checkout: Path,
+                                                               provider: GitOpsFilesProvider) -> None:
+    result, pieces = _slices(project)
+    foreign = checkout / "apps/payments/base/deployment.yaml"
+    foreign.parent.mkdir(parents=True)
+    foreign.write_text("kind: Deployment  # ours\n")
+    with pytest.raises(RuntimeError, match="was not written by gitops-platform"):
+        provider.create(_props(result, pieces["service-payments"], checkout))
+    assert foreign.read_text() == "kind: Deployment  # ours\n"
+
+
+def test_a_hand_edit_stops_the_update_and_survives(project: Path, checkout: Path,
+                                                   provider: GitOpsFilesProvider) -> None:
+    result, pieces = _slices(project)
+    old = _props(result, pieces["service-payments"], checkout)
+    provider.create(old)
+    edited = checkout / "apps/payments/overlays/dev/kustomization.yaml"
+    edited.write_text(edited.read_text() + "# tuned by hand\n")
+    new = json.loads(json.dumps(old))
+    new["files"]["apps/payments/overlays/dev/kustomization.yaml"] += "# changed\n"
+    with pytest.raises(RuntimeError, match="edited by hand"):
+        provider.update("id", old, new)
+    assert edited.read_text().endswith("# tuned by hand\n")
+
+
+@pytest.mark.parametrize("key", ["checkout", "stack", "prefixes"])
+def test_moving_a_slice_replaces_the_resource(key: str, project: Path, checkout: Path,
+                                             provider: GitOpsFilesProvider) -> None:
+    result, pieces = _slices(project)
+    old = _props(result, pieces["service-payments"], checkout)
+    new = {**old, key: ["apps/other/"] if key == "prefixes" else "elsewhere"}
+    diff = provider.diff("id", old, new)
+    assert diff.changes is True and diff.replaces == [key]
+
+
+def test_a_content_change_is_an_in_place_update_and_no_change_is_no_diff(
+        project: Path, checkout: Path, provider: GitOpsFilesProvider) -> None:
+    result, pieces = _slices(project)
+    old = _props(result, pieces["service-payments"], checkout)
+    changed = {**old, "files": {**old["files"], "apps/payments/base/service.yaml": "changed\n"}}
+    assert provider.diff("id", old, changed).changes is True
+    assert provider.diff("id", old, changed).replaces == []
+    assert provider.diff("id", old, dict(old)).changes is False
+
+
+def test_check_rejects_files_outside_the_slice(project: Path, checkout: Path, provider: GitOpsFilesProvider) -> None:
+    result, pieces = _slices(project)
+    props = _props(result, pieces["service-payments"], checkout)
+    props["files"]["apps/cart/base/x.yaml"] = "x: 1\n"
+    failures = provider.check({}, props).failures
+    assert [f.property for f in failures] == ["files"]
+    assert "apps/cart/base/x.yaml" in failures[0].reason
+
+
+def test_refresh_reports_files_missing_from_a_fresh_checkout(project: Path, checkout: Path,
+                                                             provider: GitOpsFilesProvider) -> None:
+    result, pieces = _slices(project)
+    props = _props(result, pieces["service-payments"], checkout)
+    provider.create(props)
+    (checkout / "apps/payments/base/service.yaml").unlink()
+    read = provider.read("id", props)
+    assert "apps/payments/base/service.yaml" not in read.outs["files"]
+    assert provider.diff("id", read.outs, props).changes is True
