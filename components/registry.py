@@ -19,11 +19,13 @@ from gitops.model import RegistryConfig
 
 TYPE = "gitops-platform:registry:Registry"
 UNTAGGED_EXPIRY_DAYS = 7
-# What a cluster's nodes (and the Image Updater) need to pull; nothing that writes.
+# What a cluster's nodes need to pull and the Image Updater to list tags; nothing that writes.
 PULL_ACTIONS = (
     "ecr:BatchCheckLayerAvailability",
     "ecr:BatchGetImage",
+    "ecr:DescribeImages",
     "ecr:GetDownloadUrlForLayer",
+    "ecr:ListImages",
 )
 
 

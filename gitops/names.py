@@ -99,8 +99,9 @@ def cidr_problem(text: str) -> "str | None":
         net = ipaddress.ip_network(text, strict=True)
     except ValueError as exc:
         return f"{text!r} is not a CIDR block ({exc}); use e.g. '10.0.0.0/16'"
-    if net.version != 4 or not (16 <= net.prefixlen <= 24):
-        return f"{text!r} must be an IPv4 block between /16 and /24 (EKS VPC limits)"
+    if net.version != 4 or not (16 <= net.prefixlen <= 22):
+        return (f"{text!r} must be an IPv4 block between /16 (the largest a VPC may be) and /22 "
+                "(the smallest that fits a private and a public subnet per zone)")
     return None
 
 

@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator
 
 import pulumi
 import pytest
+from pulumi.runtime.mocks import MockMonitor
 
 MOCK_ACCOUNT = "123456789012"
 
@@ -76,6 +77,34 @@ def computed_outputs(typ: str, name: str, inputs: dict[str, Any], account: str, 
     return {}
 
 
+@dataclass(frozen=True)
+class Links:
+    """What the engine would order and nest by: a registration's URN, parent and dependencies."""
+
+    urn: str
+    parent: str
+    dependencies: frozenset[str]   # explicit depends_on plus every input's dependencies
+    ignore_changes: tuple[str, ...]
+
+
+class RecordingMonitor(MockMonitor):
+    """The SDK's mock monitor, also keeping each registration's dependencies (mocks alone never see them)."""
+
+    def __init__(self, mocks: "RecordingMocks") -> None:
+        super().__init__(mocks)
+        self.recording = mocks
+
+    def RegisterResource(self, request):  # type: ignore[no-untyped-def]  # noqa: N802 (gRPC name)
+        if request.type != "pulumi:pulumi:Stack":
+            deps = set(request.dependencies)
+            for prop in request.propertyDependencies.values():
+                deps.update(prop.urns)
+            self.recording.links[(request.type, request.name)] = Links(
+                self.make_urn(request.parent, request.type, request.name), request.parent,
+                frozenset(deps), tuple(request.ignoreChanges))
+        return super().RegisterResource(request)
+
+
 @dataclass
 class RecordingMocks(pulumi.runtime.Mocks):
     """Echoes inputs as outputs (plus ``computed_outputs``) and records every registration."""
@@ -84,6 +113,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
     region: str = "eu-west-1"
     registrations: list[Registration] = field(default_factory=list)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    links: dict[tuple[str, str], Links] = field(default_factory=dict)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = dict(args.inputs)
@@ -114,6 +144,25 @@ class RecordingMocks(pulumi.runtime.Mocks):
         assert len(matches) == 1, f"{len(matches)} registrations named {name!r}"
         return matches[0]
 
+    def links_of(self, reg: Registration) -> Links:
+        return self.links[(reg.typ, reg.name)]
+
+    def depends_on(self, later: Registration, earlier: Registration) -> bool:
+        """Whether the engine creates ``earlier`` before ``later`` (directly or through other resources)."""
+        target = self.links_of(earlier).urn
+        by_urn = {link.urn: link for link in self.links.values()}
+        seen: set[str] = set()
+        todo = list(self.links_of(later).dependencies)
+        while todo:
+            urn = todo.pop()
+            if urn == target:
+                return True
+            if urn in seen or urn not in by_urn:
+                continue
+            seen.add(urn)
+            todo.extend(by_urn[urn].dependencies)
+        return False
+
 
 @pytest.fixture()
 def pulumi_mocks() -> Iterator[Callable[..., RecordingMocks]]:
@@ -125,7 +174,8 @@ def pulumi_mocks() -> Iterator[Callable[..., RecordingMocks]]:
     def start(stack: str = "dev", preview: bool = False, account_id: str = MOCK_ACCOUNT,
               region: str = "eu-west-1") -> RecordingMocks:
         mocks = RecordingMocks(account_id=account_id, region=region)
-        pulumi.runtime.set_mocks(mocks, project="gitops-platform", stack=stack, preview=preview)
+        pulumi.runtime.set_mocks(mocks, project="gitops-platform", stack=stack, preview=preview,
+                                 monitor=RecordingMonitor(mocks))
         return mocks
 
     yield start

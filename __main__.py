@@ -1,0 +1,84 @@
+"""Composition root: the stack's config -> the core's typed model -> components -> stack outputs.
+
+Nothing here knows a stack or environment name; a new ``Pulumi.<stack>.yaml``
+works unchanged. Order matters only where a resource needs another to exist:
+the account guard before anything, the sealing key before the controller, Argo
+CD before the root Application; the components express those dependencies.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pulumi
+
+from components.argocd import ArgoCD, ArgoCDArgs
+from components.cluster import Cluster, ClusterArgs
+from components.config import load_program_config
+from components.gitops_repo import GitOpsRepo, GitOpsRepoArgs
+from components.guard import require_account
+from components.registry import Registry, RegistryArgs
+from components.sealing import SealingKey, SealingKeyArgs
+from gitops import layout
+from gitops.errors import GitOpsError
+from gitops.project import registry_accounts
+from gitops.render import render_stack
+
+ROOT = Path(__file__).resolve().parent
+
+config = load_program_config(ROOT, pulumi.get_stack())
+project, stack = config.project, config.stack
+try:
+    require_account(stack.account_id, stack.file)
+except GitOpsError as exc:
+    raise pulumi.RunError(str(exc)) from None
+
+tags = {"managed-by": layout.MANAGED_BY, "environment": stack.environment, "pulumi-stack": stack.name}
+services = tuple(s.name for s in project.catalog.services)
+
+registry = Registry("ecr", RegistryArgs(
+    config=stack.registry,
+    repositories=tuple(sorted({s.image_repository for s in project.catalog.services})),
+    pull_principals=[f"arn:aws:iam::{account}:root" for account in registry_accounts(project, stack.registry)],
+))
+
+cluster = Cluster("eks", ClusterArgs(config=stack.cluster, region=stack.region, tags=tags))
+in_cluster = pulumi.ResourceOptions(providers={"kubernetes": cluster.provider})
+
+sealing = SealingKey("sealing", SealingKeyArgs(cluster_name=stack.cluster.name), opts=in_cluster)
+
+argocd = ArgoCD("argocd", ArgoCDArgs(
+    environment=stack.environment,
+    cluster_name=cluster.name,
+    role_prefix=stack.cluster.name,
+    region=stack.region,
+    namespace=stack.argocd.namespace,
+    gitops=stack.gitops,
+    registry=stack.registry,
+    ha=stack.argocd.ha,
+    hostname=stack.argocd.hostname or (f"argocd.{stack.ingress.domain}" if stack.ingress.domain else None),
+    ingress_class=stack.ingress.class_name,
+    ingress_annotations=dict(stack.ingress.annotations),
+    repo_credentials=config.repo_credentials,
+    tags=tags,
+), opts=in_cluster)
+
+gitops_repo = GitOpsRepo("gitops", GitOpsRepoArgs(
+    render=render_stack(project, stack),
+    services=services,
+    cluster=stack.cluster.name,
+    checkout=stack.gitops.checkout,
+    sealing_cert=sealing.certificate_pem,
+))
+
+pulumi.export("environment", stack.environment)
+pulumi.export("clusterName", cluster.name)
+pulumi.export("clusterEndpoint", cluster.endpoint)
+pulumi.export("kubeconfig", pulumi.Output.secret(cluster.kubeconfig))
+pulumi.export("ecrRepositoryUrls", registry.repository_urls)
+pulumi.export("sealingCertificate", sealing.certificate_pem)
+pulumi.export("sealingPrivateKey", pulumi.Output.secret(sealing.private_key_pem))
+pulumi.export("argocdUrl", argocd.url)
+pulumi.export("imageUpdaterRoleArn", argocd.image_updater_role_arn)
+pulumi.export("gitopsCheckout", stack.gitops.checkout)
+pulumi.export("gitopsPaths", gitops_repo.paths)

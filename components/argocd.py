@@ -1,0 +1,387 @@
+"""Argo CD, the Image Updater and the root Application of one environment.
+
+Pulumi installs only what GitOps cannot install for itself: Argo CD (pinned
+Helm releases), the credentials to read the GitOps repository, the Image
+Updater's AWS identity, and one root Application pointing at ``argocd/<env>``.
+Everything else (AppProjects, ApplicationSets, ImageUpdater objects) lives in
+the repository and is synced by Argo CD.
+
+The Image Updater reads ECR through EKS Pod Identity: an IAM role trusted by
+``pods.eks.amazonaws.com`` and an association with its ServiceAccount. Unlike
+IRSA this needs no OIDC provider and no ServiceAccount annotation, so the whole
+identity is AWS-side and visible in the program.
+
+The root Application is a ``helm.v3.Release`` of the argocd-apps chart rather
+than a ``CustomResource``: its CRD is installed by the argo-cd release in the
+same ``pulumi up``, and a CustomResource of a kind that does not exist yet
+fails at preview ("no matches for kind"), while a Release does not.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Optional
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components.charts import ARGO_CD, ARGOCD_APPS, IMAGE_UPDATER
+from gitops.errors import InputError
+from gitops.layout import IN_CLUSTER_SERVER, argocd_env_dir, repo_path
+from gitops.model import GitOpsConfig, RegistryConfig
+
+TYPE = "gitops-platform:argocd:ArgoCD"
+CREDENTIALS_KEY = "gitops-platform:gitopsCredentials"
+# Credential fields of an Argo CD repository Secret we accept: HTTPS or SSH, nothing else.
+CREDENTIAL_SHAPES = (frozenset({"username", "password"}), frozenset({"sshPrivateKey"}))
+REPO_SECRET_NAME = "gitops-repo"
+REPO_SECRET_LABEL = "argocd.argoproj.io/secret-type"
+# Helm release names. "argocd" contains the chart's nameOverride, so objects get
+# their usual names (argocd-server, argocd-repo-server) that the CLI and docs expect.
+ARGOCD_RELEASE = "argocd"
+IMAGE_UPDATER_RELEASE = "argocd-image-updater"
+APPS_RELEASE = "argocd-apps"
+IMAGE_UPDATER_SERVICE_ACCOUNT = "argocd-image-updater"
+ECR_LOGIN_SCRIPT = "ecr-login.sh"
+# ECR tokens last 12 h; refresh an hour early.
+ECR_CREDS_EXPIRE = "11h"
+APP_FINALIZER = "resources-finalizer.argocd.argoproj.io"
+POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
+# GetAuthorizationToken has no resource-level permissions; it can only be granted on "*".
+ECR_TOKEN_ACTION = "ecr:GetAuthorizationToken"
+# Everything the Image Updater needs to list tags and read manifests; nothing that writes.
+ECR_READ_ACTIONS = (
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:DescribeImages",
+    "ecr:DescribeRepositories",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:ListImages",
+)
+
+
+class RepoCredentialsError(InputError):
+    """The GitOps repository credentials are not one of the accepted shapes."""
+
+
+@dataclass(frozen=True)
+class ArgoCDArgs:
+    """Plain values shape the resources and Helm values; only ``cluster_name`` and ``repo_credentials`` may be Outputs.
+
+    ``role_prefix``: prefix of the Image Updater's IAM role name, unique per
+    account (the cluster config name, at most 40 characters, so the role name
+    stays within IAM's 64). ``ha``: replicated server, repo-server and
+    ApplicationSet controller plus redis-ha (default False: chart defaults).
+    ``hostname``: Argo CD UI/API host behind an ingress that terminates TLS
+    (default None: no ingress, reach it with port-forward). ``ingress_class`` and
+    ``ingress_annotations`` apply only with a hostname (default none).
+    ``repo_credentials``: secret ``{username, password}`` or ``{sshPrivateKey}``
+    to read the GitOps repository (default None: a public repository).
+    ``tags``: AWS tags of the IAM role and the Pod Identity association.
+    """
+
+    environment: str
+    cluster_name: pulumi.Input[str]
+    region: str
+    namespace: str
+    gitops: GitOpsConfig
+    registry: RegistryConfig
+    role_prefix: str
+    ha: bool = False
+    hostname: Optional[str] = None
+    ingress_class: Optional[str] = None
+    ingress_annotations: Mapping[str, str] = field(default_factory=dict)
+    repo_credentials: Optional[pulumi.Input[Mapping[str, str]]] = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+def root_application_name(environment: str) -> str:
+    return f"root-{environment}"
+
+
+def image_updater_role_name(role_prefix: str) -> str:
+    return f"{role_prefix}-image-updater"
+
+
+def argocd_url(hostname: Optional[str]) -> Optional[str]:
+    """The UI/API URL, or None when Argo CD is reachable only through port-forward."""
+    return f"https://{hostname}" if hostname else None
+
+
+def argocd_values(args: ArgoCDArgs) -> dict[str, Any]:
+    """Helm values of the argo-cd chart; anything not set here is the chart's default."""
+    values: dict[str, Any] = {
+        # Deleting the release must not delete every Application with the CRDs.
+        "crds": {"keep": True},
+        # Tracking by annotation: no 63-character label limit, and no clash with
+        # charts that set app.kubernetes.io/instance themselves.
+        "configs": {"cm": {"application.resourceTrackingMethod": "annotation"}},
+    }
+    if args.hostname:
+        values = _merged(values, _ingress_values(args))
+    if args.ha:
+        values = _merged(values, HA_VALUES)
+    return values
+
+
+# The chart README's HA setup: one application controller (more replicas means
+# sharding), two of everything stateless, Redis with failover.
+HA_VALUES: Mapping[str, Any] = {
+    "redis-ha": {"enabled": True},
+    "controller": {"replicas": 1},
+    "server": {"replicas": 2},
+    "repoServer": {"replicas": 2},
+    "applicationSet": {"replicas": 2},
+}
+
+
+def _ingress_values(args: ArgoCDArgs) -> dict[str, Any]:
+    return {
+        "global": {"domain": args.hostname},
+        # The ingress terminates TLS and forwards plain HTTP, which a TLS-serving
+        # server would answer with redirects to itself.
+        "configs": {"params": {"server.insecure": True}},
+        "server": {"ingress": _server_ingress(args)},
+    }
+
+
+def _merged(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``extra`` merged in, nested mappings key by key, into new dicts (constants stay untouched)."""
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping):
+            current = out.get(key)
+            out[key] = _merged(current if isinstance(current, Mapping) else {}, value)
+        else:
+            out[key] = value
+    return out
+
+
+def _server_ingress(args: ArgoCDArgs) -> dict[str, Any]:
+    ingress: dict[str, Any] = {"enabled": True, "hostname": args.hostname}
+    if args.ingress_class:
+        ingress["ingressClassName"] = args.ingress_class
+    if args.ingress_annotations:
+        ingress["annotations"] = dict(args.ingress_annotations)
+    return ingress
+
+
+def ecr_registry_entry(registry: RegistryConfig) -> dict[str, Any]:
+    """The registries.conf entry for ECR; credentials come from the login script, refreshed before the token expires.
+
+    ``ping``/``insecure``/``default`` are booleans: the chart's ``yes``/``no`` are
+    YAML 1.1 booleans too, and a quoted "yes" would not parse as one.
+    """
+    return {
+        "name": "ECR",
+        "api_url": f"https://{registry.host}",
+        "prefix": registry.host,
+        "ping": True,
+        "insecure": False,
+        "credentials": f"ext:/scripts/{ECR_LOGIN_SCRIPT}",
+        "credsexpire": ECR_CREDS_EXPIRE,
+        "default": False,
+    }
+
+
+def ecr_login_script(region: str) -> str:
+    """Prints ``AWS:<password>``, the single ``user:password`` line an ``ext:`` credential must print."""
+    return ("#!/bin/sh\n"
+            f"aws ecr --region {region} get-authorization-token --output text \\\n"
+            "  --query 'authorizationData[].authorizationToken' | base64 -d\n")
+
+
+def image_updater_values(args: ArgoCDArgs) -> dict[str, Any]:
+    """Helm values of the argocd-image-updater chart: ECR through Pod Identity, no IRSA annotation."""
+    return {
+        # The name is fixed because the Pod Identity association refers to it.
+        "serviceAccount": {"create": True, "name": IMAGE_UPDATER_SERVICE_ACCOUNT},
+        "config": {
+            "registries": [ecr_registry_entry(args.registry)],
+            "argocd.namespace": args.namespace,
+            "log.level": "info",
+            # Commits it writes back say which environment made them.
+            "git.user": f"argocd-image-updater-{args.environment}",
+            "git.email": "noreply@gitops-platform.invalid",
+        },
+        "authScripts": {"enabled": True, "scripts": {ECR_LOGIN_SCRIPT: ecr_login_script(args.registry.region)}},
+        "extraEnv": [{"name": "AWS_REGION", "value": args.region}],
+    }
+
+
+def root_app_values(args: ArgoCDArgs) -> dict[str, Any]:
+    """Helm values of argocd-apps (2.x: ``applications`` is a map keyed by name): the app of apps of the environment."""
+    return {
+        "applications": {
+            root_application_name(args.environment): {
+                "namespace": args.namespace,
+                "project": "default",
+                # Deleting the root Application deletes what it created.
+                "finalizers": [APP_FINALIZER],
+                "source": {
+                    "repoURL": args.gitops.repo_url,
+                    "targetRevision": args.gitops.revision,
+                    "path": repo_path(args.gitops.path, argocd_env_dir(args.environment)),
+                },
+                # AppProjects and ApplicationSets belong in Argo CD's own namespace.
+                "destination": {"server": IN_CLUSTER_SERVER, "namespace": args.namespace},
+                "syncPolicy": {"automated": {"prune": True, "selfHeal": True}},
+            },
+        },
+    }
+
+
+def pod_identity_trust_policy() -> str:
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": POD_IDENTITY_PRINCIPAL},
+            # TagSession: Pod Identity tags the session with cluster, namespace and ServiceAccount.
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+        }],
+    }, sort_keys=True)
+
+
+def ecr_read_policy(registry: RegistryConfig) -> str:
+    """Log in to ECR and read the repositories of this registry (under its prefix), nothing else."""
+    repositories = f"{registry.prefix}/*" if registry.prefix else "*"
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "EcrLogin", "Effect": "Allow", "Action": [ECR_TOKEN_ACTION], "Resource": "*"},
+            {
+                "Sid": "EcrRead",
+                "Effect": "Allow",
+                "Action": list(ECR_READ_ACTIONS),
+                "Resource": f"arn:aws:ecr:{registry.region}:{registry.account_id}:repository/{repositories}",
+            },
+        ],
+    }, sort_keys=True)
+
+
+def check_credential_keys(keys: Iterable[str]) -> None:
+    """RepoCredentialsError naming the config key unless ``keys`` are one accepted shape.
+
+    Messages name the keys found, never the values: they are secrets.
+    """
+    found = frozenset(keys)
+    if found not in CREDENTIAL_SHAPES:
+        raise RepoCredentialsError(
+            f"config {CREDENTIALS_KEY} must hold either username and password (HTTPS) or sshPrivateKey (SSH), "
+            f"nothing else; it has {', '.join(sorted(found)) or 'no keys'}. "
+            f"Set it with `pulumi config set --secret --path '{CREDENTIALS_KEY}.<key>' <value>`."
+        )
+
+
+def repository_secret_data(repo_url: str, credentials: Mapping[str, str]) -> dict[str, str]:
+    """The string data of Argo CD's repository Secret, or RepoCredentialsError naming the config key."""
+    if not isinstance(credentials, Mapping):
+        raise RepoCredentialsError(f"config {CREDENTIALS_KEY} must be an object, not {type(credentials).__name__}.")
+    check_credential_keys(credentials)
+    empty = sorted(k for k, v in credentials.items() if not isinstance(v, str) or not v)
+    if empty:
+        raise RepoCredentialsError(f"config {CREDENTIALS_KEY}: {', '.join(empty)} must be a non-empty string.")
+    return {"type": "git", "url": repo_url, **credentials}
+
+
+class ArgoCD(pulumi.ComponentResource):
+    """Argo CD with the Image Updater reading ECR, bootstrapped with the environment's root Application."""
+
+    url: Optional[str]
+    image_updater_role_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ArgoCDArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        if isinstance(args.repo_credentials, Mapping):
+            # Plain config (its values may still be Outputs): fail before anything is registered.
+            check_credential_keys(args.repo_credentials.keys())
+        super().__init__(TYPE, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        # Known at preview, like the registry URLs: it depends on config only.
+        self.url = argocd_url(args.hostname)
+        self.namespace = k8s.core.v1.Namespace(f"{name}-namespace", metadata={"name": args.namespace}, opts=child)
+        after_namespace = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
+        self.repo_secret = self._repo_secret(name, args, after_namespace)
+        self.release = k8s.helm.v3.Release(
+            f"{name}-argo-cd",
+            name=ARGOCD_RELEASE,
+            namespace=args.namespace,
+            create_namespace=False,
+            values=argocd_values(args),
+            **ARGO_CD.release_args(),  # type: ignore[arg-type]
+            opts=after_namespace,
+        )
+        role = self._image_updater_role(name, args, child)
+        self.image_updater_role_arn = role.arn
+        association = aws.eks.PodIdentityAssociation(
+            f"{name}-image-updater-pod-identity",
+            cluster_name=args.cluster_name,
+            namespace=args.namespace,
+            service_account=IMAGE_UPDATER_SERVICE_ACCOUNT,
+            role_arn=role.arn,
+            region=args.region,
+            tags=dict(args.tags),
+            opts=child,
+        )
+        self.image_updater = k8s.helm.v3.Release(
+            f"{name}-image-updater",
+            name=IMAGE_UPDATER_RELEASE,
+            namespace=args.namespace,
+            create_namespace=False,
+            values=image_updater_values(args),
+            **IMAGE_UPDATER.release_args(),  # type: ignore[arg-type]
+            # Pod Identity credentials are injected when the pod starts: the association must exist first.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release, association]),
+        )
+        root_needs: list[pulumi.Resource] = [self.release]
+        if self.repo_secret is not None:
+            root_needs.append(self.repo_secret)
+        self.root_app = k8s.helm.v3.Release(
+            f"{name}-root-app",
+            name=APPS_RELEASE,
+            namespace=args.namespace,
+            create_namespace=False,
+            values=root_app_values(args),
+            **ARGOCD_APPS.release_args(),  # type: ignore[arg-type]
+            # The Application CRD comes with the argo-cd release; the first sync needs the credentials.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=root_needs),
+        )
+        self.register_outputs({
+            "namespace": args.namespace,
+            "url": self.url,
+            "imageUpdaterRoleArn": self.image_updater_role_arn,
+        })
+
+    def _repo_secret(self, name: str, args: ArgoCDArgs, opts: pulumi.ResourceOptions) -> Optional[k8s.core.v1.Secret]:
+        if args.repo_credentials is None:
+            return None
+        # A secret Output from config is checked here, when its value is known.
+        data = pulumi.Output.from_input(args.repo_credentials).apply(
+            lambda creds: repository_secret_data(args.gitops.repo_url, creds))
+        return k8s.core.v1.Secret(
+            f"{name}-repo",
+            metadata={"name": REPO_SECRET_NAME, "namespace": args.namespace,
+                      "labels": {REPO_SECRET_LABEL: "repository"}},
+            # Secret in state and on the wire, whether or not the config value was.
+            string_data=pulumi.Output.secret(data),
+            opts=opts,
+        )
+
+    def _image_updater_role(self, name: str, args: ArgoCDArgs, child: pulumi.ResourceOptions) -> aws.iam.Role:
+        role = aws.iam.Role(
+            f"{name}-image-updater-role",
+            name=image_updater_role_name(args.role_prefix),
+            description="Argo CD Image Updater: read the ECR registry's tags (EKS Pod Identity)",
+            assume_role_policy=pod_identity_trust_policy(),
+            tags=dict(args.tags),
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-image-updater-ecr-read",
+            role=role.name,
+            policy=ecr_read_policy(args.registry),
+            opts=child,
+        )
+        return role

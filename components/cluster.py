@@ -1,0 +1,382 @@
+"""The EKS cluster of one stack, its network and a Kubernetes provider for it.
+
+Built from raw ``aws.*`` resources rather than ``pulumi_eks`` so that every IAM
+role, subnet and node group is a resource the mock tests, policies and PR
+previews can see. The Kubernetes provider it hands out waits for node capacity
+and cluster access, so in-cluster installs never race the cluster coming up.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Sequence
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from gitops.model import ClusterConfig
+
+TYPE = "gitops-platform:cluster:Cluster"
+MANAGED_BY = {"managed-by": "gitops-platform"}
+
+# The VPC is cut into 8 equal blocks: one private subnet per zone (nodes, and pods,
+# which take VPC addresses under the VPC CNI) and the last block cut again into 8
+# small public subnets (only NAT gateways and load balancers live there). Zone i
+# always gets block i, so adding a zone never moves the subnets of the others.
+PRIVATE_SPLIT_BITS = 3
+PUBLIC_SPLIT_BITS = 3
+MAX_ZONES = 2 ** PRIVATE_SPLIT_BITS - 1
+SMALLEST_SUBNET_PREFIX = 28  # AWS refuses subnets smaller than a /28
+
+CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+CLUSTER_POLICIES = ("AmazonEKSClusterPolicy",)
+NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
+CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+AMI_TYPE = "AL2023_x86_64_STANDARD"
+POD_IDENTITY_AGENT = "eks-pod-identity-agent"
+EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
+# Cluster autoscalers (or people) move the desired size; a deploy must not reset it.
+AUTOSCALER_OWNED = ["scalingConfig.desiredSize"]
+
+
+@dataclass(frozen=True)
+class ClusterArgs:
+    """``config`` shapes the resource graph, so everything here is a plain value.
+
+    ``tags`` are merged into every taggable AWS resource; ``log_retention_days``
+    is how long the control-plane logs are kept (default 90).
+    """
+
+    config: ClusterConfig
+    region: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+    log_retention_days: int = 90
+
+
+@dataclass(frozen=True)
+class ZoneSubnets:
+    """The CIDR blocks of one availability zone's private and public subnet."""
+
+    private: str
+    public: str
+
+
+@dataclass(frozen=True)
+class _Network:
+    """What the cluster and node group need from the network, however it came to be.
+
+    ``ready``: resources that must exist before nodes boot (their route to the
+    internet, without which they cannot pull images or reach the API server).
+    """
+
+    private_subnet_ids: list[pulumi.Input[str]]
+    public_subnet_ids: list[pulumi.Input[str]]
+    ready: list[pulumi.Resource]
+
+
+@dataclass(frozen=True)
+class _Role:
+    """A role's ARN and the policy attachments that must exist before anything uses it."""
+
+    arn: pulumi.Output[str]
+    attachments: list[aws.iam.RolePolicyAttachment]
+
+
+def subnet_plan(vpc_cidr: str, zones: int) -> tuple[ZoneSubnets, ...]:
+    """Private and public subnet CIDRs for the first ``zones`` zones, carved from ``vpc_cidr``.
+
+    Deterministic and independent of the zone count for the zones it keeps, so
+    a stack can grow from 2 to 3 zones without replacing a subnet.
+    """
+    try:
+        vpc = ipaddress.ip_network(vpc_cidr, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"VPC CIDR {vpc_cidr!r} is not a network block: {exc}") from None
+    if not isinstance(vpc, ipaddress.IPv4Network):
+        raise ValueError(f"VPC CIDR {vpc_cidr!r} must be IPv4")
+    if not 1 <= zones <= MAX_ZONES:
+        raise ValueError(f"{zones} availability zones requested for VPC {vpc_cidr!r}; "
+                         f"the layout has room for 1 to {MAX_ZONES}")
+    smallest = SMALLEST_SUBNET_PREFIX - PRIVATE_SPLIT_BITS - PUBLIC_SPLIT_BITS
+    if vpc.prefixlen > smallest:
+        raise ValueError(
+            f"VPC CIDR {vpc_cidr!r} is too small: it must be a /{smallest} or larger, because public subnets "
+            f"are 1/{2 ** (PRIVATE_SPLIT_BITS + PUBLIC_SPLIT_BITS)} of it and AWS subnets are at least a "
+            f"/{SMALLEST_SUBNET_PREFIX}"
+        )
+    blocks = list(vpc.subnets(prefixlen_diff=PRIVATE_SPLIT_BITS))
+    public = list(blocks[-1].subnets(prefixlen_diff=PUBLIC_SPLIT_BITS))
+    return tuple(ZoneSubnets(private=str(blocks[i]), public=str(public[i])) for i in range(zones))
+
+
+def admin_names(role_arns: Sequence[str]) -> dict[str, str]:
+    """{role ARN: role name} for the admin access resources' names.
+
+    Names come from the ARN, not the list position, so reordering or removing
+    one admin never replaces (and briefly revokes) another admin's access.
+    Two different roles with the same name (other account or path) would
+    collide, so that is refused.
+    """
+    names: dict[str, str] = {}
+    for arn in dict.fromkeys(role_arns):  # the same ARN twice is one admin
+        role = arn.rsplit("/", 1)[-1]
+        clash = next((other for other, name in names.items() if name == role), None)
+        if clash is not None:
+            raise ValueError(f"admin roles {clash!r} and {arn!r} share the role name {role!r}; "
+                             "their access entries would have the same resource name")
+        names[arn] = role
+    return names
+
+
+def assume_role_policy(service: str) -> str:
+    """A trust policy that lets one AWS service assume the role."""
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": service},
+            "Action": "sts:AssumeRole",
+        }],
+    }, sort_keys=True)
+
+
+def kubeconfig(cluster_name: str, endpoint: str, certificate_authority: str, region: str) -> str:
+    """A kubeconfig (JSON, which is YAML) that authenticates with ``aws eks get-token``.
+
+    A token fetched at use time instead of a stored one: nothing long-lived
+    lands in the state, and it is whoever runs ``pulumi up`` that talks to the
+    cluster (the ``aws`` CLI must be on their PATH).
+    """
+    return json.dumps({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": cluster_name, "cluster": {
+            "server": endpoint, "certificate-authority-data": certificate_authority}}],
+        "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
+        "current-context": cluster_name,
+        "users": [{"name": cluster_name, "user": {"exec": {
+            "apiVersion": EXEC_API_VERSION,
+            "command": "aws",
+            "args": ["eks", "get-token", "--cluster-name", cluster_name, "--region", region, "--output", "json"],
+        }}}],
+    }, sort_keys=True)
+
+
+class Cluster(pulumi.ComponentResource):
+    """An EKS cluster with secrets encryption, control-plane logs, admin access and one managed node group."""
+
+    name: pulumi.Output[str]
+    endpoint: pulumi.Output[str]
+    certificate_authority: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    provider: k8s.Provider
+    node_role_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ClusterArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__(TYPE, name, None, opts)
+        config = args.config
+        self._tags = {**MANAGED_BY, **args.tags}
+        network = (_Network(list(config.subnet_ids), [], []) if config.subnet_ids
+                   else self._network(name, config))
+        cluster = self._cluster(name, args, network)
+        associations = self._admin_access(name, config, cluster)
+        node_role = self._role(name, config, "node", "ec2.amazonaws.com", NODE_POLICIES)
+        node_group = self._node_group(name, config, cluster, node_role, network)
+        addon = aws.eks.Addon(
+            f"{name}-pod-identity-agent",
+            cluster_name=cluster.name,
+            addon_name=POD_IDENTITY_AGENT,
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            tags=self._tags,
+            # A DaemonSet: without nodes the addon never becomes healthy.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[node_group]),
+        )
+        self.name = cluster.name
+        self.endpoint = cluster.endpoint
+        self.certificate_authority = cluster.certificate_authority.apply(lambda ca: ca.data)
+        self.kubeconfig = pulumi.Output.secret(
+            pulumi.Output.all(cluster.name, self.endpoint, self.certificate_authority)
+            .apply(lambda v: kubeconfig(v[0], v[1], v[2], args.region)))
+        self.node_role_arn = node_role.arn
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=self.kubeconfig,
+            # The provider (and every in-cluster resource with it) is replaced only when
+            # this changes, never because the kubeconfig text did.
+            cluster_identifier=config.name,
+            enable_server_side_apply=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[node_group, addon, *associations]),
+        )
+        self.register_outputs({"name": self.name, "endpoint": self.endpoint, "kubeconfig": self.kubeconfig})
+
+    def _network(self, name: str, config: ClusterConfig) -> _Network:
+        """A VPC with a public and a private subnet per zone and one NAT gateway per zone.
+
+        One NAT per zone costs more than a shared one, but a zone outage then
+        cuts only that zone's egress.
+        """
+        child = pulumi.ResourceOptions(parent=self)
+        zones = self._zones(config.availability_zones)
+        plan = subnet_plan(config.vpc_cidr, len(zones))
+        vpc = aws.ec2.Vpc(f"{name}-vpc", cidr_block=config.vpc_cidr, enable_dns_support=True,
+                          enable_dns_hostnames=True, tags=self._named(config.name), opts=child)
+        gateway = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags=self._named(config.name), opts=child)
+        public_routes = aws.ec2.RouteTable(f"{name}-public-rt", vpc_id=vpc.id,
+                                           tags=self._named(f"{config.name}-public"), opts=child)
+        aws.ec2.Route(f"{name}-public-internet", route_table_id=public_routes.id,
+                      destination_cidr_block="0.0.0.0/0", gateway_id=gateway.id, opts=child)
+        network = _Network([], [], [])
+        for zone, cidrs in zip(zones, plan):
+            public = self._subnet(name, config, vpc, zone, cidrs.public, "public")
+            aws.ec2.RouteTableAssociation(f"{name}-public-{zone}-rta", subnet_id=public.id,
+                                          route_table_id=public_routes.id, opts=child)
+            private = self._subnet(name, config, vpc, zone, cidrs.private, "private")
+            network.public_subnet_ids.append(public.id)
+            network.private_subnet_ids.append(private.id)
+            network.ready.append(self._zone_egress(name, config, vpc, zone, public, private, gateway))
+        return network
+
+    def _zones(self, count: int) -> list[str]:
+        """The first ``count`` available zones of the region (a plain invoke: the graph depends on it)."""
+        available = aws.get_availability_zones(state="available", opts=pulumi.InvokeOptions(parent=self)).names
+        if len(available) < count:
+            raise ValueError(f"availabilityZones is {count}, but the region has only {len(available)} "
+                             f"available zones ({', '.join(available)})")
+        return list(available[:count])
+
+    def _subnet(self, name: str, config: ClusterConfig, vpc: aws.ec2.Vpc, zone: str, cidr: str,
+                kind: str) -> aws.ec2.Subnet:
+        """A subnet tagged so the AWS load balancer controller finds it (internet-facing or internal)."""
+        role = "kubernetes.io/role/elb" if kind == "public" else "kubernetes.io/role/internal-elb"
+        return aws.ec2.Subnet(
+            f"{name}-{kind}-{zone}",
+            vpc_id=vpc.id,
+            cidr_block=cidr,
+            availability_zone=zone,
+            tags={**self._named(f"{config.name}-{kind}-{zone}"), role: "1",
+                  f"kubernetes.io/cluster/{config.name}": "shared"},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _zone_egress(self, name: str, config: ClusterConfig, vpc: aws.ec2.Vpc, zone: str,
+                     public: aws.ec2.Subnet, private: aws.ec2.Subnet,
+                     gateway: aws.ec2.InternetGateway) -> aws.ec2.Route:
+        """The zone's NAT gateway and the private subnet's default route through it."""
+        child = pulumi.ResourceOptions(parent=self)
+        address = aws.ec2.Eip(f"{name}-nat-{zone}-eip", domain="vpc",
+                              tags=self._named(f"{config.name}-nat-{zone}"), opts=child)
+        nat = aws.ec2.NatGateway(
+            f"{name}-nat-{zone}",
+            allocation_id=address.id,
+            subnet_id=public.id,
+            tags=self._named(f"{config.name}-{zone}"),
+            # A NAT gateway created before the VPC reaches the internet never routes traffic.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
+        )
+        routes = aws.ec2.RouteTable(f"{name}-private-{zone}-rt", vpc_id=vpc.id,
+                                    tags=self._named(f"{config.name}-private-{zone}"), opts=child)
+        aws.ec2.RouteTableAssociation(f"{name}-private-{zone}-rta", subnet_id=private.id,
+                                      route_table_id=routes.id, opts=child)
+        return aws.ec2.Route(f"{name}-private-{zone}-egress", route_table_id=routes.id,
+                             destination_cidr_block="0.0.0.0/0", nat_gateway_id=nat.id, opts=child)
+
+    def _cluster(self, name: str, args: ClusterArgs, network: _Network) -> aws.eks.Cluster:
+        """The control plane, with what must exist before it: its role, secrets key and log group."""
+        config = args.config
+        child = pulumi.ResourceOptions(parent=self)
+        key = aws.kms.Key(f"{name}-secrets-key", description=f"EKS secrets envelope encryption for {config.name}",
+                          enable_key_rotation=True, deletion_window_in_days=30, tags=self._tags, opts=child)
+        aws.kms.Alias(f"{name}-secrets-alias", name=f"alias/{config.name}-eks-secrets", target_key_id=key.key_id,
+                      opts=child)
+        # EKS would create this group itself with no retention; created first, it is ours.
+        logs = aws.cloudwatch.LogGroup(f"{name}-control-plane-logs", name=f"/aws/eks/{config.name}/cluster",
+                                       retention_in_days=args.log_retention_days, tags=self._tags, opts=child)
+        role = self._role(name, config, "cluster", "eks.amazonaws.com", CLUSTER_POLICIES)
+        public_cidrs = list(config.public_access_cidrs) if config.endpoint_public_access else []
+        return aws.eks.Cluster(
+            f"{name}-cluster",
+            name=config.name,
+            version=config.kubernetes_version,
+            role_arn=role.arn,
+            access_config={
+                "authentication_mode": "API",
+                # Whoever runs `pulumi up` installs the charts, so it needs admin from the start.
+                "bootstrap_cluster_creator_admin_permissions": True,
+            },
+            vpc_config={
+                "subnet_ids": [*network.private_subnet_ids, *network.public_subnet_ids],
+                "endpoint_public_access": config.endpoint_public_access,
+                "endpoint_private_access": config.endpoint_private_access,
+                # Unset means AWS's default (0.0.0.0/0) when public access is on.
+                "public_access_cidrs": public_cidrs or None,
+            },
+            encryption_config={"provider": {"key_arn": key.arn}, "resources": ["secrets"]},
+            enabled_cluster_log_types=list(CONTROL_PLANE_LOG_TYPES),
+            tags=self._tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs, *role.attachments]),
+        )
+
+    def _role(self, name: str, config: ClusterConfig, suffix: str, service: str,
+              policies: Sequence[str]) -> _Role:
+        """The IAM role ``<cluster>-<suffix>`` for ``service`` with AWS managed policies attached."""
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(f"{name}-{suffix}-role", name=f"{config.name}-{suffix}",
+                            assume_role_policy=assume_role_policy(service), tags=self._tags, opts=child)
+        attachments = [
+            aws.iam.RolePolicyAttachment(f"{name}-{suffix}-{policy}", role=role.name,
+                                         policy_arn=f"arn:aws:iam::aws:policy/{policy}", opts=child)
+            for policy in policies
+        ]
+        return _Role(role.arn, attachments)
+
+    def _admin_access(self, name: str, config: ClusterConfig,
+                      cluster: aws.eks.Cluster) -> list[aws.eks.AccessPolicyAssociation]:
+        """Cluster-admin access for each configured role, through EKS access entries (no aws-auth)."""
+        child = pulumi.ResourceOptions(parent=self)
+        associations = []
+        for arn, role in admin_names(config.admin_role_arns).items():
+            entry = aws.eks.AccessEntry(f"{name}-admin-{role}", cluster_name=cluster.name, principal_arn=arn,
+                                        type="STANDARD", tags=self._tags, opts=child)
+            associations.append(aws.eks.AccessPolicyAssociation(
+                f"{name}-admin-{role}-policy",
+                cluster_name=cluster.name,
+                principal_arn=entry.principal_arn,
+                policy_arn=CLUSTER_ADMIN_POLICY,
+                access_scope={"type": "cluster"},
+                opts=child,
+            ))
+        return associations
+
+    def _node_group(self, name: str, config: ClusterConfig, cluster: aws.eks.Cluster, node_role: _Role,
+                    network: _Network) -> aws.eks.NodeGroup:
+        """The default managed node group, in the private subnets, following the cluster's version."""
+        nodes = config.node_group
+        return aws.eks.NodeGroup(
+            f"{name}-default",
+            cluster_name=cluster.name,
+            node_group_name=f"{config.name}-default",
+            node_role_arn=node_role.arn,
+            subnet_ids=network.private_subnet_ids,
+            version=cluster.version,
+            ami_type=AMI_TYPE,
+            instance_types=list(nodes.instance_types),
+            disk_size=nodes.disk_size_gib,
+            scaling_config={"min_size": nodes.min_size, "max_size": nodes.max_size,
+                            "desired_size": nodes.desired_size},
+            update_config={"max_unavailable": 1},
+            tags=self._tags,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                # Nodes that boot without their role's policies or a route out never join.
+                depends_on=[*node_role.attachments, *network.ready],
+                ignore_changes=AUTOSCALER_OWNED,
+            ),
+        )
+
+    def _named(self, value: str) -> dict[str, str]:
+        """The component's tags plus a ``Name`` (what the EC2 console shows for network resources)."""
+        return {**self._tags, "Name": value}

@@ -1,0 +1,268 @@
+"""The whole program (``__main__.py``) under Pulumi's mocks, once per shipped stack.
+
+Config is fed the way the CLI would: project defaults from Pulumi.yaml, then
+the stack file, structured values as JSON, ``secure`` values as secret keys.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+import shutil
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import pulumi
+import pytest
+import yaml
+from pulumi.runtime.sync_await import _sync_await
+
+from components import charts
+from gitops.project import load_project
+from gitops.render import render_stack
+from gitops.slices import slice_render
+from pulumi_harness import RecordingMocks, mock_key_pair
+
+from conftest import REPO_ROOT
+
+STACKS = ("dev", "staging", "prod")
+FILES = "pulumi-python:dynamic/gitops:Files"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+REPOSITORY = "aws:ecr/repository:Repository"
+NS = "gitops-platform"
+
+
+def engine_config(root: Path, stack: str) -> tuple[dict[str, str], list[str]]:
+    """What ``pulumi up`` hands the program: every key namespaced, every value a string."""
+    project = yaml.safe_load((root / "Pulumi.yaml").read_text())
+    values: dict[str, Any] = {f"{NS}:{k}": d["default"] for k, d in project.get("config", {}).items()
+                              if isinstance(d, dict) and "default" in d}
+    values.update(yaml.safe_load((root / f"Pulumi.{stack}.yaml").read_text())["config"])
+    config: dict[str, str] = {}
+    secret: list[str] = []
+    for key, value in values.items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            secret.append(key)
+            value = "mock-secret"
+        config[key] = value if isinstance(value, str) else json.dumps(value)
+    return config, secret
+
+
+@pytest.fixture
+def program(pulumi_mocks, tmp_path: Path) -> Callable[..., tuple[RecordingMocks, dict[str, Any]]]:  # type: ignore[no-untyped-def]
+    """``program(stack, root=REPO_ROOT, extra={...})``: run __main__.py; returns the mocks and the exports."""
+
+    def _run(stack: str, root: Path = REPO_ROOT, extra: dict[str, str] | None = None,
+             preview: bool = False) -> tuple[RecordingMocks, dict[str, Any]]:
+        config, secret = engine_config(root, stack)
+        config.update(extra or {})
+        account = config[f"{NS}:awsAccountId"]
+        pulumi.runtime.set_all_config(config, secret)
+        mocks = pulumi_mocks(stack=stack, preview=preview, account_id=account)
+
+        @pulumi.runtime.test
+        def run() -> None:
+            runpy.run_path(str(root / "__main__.py"), run_name="__main__")
+
+        run()
+        outputs = pulumi.runtime.get_root_resource().outputs  # type: ignore[union-attr]
+        return mocks, {name: _export(value) for name, value in outputs.items()}
+
+    return _run
+
+
+def _project_copy(tmp_path: Path) -> Path:
+    """The example project plus the program, so a test can edit a service and run it."""
+    root = tmp_path / "program"
+    root.mkdir()
+    for item in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.staging.yaml", "Pulumi.prod.yaml", "__main__.py"):
+        shutil.copyfile(REPO_ROOT / item, root / item)
+    shutil.copytree(REPO_ROOT / "services", root / "services")
+    return root
+
+
+def _files(mocks: RecordingMocks) -> dict[str, dict[str, str]]:
+    return {r.name: r.inputs["files"] for r in mocks.of_type(FILES)}
+
+
+@dataclass(frozen=True)
+class Export:
+    value: Any
+    secret: bool
+
+
+def _export(value: Any) -> Export:
+    """A stack output as the engine would store it: its value and whether it is secret."""
+    output = pulumi.Output.from_input(value)
+    return Export(_sync_await(output.future()), bool(_sync_await(output.is_secret())))
+
+
+def _resolve(export: Export) -> Any:
+    return export.value
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_shipped_stack_registers_cluster_sealing_argocd_and_gitops_resources(program, stack: str) -> None:  # type: ignore[no-untyped-def]
+    mocks, _ = program(stack)
+    types = Counter(r.typ for r in mocks.registrations)
+    services = len(list((REPO_ROOT / "services").glob("*.yaml")))
+    for typ in ("gitops-platform:registry:Registry", "gitops-platform:cluster:Cluster",
+                "gitops-platform:sealing:SealingKey", "gitops-platform:argocd:ArgoCD",
+                "gitops-platform:gitops:GitOpsRepo", "aws:eks/cluster:Cluster", "aws:eks/nodeGroup:NodeGroup",
+                "pulumi:providers:kubernetes", "tls:index/privateKey:PrivateKey", "kubernetes:core/v1:Secret"):
+        assert types[typ] >= 1, typ
+    assert types[RELEASE] == 4
+    assert types[FILES] == services + 2
+
+
+def test_only_the_registry_owner_stack_creates_repositories_and_they_are_immutable(program) -> None:  # type: ignore[no-untyped-def]
+    owner, _ = program("dev")
+    repos = owner.of_type(REPOSITORY)
+    assert len(repos) == len(list((REPO_ROOT / "services").glob("*.yaml")))
+    assert {r.inputs["imageTagMutability"] for r in repos} == {"IMMUTABLE"}
+    prod, outputs = program("prod")
+    assert prod.of_type(REPOSITORY) == []
+    assert _resolve(outputs["ecrRepositoryUrls"])["payments"] == "999999999999.dkr.ecr.eu-west-1.amazonaws.com/shop/payments"
+
+
+def test_the_owner_grants_pull_to_every_account_that_uses_the_registry(program) -> None:  # type: ignore[no-untyped-def]
+    mocks, _ = program("dev")
+    policy = json.loads(mocks.of_type("aws:ecr/repositoryPolicy:RepositoryPolicy")[0].inputs["policy"])
+    principals = set(policy["Statement"][0]["Principal"]["AWS"])
+    assert {f"arn:aws:iam::{a}:root" for a in ("111111111111", "222222222222", "333333333333")} <= principals
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_chart_is_installed_at_its_pinned_version(program, stack: str) -> None:  # type: ignore[no-untyped-def]
+    mocks, _ = program(stack)
+    pins = {c.name: c.version for c in charts.ALL}
+    installed = {r.inputs["chart"]: r.inputs["version"] for r in mocks.of_type(RELEASE)}
+    assert installed == pins
+
+
+def _release(mocks: RecordingMocks, chart: str):  # type: ignore[no-untyped-def]
+    return next(r for r in mocks.of_type(RELEASE) if r.inputs["chart"] == chart)
+
+
+def test_the_sealing_key_secret_exists_before_the_controller_starts(program) -> None:  # type: ignore[no-untyped-def]
+    mocks, _ = program("dev")
+    key = next(r for r in mocks.of_type("kubernetes:core/v1:Secret")
+               if r.inputs.get("metadata", {}).get("labels", {}).get("sealedsecrets.bitnami.com/sealed-secrets-key") == "active")
+    assert mocks.depends_on(_release(mocks, "sealed-secrets"), key)
+
+
+def test_the_root_application_is_installed_after_argo_cd(program) -> None:  # type: ignore[no-untyped-def]
+    mocks, _ = program("dev")
+    assert mocks.depends_on(_release(mocks, "argocd-apps"), _release(mocks, "argo-cd"))
+    root_apps = _release(mocks, "argocd-apps").inputs["values"]["applications"]
+    assert [app["source"]["path"] for app in root_apps.values()] == ["argocd/dev"]
+
+
+def test_argo_cd_is_highly_available_only_where_the_stack_asks_for_it(program) -> None:  # type: ignore[no-untyped-def]
+    prod, _ = program("prod")
+    dev, _ = program("dev")
+    assert _release(prod, "argo-cd").inputs["values"]["redis-ha"]["enabled"] is True
+    assert "redis-ha" not in _release(dev, "argo-cd").inputs["values"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_in_cluster_resources_use_the_clusters_provider(program, stack: str) -> None:  # type: ignore[no-untyped-def]
+    mocks, _ = program(stack)
+    providers = mocks.of_type("pulumi:providers:kubernetes")
+    assert len(providers) == 1
+    provider_urn = mocks.links_of(providers[0]).urn
+    in_cluster = [r for r in mocks.registrations if r.typ.startswith("kubernetes:")]
+    assert in_cluster
+    for reg in in_cluster:
+        assert reg.provider.startswith(provider_urn + "::"), reg.name
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_gitops_resources_hold_exactly_what_render_writes_for_the_stack(program, stack: str) -> None:  # type: ignore[no-untyped-def]
+    mocks, _ = program(stack)
+    project = load_project(REPO_ROOT)
+    expected = render_stack(project, project.stack(stack), sealing_cert=mock_key_pair()[1])
+    registered: dict[str, str] = {}
+    for files in _files(mocks).values():
+        assert not set(files) & set(registered), "a path is in two resources"
+        registered.update(files)
+    assert registered == {m.path: m.content.decode() for m in expected.files}
+
+
+def test_a_one_line_change_to_one_services_environment_config_changes_exactly_one_resource(
+        program, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    root = _project_copy(tmp_path)
+    before, _ = program("prod", root=root)
+    path = root / "services" / "payments.yaml"
+    path.write_text(path.read_text().replace("autoscaling: {minReplicas: 3, maxReplicas: 12}",
+                                             "autoscaling: {minReplicas: 4, maxReplicas: 12}"))
+    after, _ = program("prod", root=root)
+    old, new = _files(before), _files(after)
+    assert sorted(old) == sorted(new)
+    assert [name for name in old if old[name] != new[name]] == ["gitops-service-payments"]
+    changed_inputs = [r.name for r in after.registrations
+                      if r.inputs != next(b.inputs for b in before.registrations if (b.typ, b.name) == (r.typ, r.name))]
+    assert changed_inputs == ["gitops-service-payments"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_secrets_appear_only_as_secret_outputs(program, stack: str) -> None:  # type: ignore[no-untyped-def]
+    mocks, outputs = program(stack)
+    key_pem = mock_key_pair()[0]
+    for name in ("kubeconfig", "sealingPrivateKey"):
+        assert outputs[name].secret, name
+    for name, export in outputs.items():
+        if name in ("kubeconfig", "sealingPrivateKey"):
+            continue
+        assert not export.secret, name
+        assert "PRIVATE KEY" not in json.dumps(export.value, default=str), name
+    for files in _files(mocks).values():
+        assert all(key_pem not in content and "PRIVATE KEY" not in content for content in files.values())
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_outputs_name_the_cluster_certificate_and_gitops_paths(program, stack: str) -> None:  # type: ignore[no-untyped-def]
+    _, outputs = program(stack)
+    project = load_project(REPO_ROOT)
+    s = project.stack(stack)
+    assert _resolve(outputs["clusterName"]) == s.cluster.name
+    assert _resolve(outputs["clusterEndpoint"]).startswith("https://")
+    assert _resolve(outputs["sealingCertificate"]).startswith("-----BEGIN CERTIFICATE-----")
+    assert _resolve(outputs["argocdUrl"]) == f"https://argocd.{s.ingress.domain}"
+    paths = _resolve(outputs["gitopsPaths"])
+    assert f"argocd/{s.environment}/" in paths and f"clusters/{s.cluster.name}/" in paths
+
+
+def test_credentials_of_another_account_stop_the_program_before_any_resource(program, pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+    config, secret = engine_config(REPO_ROOT, "prod")
+    pulumi.runtime.set_all_config(config, secret)
+    mocks = pulumi_mocks(stack="prod", account_id="444444444444")
+
+    @pulumi.runtime.test
+    def run() -> None:
+        runpy.run_path(str(REPO_ROOT / "__main__.py"), run_name="__main__")
+
+    with pytest.raises(pulumi.RunError, match="333333333333.*444444444444"):
+        run()
+    assert [r for r in mocks.registrations if r.custom] == []
+
+
+def test_bad_stack_config_stops_the_program_with_file_and_key(program) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(pulumi.RunError, match=r"Pulumi\.dev\.yaml.*workloads\.replicas"):
+        program("dev", extra={f"{NS}:workloads": json.dumps({"replicas": 0})})
+
+
+def test_a_stack_added_later_runs_unchanged(program, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    root = _project_copy(tmp_path)
+    text = (root / "Pulumi.staging.yaml").read_text()
+    text = (text.replace("gitops-platform:environment: staging", "gitops-platform:environment: qa")
+                .replace("shop-staging", "shop-qa").replace("10.20.0.0/16", "10.40.0.0/16")
+                .replace("staging.shop.example.com", "qa.shop.example.com"))
+    (root / "Pulumi.qa.yaml").write_text(text)
+    mocks, outputs = program("qa", root=root)
+    assert _resolve(outputs["clusterName"]) == "shop-qa"
+    paths = {p for files in _files(mocks).values() for p in files}
+    assert "argocd/qa/applicationset.yaml" in paths
+    assert "apps/payments/overlays/qa/kustomization.yaml" in paths
