@@ -11,14 +11,34 @@ import asyncio
 import base64
 import datetime
 import functools
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pulumi
 import pytest
+import yaml
 from pulumi.runtime.mocks import MockMonitor
 
 MOCK_ACCOUNT = "123456789012"
+PROJECT = "gitops-platform"
+
+
+def engine_config(root: Path, stack: str) -> tuple[dict[str, str], list[str]]:
+    """What ``pulumi up`` hands the program: every key namespaced, every value a string."""
+    project = yaml.safe_load((root / "Pulumi.yaml").read_text())
+    values: dict[str, Any] = {f"{PROJECT}:{k}": d["default"] for k, d in project.get("config", {}).items()
+                              if isinstance(d, dict) and "default" in d}
+    values.update(yaml.safe_load((root / f"Pulumi.{stack}.yaml").read_text())["config"])
+    config: dict[str, str] = {}
+    secret: list[str] = []
+    for key, value in values.items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            secret.append(key)
+            value = "mock-secret"
+        config[key] = value if isinstance(value, str) else json.dumps(value)
+    return config, secret
 
 
 @dataclass(frozen=True)
@@ -146,6 +166,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def links_of(self, reg: Registration) -> Links:
         return self.links[(reg.typ, reg.name)]
+
+    def directly_depends_on(self, later: Registration, earlier: Registration) -> bool:
+        """Whether ``later`` itself names ``earlier`` (through depends_on or an input), not only through others."""
+        return self.links_of(earlier).urn in self.links_of(later).dependencies
 
     def depends_on(self, later: Registration, earlier: Registration) -> bool:
         """Whether the engine creates ``earlier`` before ``later`` (directly or through other resources)."""

@@ -6,13 +6,12 @@ import asyncio
 import dataclasses
 import gc
 import json
-from typing import Any
+from typing import Any, Callable
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 from pulumi.runtime import rpc
-from pulumi.runtime.mocks import MockMonitor
 
 from components.argocd import (
     ECR_READ_ACTIONS,
@@ -41,25 +40,9 @@ HTTPS_CREDENTIALS = {"username": "bot", "password": "s3cret-token"}
 WRITE_MARKERS = ("Put", "Delete", "Upload", "Create", "Complete", "Initiate", "Replicate", "Tag", "Set")
 
 
-class DependencyMonitor(MockMonitor):
-    """Records each registration's dependencies (URNs), which ``MockResourceArgs`` leaves out."""
-
-    def __init__(self, mocks: RecordingMocks) -> None:
-        super().__init__(mocks)
-        self.dependencies: dict[str, list[str]] = {}
-
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the gRPC method name)
-        self.dependencies[request.name] = list(request.dependencies)
-        return super().RegisterResource(request)
-
-    def depends_on(self, name: str, other: str) -> bool:
-        return any(urn.endswith(f"::{other}") for urn in self.dependencies[name])
-
-
-def _build(args: ArgoCDArgs = ARGS, preview: bool = False) -> tuple[RecordingMocks, DependencyMonitor, ArgoCD]:
-    mocks = RecordingMocks()
-    monitor = DependencyMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project="gitops-platform", stack="qa-eu", preview=preview, monitor=monitor)
+def _build(start: Callable[..., RecordingMocks], args: ArgoCDArgs = ARGS,
+           preview: bool = False) -> tuple[RecordingMocks, ArgoCD]:
+    mocks = start(stack="qa-eu", preview=preview)
     holder = {}
 
     @pulumi.runtime.test
@@ -68,7 +51,12 @@ def _build(args: ArgoCDArgs = ARGS, preview: bool = False) -> tuple[RecordingMoc
         holder["argocd"] = ArgoCD("argocd", args, pulumi.ResourceOptions(providers={"kubernetes": k8s_provider}))
 
     program()
-    return mocks, monitor, holder["argocd"]
+    return mocks, holder["argocd"]
+
+
+def _after(mocks: RecordingMocks, later: str, earlier: str) -> bool:
+    """Whether the registration named ``later`` itself depends on the one named ``earlier``."""
+    return mocks.directly_depends_on(mocks.named(later), mocks.named(earlier))
 
 
 def _is_wire_secret(value: Any) -> bool:
@@ -203,7 +191,7 @@ def test_malformed_credentials_are_rejected_naming_the_config_key_but_not_the_va
 
 
 def test_the_charts_are_pinned_and_installed_into_the_argocd_namespace(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _, _ = _build()
+    mocks, _ = _build(pulumi_mocks)
     releases = {r.inputs["name"]: r.inputs for r in mocks.of_type(RELEASE)}
     for release, chart in (("argocd", ARGO_CD), ("argocd-image-updater", IMAGE_UPDATER), ("argocd-apps", ARGOCD_APPS)):
         inputs = releases[release]
@@ -213,31 +201,32 @@ def test_the_charts_are_pinned_and_installed_into_the_argocd_namespace(pulumi_mo
 
 
 def test_a_preview_of_a_new_cluster_already_knows_every_releases_values(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _, _ = _build(dataclasses.replace(ARGS, cluster_name=pulumi.Output.from_input("shop-qa-eu")), preview=True)
+    mocks, _ = _build(pulumi_mocks, dataclasses.replace(ARGS, cluster_name=pulumi.Output.from_input("shop-qa-eu")),
+                      preview=True)
     releases = {r.inputs["name"]: r.inputs["values"] for r in mocks.of_type(RELEASE)}
     assert releases == {"argocd": argocd_values(ARGS), "argocd-image-updater": image_updater_values(ARGS),
                         "argocd-apps": root_app_values(ARGS)}
 
 
 def test_the_namespace_is_created_before_argocd(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, monitor, _ = _build()
+    mocks, _ = _build(pulumi_mocks)
     assert mocks.named("argocd-namespace").inputs["metadata"] == {"name": "argocd"}
-    assert monitor.depends_on("argocd-argo-cd", "argocd-namespace")
+    assert _after(mocks, "argocd-argo-cd", "argocd-namespace")
 
 
 def test_the_root_application_and_the_image_updater_wait_for_argocd(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    _, monitor, _ = _build()
-    assert monitor.depends_on("argocd-root-app", "argocd-argo-cd")
-    assert monitor.depends_on("argocd-image-updater", "argocd-argo-cd")
+    mocks, _ = _build(pulumi_mocks)
+    assert _after(mocks, "argocd-root-app", "argocd-argo-cd")
+    assert _after(mocks, "argocd-image-updater", "argocd-argo-cd")
 
 
 def test_the_image_updater_starts_after_its_pod_identity_association(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    _, monitor, _ = _build()
-    assert monitor.depends_on("argocd-image-updater", "argocd-image-updater-pod-identity")
+    mocks, _ = _build(pulumi_mocks)
+    assert _after(mocks, "argocd-image-updater", "argocd-image-updater-pod-identity")
 
 
 def test_pod_identity_binds_the_role_to_the_image_updaters_service_account(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _, argocd = _build()
+    mocks, argocd = _build(pulumi_mocks)
     association = mocks.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")[0].inputs
     assert (association["clusterName"], association["namespace"], association["serviceAccount"]) == (
         "shop-qa-eu", "argocd", "argocd-image-updater")
@@ -250,7 +239,7 @@ def test_pod_identity_binds_the_role_to_the_image_updaters_service_account(pulum
 
 
 def test_no_names_are_hard_coded_to_an_environment(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _, _ = _build()
+    mocks, _ = _build(pulumi_mocks)
     root = mocks.named("argocd-root-app").inputs["values"]["applications"]
     assert list(root) == ["root-qa-eu"] and root["root-qa-eu"]["source"]["path"] == "argocd/qa-eu"
     text = json.dumps([r.inputs for r in mocks.registrations])
@@ -258,22 +247,22 @@ def test_no_names_are_hard_coded_to_an_environment(pulumi_mocks) -> None:  # typ
 
 
 def test_without_credentials_there_is_no_repository_secret(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _, argocd = _build()
+    mocks, argocd = _build(pulumi_mocks)
     assert mocks.of_type(SECRET) == [] and argocd.repo_secret is None
 
 
 def test_credentials_become_a_secret_repository_secret_read_by_the_root_application(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, monitor, _ = _build(dataclasses.replace(ARGS, repo_credentials=pulumi.Output.secret(HTTPS_CREDENTIALS)))
+    mocks, _ = _build(pulumi_mocks, dataclasses.replace(ARGS, repo_credentials=pulumi.Output.secret(HTTPS_CREDENTIALS)))
     secret = mocks.named("argocd-repo").inputs
     assert secret["metadata"] == {"name": "gitops-repo", "namespace": "argocd",
                                   "labels": {"argocd.argoproj.io/secret-type": "repository"}}
     assert _is_wire_secret(secret["stringData"])
     assert secret["stringData"]["value"] == {"type": "git", "url": GITOPS.repo_url, **HTTPS_CREDENTIALS}
-    assert monitor.depends_on("argocd-root-app", "argocd-repo")
+    assert _after(mocks, "argocd-root-app", "argocd-repo")
 
 
 def test_plain_credentials_are_sent_as_a_secret_too(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _, _ = _build(dataclasses.replace(ARGS, repo_credentials={"sshPrivateKey": "KEY"}))
+    mocks, _ = _build(pulumi_mocks, dataclasses.replace(ARGS, repo_credentials={"sshPrivateKey": "KEY"}))
     assert _is_wire_secret(mocks.named("argocd-repo").inputs["stringData"])
 
 
@@ -294,7 +283,7 @@ def test_malformed_secret_credentials_fail_the_program(pulumi_mocks) -> None:  #
     # Every Output derived from the failed one holds the same error; only the program's is awaited.
     loop.set_exception_handler(_ignore_credential_errors)
     with pytest.raises(RepoCredentialsError, match="gitops-platform:gitopsCredentials"):
-        _build(dataclasses.replace(ARGS, repo_credentials=pulumi.Output.secret({"token": "x"})))
+        _build(pulumi_mocks, dataclasses.replace(ARGS, repo_credentials=pulumi.Output.secret({"token": "x"})))
     gc.collect()
 
 
@@ -305,18 +294,18 @@ def _ignore_credential_errors(loop: asyncio.AbstractEventLoop, context: dict[str
 
 @pytest.mark.parametrize("hostname,url", [(None, None), ("argocd.qa.example.com", "https://argocd.qa.example.com")])
 def test_the_url_follows_the_hostname(pulumi_mocks, hostname: str | None, url: str | None) -> None:  # type: ignore[no-untyped-def]
-    _, _, argocd = _build(dataclasses.replace(ARGS, hostname=hostname))
+    _, argocd = _build(pulumi_mocks, dataclasses.replace(ARGS, hostname=hostname))
     assert argocd.url == url
 
 
 def test_in_cluster_resources_use_the_given_kubernetes_provider(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _, _ = _build(dataclasses.replace(ARGS, repo_credentials=HTTPS_CREDENTIALS))
+    mocks, _ = _build(pulumi_mocks, dataclasses.replace(ARGS, repo_credentials=HTTPS_CREDENTIALS))
     in_cluster = [r for r in mocks.registrations if r.typ.startswith("kubernetes:") and r.custom]
     assert len(in_cluster) == 5
     assert all("pulumi:providers:kubernetes::k8s::" in r.provider for r in in_cluster)
 
 
 def test_the_component_registers_under_its_gitops_platform_type(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _, _ = _build()
+    mocks, _ = _build(pulumi_mocks)
     component = mocks.of_type("gitops-platform:argocd:ArgoCD")
     assert len(component) == 1 and component[0].custom is False

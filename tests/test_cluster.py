@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import ipaddress
 import json
-from typing import Any
+from typing import Any, Iterable
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -21,6 +21,7 @@ from components.cluster import (
     subnet_plan,
 )
 from gitops.model import ClusterConfig, NodeGroup
+from pulumi_harness import RecordingMocks
 
 ADMIN = "arn:aws:iam::123456789012:role/platform-admin"
 BREAK_GLASS = "arn:aws:iam::123456789012:role/ops/break-glass"
@@ -35,33 +36,8 @@ GIVEN_SUBNETS = ("subnet-0aaa1111", "subnet-0bbb2222")
 ZONES = ("eu-west-1a", "eu-west-1b", "eu-west-1c")
 
 
-@dataclasses.dataclass(frozen=True)
-class Sent:
-    """What the engine is told about a resource beyond its inputs (resource options)."""
-
-    urn: str
-    dependencies: frozenset[str]
-    ignore_changes: tuple[str, ...]
-
-
-def _record_options() -> dict[str, Sent]:
-    """Record each registration's URN, dependencies and ignore_changes as the mock monitor receives them."""
-    monitor = pulumi.runtime.settings.get_monitor()
-    register = monitor.RegisterResource
-    sent: dict[str, Sent] = {}
-
-    def recording(request: Any) -> Any:
-        response = register(request)
-        sent[request.name] = Sent(response.urn, frozenset(request.dependencies), tuple(request.ignoreChanges))
-        return response
-
-    monitor.RegisterResource = recording
-    return sent
-
-
 def _build(start, config: ClusterConfig = CONFIG, **extra):  # type: ignore[no-untyped-def]
     mocks = start()
-    sent = _record_options()
     holder = {}
 
     @pulumi.runtime.test
@@ -69,7 +45,12 @@ def _build(start, config: ClusterConfig = CONFIG, **extra):  # type: ignore[no-u
         holder["cluster"] = Cluster("eks", ClusterArgs(config, "eu-west-1", **extra))
 
     program()
-    return mocks, holder["cluster"], sent
+    return mocks, holder["cluster"]
+
+
+def _missing_before(mocks: RecordingMocks, later: str, earlier: Iterable[str]) -> list[str]:
+    """Which of ``earlier`` the registration ``later`` does not itself depend on (sorted, for the message)."""
+    return sorted(n for n in earlier if not mocks.directly_depends_on(mocks.named(later), mocks.named(n)))
 
 
 def _resolve(output: pulumi.Output[Any]) -> tuple[Any, bool]:
@@ -142,14 +123,14 @@ def test_the_kubeconfig_authenticates_with_aws_eks_get_token_for_the_cluster_and
 
 
 def test_the_vpc_resolves_dns_for_the_private_endpoint(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _, _ = _build(pulumi_mocks)
+    mocks, _ = _build(pulumi_mocks)
     vpc = mocks.named("eks-vpc").inputs
     assert vpc["cidrBlock"] == "10.0.0.0/16"
     assert vpc["enableDnsSupport"] is True and vpc["enableDnsHostnames"] is True
 
 
 def test_each_zone_gets_a_public_and_a_private_subnet_tagged_for_load_balancers(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _, _ = _build(pulumi_mocks)
+    mocks, _ = _build(pulumi_mocks)
     plan = subnet_plan("10.0.0.0/16", 3)
     for zone, cidrs in zip(ZONES, plan):
         public = mocks.named(f"eks-public-{zone}").inputs
@@ -166,7 +147,7 @@ def test_each_zone_gets_a_public_and_a_private_subnet_tagged_for_load_balancers(
 
 
 def test_only_the_configured_number_of_zones_is_used(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _, _ = _build(pulumi_mocks, dataclasses.replace(CONFIG, availability_zones=2))
+    mocks, _ = _build(pulumi_mocks, dataclasses.replace(CONFIG, availability_zones=2))
     assert sorted(s.inputs["availabilityZone"] for s in mocks.of_type("aws:ec2/subnet:Subnet")) == \
         ["eu-west-1a", "eu-west-1a", "eu-west-1b", "eu-west-1b"]
     zone_calls = [args for token, args in mocks.calls if token == "aws:index/getAvailabilityZones:getAvailabilityZones"]
@@ -179,7 +160,7 @@ def test_more_zones_than_the_region_has_is_an_error(pulumi_mocks) -> None:  # ty
 
 
 def test_each_zone_has_its_own_nat_gateway_so_a_zone_outage_keeps_egress_elsewhere(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _, _ = _build(pulumi_mocks)
+    mocks, _ = _build(pulumi_mocks)
     assert len(mocks.of_type("aws:ec2/natGateway:NatGateway")) == 3
     assert {e.inputs["domain"] for e in mocks.of_type("aws:ec2/eip:Eip")} == {"vpc"}
     for zone in ZONES:
@@ -194,14 +175,14 @@ def test_each_zone_has_its_own_nat_gateway_so_a_zone_outage_keeps_egress_elsewhe
 
 
 def test_public_subnets_route_to_the_internet_gateway(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _, _ = _build(pulumi_mocks)
+    mocks, _ = _build(pulumi_mocks)
     route = mocks.named("eks-public-internet").inputs
     assert route == {"routeTableId": "eks-public-rt-id", "destinationCidrBlock": "0.0.0.0/0", "gatewayId": "eks-igw-id"}
     assert mocks.named("eks-igw").inputs["vpcId"] == "eks-vpc-id"
 
 
 def test_given_subnets_are_used_as_they_are_and_no_network_is_created(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _, _ = _build(pulumi_mocks, dataclasses.replace(CONFIG, subnet_ids=GIVEN_SUBNETS))
+    mocks, _ = _build(pulumi_mocks, dataclasses.replace(CONFIG, subnet_ids=GIVEN_SUBNETS))
     assert [r.typ for r in mocks.registrations if r.typ.startswith("aws:ec2/")] == []
     assert not any(token.endswith("getAvailabilityZones") for token, _ in mocks.calls)
     assert mocks.named("eks-cluster").inputs["vpcConfig"]["subnetIds"] == list(GIVEN_SUBNETS)
@@ -212,19 +193,19 @@ def test_given_subnets_are_used_as_they_are_and_no_network_is_created(pulumi_moc
 
 
 def test_the_cluster_is_named_from_config_and_pinned_to_its_kubernetes_version(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _, _ = _build(pulumi_mocks, dataclasses.replace(CONFIG, kubernetes_version="1.32"))
+    mocks, _ = _build(pulumi_mocks, dataclasses.replace(CONFIG, kubernetes_version="1.32"))
     cluster = mocks.named("eks-cluster").inputs
     assert (cluster["name"], cluster["version"]) == ("shop-dev", "1.32")
 
 
 def test_the_control_plane_spans_private_and_public_subnets_of_a_created_network(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _, _ = _build(pulumi_mocks)
+    mocks, _ = _build(pulumi_mocks)
     subnets = mocks.named("eks-cluster").inputs["vpcConfig"]["subnetIds"]
     assert sorted(subnets) == sorted(f"eks-{kind}-{zone}-id" for kind in ("public", "private") for zone in ZONES)
 
 
 def test_secrets_are_envelope_encrypted_with_a_rotating_kms_key(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _, _ = _build(pulumi_mocks)
+    mocks, _ = _build(pulumi_mocks)
     key = mocks.named("eks-secrets-key").inputs
     assert key["enableKeyRotation"] is True
     assert key["deletionWindowInDays"] == 30
@@ -236,16 +217,16 @@ def test_secrets_are_envelope_encrypted_with_a_rotating_kms_key(pulumi_mocks) ->
 
 
 def test_control_plane_logs_go_to_a_retained_log_group_created_before_the_cluster(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _, sent = _build(pulumi_mocks, log_retention_days=365)
+    mocks, _ = _build(pulumi_mocks, log_retention_days=365)
     logs = mocks.named("eks-control-plane-logs").inputs
     assert (logs["name"], logs["retentionInDays"]) == ("/aws/eks/shop-dev/cluster", 365)
     assert mocks.named("eks-cluster").inputs["enabledClusterLogTypes"] == [
         "api", "audit", "authenticator", "controllerManager", "scheduler"]
-    assert sent["eks-control-plane-logs"].urn in sent["eks-cluster"].dependencies
+    assert mocks.directly_depends_on(mocks.named("eks-cluster"), mocks.named("eks-control-plane-logs"))
 
 
 def test_the_cluster_role_trusts_eks_and_has_the_cluster_policy_before_the_cluster_exists(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _, sent = _build(pulumi_mocks)
+    mocks, _ = _build(pulumi_mocks)
     role = mocks.named("eks-cluster-role").inputs
     assert role["name"] == "shop-dev-cluster"
     trust = json.loads(role["assumeRolePolicy"])["Statement"]
@@ -253,36 +234,36 @@ def test_the_cluster_role_trusts_eks_and_has_the_cluster_policy_before_the_clust
     attachment = mocks.named("eks-cluster-AmazonEKSClusterPolicy").inputs
     assert attachment == {"role": "shop-dev-cluster", "policyArn": "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"}
     assert mocks.named("eks-cluster").inputs["roleArn"] == "arn:aws:iam::123456789012:role/shop-dev-cluster"
-    assert sent["eks-cluster-AmazonEKSClusterPolicy"].urn in sent["eks-cluster"].dependencies
+    assert mocks.directly_depends_on(mocks.named("eks-cluster"), mocks.named("eks-cluster-AmazonEKSClusterPolicy"))
 
 
 def test_access_is_managed_by_the_eks_api_and_the_deployer_starts_as_admin(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _, _ = _build(pulumi_mocks)
+    mocks, _ = _build(pulumi_mocks)
     assert mocks.named("eks-cluster").inputs["accessConfig"] == {
         "authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": True}
 
 
 def test_endpoint_access_and_allowed_cidrs_follow_the_config(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _, _ = _build(pulumi_mocks, dataclasses.replace(CONFIG, endpoint_private_access=False))
+    mocks, _ = _build(pulumi_mocks, dataclasses.replace(CONFIG, endpoint_private_access=False))
     assert mocks.named("eks-cluster").inputs["vpcConfig"] | {"subnetIds": None} == {
         "subnetIds": None, "endpointPublicAccess": True, "endpointPrivateAccess": False,
         "publicAccessCidrs": ["203.0.113.0/24"]}
 
 
 def test_public_access_without_cidrs_leaves_the_aws_default(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _, _ = _build(pulumi_mocks, dataclasses.replace(CONFIG, public_access_cidrs=()))
+    mocks, _ = _build(pulumi_mocks, dataclasses.replace(CONFIG, public_access_cidrs=()))
     assert "publicAccessCidrs" not in mocks.named("eks-cluster").inputs["vpcConfig"]
 
 
 def test_a_private_only_endpoint_sends_no_public_cidrs(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _, _ = _build(pulumi_mocks, dataclasses.replace(CONFIG, endpoint_public_access=False))
+    mocks, _ = _build(pulumi_mocks, dataclasses.replace(CONFIG, endpoint_public_access=False))
     vpc_config = mocks.named("eks-cluster").inputs["vpcConfig"]
     assert vpc_config["endpointPublicAccess"] is False
     assert "publicAccessCidrs" not in vpc_config
 
 
 def test_each_admin_role_gets_a_cluster_admin_access_entry_named_after_the_role(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _, _ = _build(pulumi_mocks)
+    mocks, _ = _build(pulumi_mocks)
     for arn, role in ((ADMIN, "platform-admin"), (BREAK_GLASS, "break-glass")):
         entry = mocks.named(f"eks-admin-{role}").inputs
         assert (entry["clusterName"], entry["principalArn"], entry["type"]) == ("shop-dev", arn, "STANDARD")
@@ -293,7 +274,7 @@ def test_each_admin_role_gets_a_cluster_admin_access_entry_named_after_the_role(
 
 
 def test_reordering_admin_roles_keeps_every_resource_name(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _, _ = _build(pulumi_mocks, dataclasses.replace(CONFIG, admin_role_arns=(BREAK_GLASS, ADMIN)))
+    mocks, _ = _build(pulumi_mocks, dataclasses.replace(CONFIG, admin_role_arns=(BREAK_GLASS, ADMIN)))
     entries = {r.name: r.inputs["principalArn"] for r in mocks.of_type("aws:eks/accessEntry:AccessEntry")}
     assert entries == {"eks-admin-platform-admin": ADMIN, "eks-admin-break-glass": BREAK_GLASS}
 
@@ -302,7 +283,7 @@ def test_reordering_admin_roles_keeps_every_resource_name(pulumi_mocks) -> None:
 
 
 def test_the_node_group_is_sized_from_config_in_the_private_subnets(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _, _ = _build(pulumi_mocks)
+    mocks, _ = _build(pulumi_mocks)
     nodes = mocks.named("eks-default").inputs
     assert nodes["nodeGroupName"] == "shop-dev-default"
     assert nodes["clusterName"] == "shop-dev"
@@ -315,24 +296,24 @@ def test_the_node_group_is_sized_from_config_in_the_private_subnets(pulumi_mocks
 
 
 def test_the_node_group_follows_the_cluster_version(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _, _ = _build(pulumi_mocks)
+    mocks, _ = _build(pulumi_mocks)
     assert mocks.named("eks-default").inputs["version"] == "1.33"
 
 
 def test_autoscalers_own_the_desired_size(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    _, _, sent = _build(pulumi_mocks)
-    assert sent["eks-default"].ignore_changes == ("scalingConfig.desiredSize",)
+    mocks, _ = _build(pulumi_mocks)
+    assert mocks.links_of(mocks.named("eks-default")).ignore_changes == ("scalingConfig.desiredSize",)
 
 
 def test_nodes_wait_for_their_role_policies_and_their_route_out(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    _, _, sent = _build(pulumi_mocks)
+    mocks, _ = _build(pulumi_mocks)
     needed = {"eks-node-AmazonEKSWorkerNodePolicy", "eks-node-AmazonEKS_CNI_Policy",
               "eks-node-AmazonEC2ContainerRegistryReadOnly", *(f"eks-private-{zone}-egress" for zone in ZONES)}
-    assert {sent[n].urn for n in needed} <= sent["eks-default"].dependencies
+    assert _missing_before(mocks, "eks-default", needed) == []
 
 
 def test_the_node_role_trusts_ec2_with_the_worker_cni_and_ecr_read_policies(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, cluster, _ = _build(pulumi_mocks)
+    mocks, cluster = _build(pulumi_mocks)
     role = mocks.named("eks-node-role").inputs
     assert role["name"] == "shop-dev-node"
     assert json.loads(role["assumeRolePolicy"])["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
@@ -345,19 +326,19 @@ def test_the_node_role_trusts_ec2_with_the_worker_cni_and_ecr_read_policies(pulu
 
 
 def test_the_pod_identity_agent_is_installed_once_nodes_exist(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _, sent = _build(pulumi_mocks)
+    mocks, _ = _build(pulumi_mocks)
     addon = mocks.named("eks-pod-identity-agent").inputs
     assert addon["addonName"] == "eks-pod-identity-agent"
     assert addon["clusterName"] == "shop-dev"
     assert (addon["resolveConflictsOnCreate"], addon["resolveConflictsOnUpdate"]) == ("OVERWRITE", "OVERWRITE")
-    assert sent["eks-default"].urn in sent["eks-pod-identity-agent"].dependencies
+    assert mocks.directly_depends_on(mocks.named("eks-pod-identity-agent"), mocks.named("eks-default"))
 
 
 # Tags -----------------------------------------------------------------------------------------------------
 
 
 def test_the_given_tags_are_on_every_taggable_resource(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _, _ = _build(pulumi_mocks, tags={"team": "platform", "cost-center": "42"})
+    mocks, _ = _build(pulumi_mocks, tags={"team": "platform", "cost-center": "42"})
     untaggable = ("aws:kms/alias:Alias", "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "aws:ec2/route:Route",
                   "aws:ec2/routeTableAssociation:RouteTableAssociation",
                   "aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
@@ -371,7 +352,7 @@ def test_the_given_tags_are_on_every_taggable_resource(pulumi_mocks) -> None:  #
 
 
 def test_the_kubeconfig_is_secret_and_execs_aws_eks_get_token(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    _, cluster, _ = _build(pulumi_mocks)
+    _, cluster = _build(pulumi_mocks)
     text, secret = _resolve(cluster.kubeconfig)
     assert secret is True
     config = json.loads(text)
@@ -381,14 +362,14 @@ def test_the_kubeconfig_is_secret_and_execs_aws_eks_get_token(pulumi_mocks) -> N
 
 
 def test_the_public_outputs_come_from_the_cluster(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    _, cluster, _ = _build(pulumi_mocks)
+    _, cluster = _build(pulumi_mocks)
     assert _resolve(cluster.name) == ("shop-dev", False)
     assert _resolve(cluster.endpoint)[0] == "https://shop-dev.gr7.eu-west-1.eks.amazonaws.com"
     assert _resolve(cluster.certificate_authority)[0] == "bW9jay1jYQ=="
 
 
 def test_the_provider_keeps_its_identity_when_the_kubeconfig_changes(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, cluster, _ = _build(pulumi_mocks)
+    mocks, cluster = _build(pulumi_mocks)
     provider = mocks.named("eks-k8s")
     assert provider.typ == "pulumi:providers:kubernetes"
     assert provider.inputs["clusterIdentifier"] == "shop-dev"
@@ -397,15 +378,16 @@ def test_the_provider_keeps_its_identity_when_the_kubeconfig_changes(pulumi_mock
 
 
 def test_in_cluster_installs_wait_for_nodes_the_agent_and_admin_access(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    _, _, sent = _build(pulumi_mocks)
+    mocks, _ = _build(pulumi_mocks)
     needed = {"eks-default", "eks-pod-identity-agent", "eks-admin-platform-admin-policy", "eks-admin-break-glass-policy"}
-    assert {sent[n].urn for n in needed} <= sent["eks-k8s"].dependencies
+    assert _missing_before(mocks, "eks-k8s", needed) == []
 
 
 def test_the_component_registers_under_its_gitops_platform_type_and_parents_everything(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _, sent = _build(pulumi_mocks)
+    mocks, _ = _build(pulumi_mocks)
     component = [r for r in mocks.registrations if r.typ == "gitops-platform:cluster:Cluster"]
     assert len(component) == 1 and component[0].custom is False
-    children = [r.name for r in mocks.registrations if r.custom]
-    assert all(name.startswith("eks-") for name in children)
-    assert all("gitops-platform:cluster:Cluster$" in sent[name].urn for name in children)
+    children = [r for r in mocks.registrations if r.custom]
+    assert all(r.name.startswith("eks-") for r in children)
+    assert all("gitops-platform:cluster:Cluster$" in mocks.links_of(r).urn for r in children)
+    assert {mocks.links_of(r).parent for r in children} == {mocks.links_of(component[0]).urn}

@@ -16,14 +16,12 @@ from typing import Any, Callable
 
 import pulumi
 import pytest
-import yaml
 from pulumi.runtime.sync_await import _sync_await
 
 from components import charts
 from gitops.project import load_project
 from gitops.render import render_stack
-from gitops.slices import slice_render
-from pulumi_harness import RecordingMocks, mock_key_pair
+from pulumi_harness import RecordingMocks, engine_config, mock_key_pair
 
 from conftest import REPO_ROOT
 
@@ -32,22 +30,6 @@ FILES = "pulumi-python:dynamic/gitops:Files"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 REPOSITORY = "aws:ecr/repository:Repository"
 NS = "gitops-platform"
-
-
-def engine_config(root: Path, stack: str) -> tuple[dict[str, str], list[str]]:
-    """What ``pulumi up`` hands the program: every key namespaced, every value a string."""
-    project = yaml.safe_load((root / "Pulumi.yaml").read_text())
-    values: dict[str, Any] = {f"{NS}:{k}": d["default"] for k, d in project.get("config", {}).items()
-                              if isinstance(d, dict) and "default" in d}
-    values.update(yaml.safe_load((root / f"Pulumi.{stack}.yaml").read_text())["config"])
-    config: dict[str, str] = {}
-    secret: list[str] = []
-    for key, value in values.items():
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            secret.append(key)
-            value = "mock-secret"
-        config[key] = value if isinstance(value, str) else json.dumps(value)
-    return config, secret
 
 
 @pytest.fixture
@@ -266,3 +248,12 @@ def test_a_stack_added_later_runs_unchanged(program, tmp_path: Path) -> None:  #
     paths = {p for files in _files(mocks).values() for p in files}
     assert "argocd/qa/applicationset.yaml" in paths
     assert "apps/payments/overlays/qa/kustomization.yaml" in paths
+
+
+def test_a_preview_knows_every_service_and_argocd_file_before_anything_exists(program) -> None:  # type: ignore[no-untyped-def]
+    mocks, _ = program("prod", preview=True)
+    project = load_project(REPO_ROOT)
+    expected = render_stack(project, project.stack("prod"))
+    known = {path: content for reg in mocks.of_type(FILES) if reg.name != "gitops-cluster"
+             for path, content in reg.inputs.get("files", {}).items()}
+    assert known == {m.path: m.content.decode() for m in expected.files}

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pulumi
 import pulumi_kubernetes as k8s
 from pulumi.runtime import rpc
-from pulumi.runtime.mocks import MockMonitor
 
 from components.charts import SEALED_SECRETS
 from components.sealing import SealingKey, SealingKeyArgs, controller_values
@@ -18,22 +17,9 @@ SECRET = "kubernetes:core/v1:Secret"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 
 
-class DependencyMonitor(MockMonitor):
-    """Records each registration's dependencies (URNs), which ``MockResourceArgs`` leaves out."""
-
-    def __init__(self, mocks: RecordingMocks) -> None:
-        super().__init__(mocks)
-        self.dependencies: dict[str, list[str]] = {}
-
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the gRPC method name)
-        self.dependencies[request.name] = list(request.dependencies)
-        return super().RegisterResource(request)
-
-
-def _build(args: SealingKeyArgs = SealingKeyArgs("shop-dev")) -> tuple[RecordingMocks, DependencyMonitor, SealingKey]:
-    mocks = RecordingMocks()
-    monitor = DependencyMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project="gitops-platform", stack="dev", monitor=monitor)
+def _build(start: Callable[..., RecordingMocks],
+           args: SealingKeyArgs = SealingKeyArgs("shop-dev")) -> tuple[RecordingMocks, SealingKey]:
+    mocks = start()
     holder = {}
 
     @pulumi.runtime.test
@@ -42,7 +28,7 @@ def _build(args: SealingKeyArgs = SealingKeyArgs("shop-dev")) -> tuple[Recording
         holder["key"] = SealingKey("sealing", args, pulumi.ResourceOptions(providers={"kubernetes": k8s_provider}))
 
     program()
-    return mocks, monitor, holder["key"]
+    return mocks, holder["key"]
 
 
 def _plain_strings(value: Any) -> Iterator[str]:
@@ -64,13 +50,13 @@ def _is_secret(output: pulumi.Output[Any]) -> bool:
 
 
 def test_the_key_is_rsa_4096(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _, _ = _build()
+    mocks, _ = _build(pulumi_mocks)
     key = mocks.of_type("tls:index/privateKey:PrivateKey")
     assert [(k.inputs["algorithm"], k.inputs["rsaBits"]) for k in key] == [("RSA", 4096)]
 
 
 def test_the_certificate_is_a_self_signed_ca_valid_for_the_given_days_and_names_the_cluster(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _, _ = _build(SealingKeyArgs("shop-qa-eu", validity_days=30))
+    mocks, _ = _build(pulumi_mocks, SealingKeyArgs("shop-qa-eu", validity_days=30))
     cert = mocks.of_type("tls:index/selfSignedCert:SelfSignedCert")[0].inputs
     assert cert["validityPeriodHours"] == 30 * 24
     assert cert["isCaCertificate"] is True
@@ -78,7 +64,7 @@ def test_the_certificate_is_a_self_signed_ca_valid_for_the_given_days_and_names_
 
 
 def test_the_key_is_a_labelled_tls_secret_named_like_the_charts_key_prefix_in_kube_system(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _, _ = _build()
+    mocks, _ = _build(pulumi_mocks)
     secret = mocks.named("sealing-secret").inputs
     assert secret["type"] == "kubernetes.io/tls"
     assert secret["metadata"] == {"name": "sealed-secrets-key", "namespace": "kube-system",
@@ -88,13 +74,13 @@ def test_the_key_is_a_labelled_tls_secret_named_like_the_charts_key_prefix_in_ku
 
 
 def test_a_namespace_moves_both_the_key_and_the_controller(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _, _ = _build(SealingKeyArgs("shop-dev", namespace="sealed-secrets"))
+    mocks, _ = _build(pulumi_mocks, SealingKeyArgs("shop-dev", namespace="sealed-secrets"))
     assert mocks.named("sealing-secret").inputs["metadata"]["namespace"] == "sealed-secrets"
     assert mocks.named("sealing-controller").inputs["namespace"] == "sealed-secrets"
 
 
 def test_the_private_key_is_secret_and_never_sent_in_plain(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _, key = _build()
+    mocks, key = _build(pulumi_mocks)
     assert _is_secret(key.private_key_pem)
     for registration in mocks.registrations:
         if registration.typ != "tls:index/privateKey:PrivateKey":
@@ -102,13 +88,13 @@ def test_the_private_key_is_secret_and_never_sent_in_plain(pulumi_mocks) -> None
 
 
 def test_the_certificate_is_plain_so_it_can_be_published(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    _, _, key = _build()
+    _, key = _build(pulumi_mocks)
     assert not _is_secret(key.certificate_pem)
     assert asyncio.get_event_loop().run_until_complete(key.certificate_pem.future()).startswith("-----BEGIN CERTIFICATE")
 
 
 def test_the_controller_chart_is_pinned_with_renewal_off_and_the_name_kubeseal_expects(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _, _ = _build()
+    mocks, _ = _build(pulumi_mocks)
     release = mocks.named("sealing-controller").inputs
     assert (release["chart"], release["version"]) == ("sealed-secrets", "2.18.5") == (SEALED_SECRETS.name, SEALED_SECRETS.version)
     assert release["repositoryOpts"] == {"repo": SEALED_SECRETS.repo}
@@ -122,18 +108,20 @@ def test_the_chart_looks_for_the_key_under_the_secrets_name() -> None:
 
 
 def test_the_controller_starts_only_after_the_key_exists(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    _, monitor, _ = _build()
-    assert any(urn.endswith("$kubernetes:core/v1:Secret::sealing-secret") for urn in monitor.dependencies["sealing-controller"])
+    mocks, _ = _build(pulumi_mocks)
+    secret = mocks.named("sealing-secret")
+    assert secret.typ == SECRET
+    assert mocks.directly_depends_on(mocks.named("sealing-controller"), secret)
 
 
 def test_in_cluster_resources_use_the_given_kubernetes_provider(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _, _ = _build()
+    mocks, _ = _build(pulumi_mocks)
     in_cluster = mocks.of_type(SECRET) + mocks.of_type(RELEASE)
     assert len(in_cluster) == 2
     assert all("pulumi:providers:kubernetes::k8s::" in r.provider for r in in_cluster)
 
 
 def test_the_component_registers_under_its_gitops_platform_type(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _, _ = _build()
+    mocks, _ = _build(pulumi_mocks)
     component = mocks.of_type("gitops-platform:sealing:SealingKey")
     assert len(component) == 1 and component[0].custom is False
