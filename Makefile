@@ -29,6 +29,7 @@ test: $(PY)
 ## Benchmarks (numbers for the issue notes; not part of the tests).
 bench: $(PY)
 	$(PY) benchmarks/bench_render.py
+	$(PY) benchmarks/bench_program.py
 
 clean:
 	rm -rf $(OUT) .pytest_cache
