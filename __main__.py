@@ -40,6 +40,7 @@ registry = Registry("ecr", RegistryArgs(
     config=stack.registry,
     repositories=tuple(sorted({s.image_repository for s in project.catalog.services})),
     pull_principals=[f"arn:aws:iam::{account}:root" for account in registry_accounts(project, stack.registry)],
+    kms_key_arn=stack.registry.kms_key_arn,
 ))
 
 cluster = Cluster("eks", ClusterArgs(config=stack.cluster, region=stack.region, tags=tags))

@@ -178,6 +178,7 @@ class RegistryConfig:
     owner: bool               # this stack creates the repositories
     keep_release_images: int
     immutable_tags: bool
+    kms_key_arn: Optional[str] = None   # encrypt repositories with this key instead of AES-256
 
     @property
     def host(self) -> str:

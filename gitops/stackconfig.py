@@ -115,6 +115,9 @@ def read_stack_values(root: Path, stack: str) -> dict[str, Any]:
     return values
 
 
+KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+")
+
+
 def engine_values(raw: Mapping[str, Any], secret_keys: "set[str] | frozenset[str]", project: ProjectConfig) -> dict[str, Any]:
     """The engine's config (every value a string; structured ones JSON) as the stack file would hold it.
 
@@ -286,10 +289,12 @@ class _StackReader:
         owner = node.bool("owner", False)
         keep = node.int("keepReleaseImages", 30, minimum=1, maximum=1000)
         immutable = node.bool("immutableTags", False)
+        kms = node.str("kmsKeyArn", None, pattern=KMS_KEY_ARN,
+                       describe="a KMS key ARN like 'arn:aws:kms:eu-west-1:111111111111:key/<id>'")
         node.done()
         if acct is None or reg is None or keep is None or prefix is None:
             return None
-        return RegistryConfig(acct, reg, prefix, owner, keep, immutable)
+        return RegistryConfig(acct, reg, prefix, owner, keep, immutable, kms)
 
     def _gitops(self, node: "Node | None") -> "GitOpsConfig | None":
         if node is None or not self._is_map(node):

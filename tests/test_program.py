@@ -257,3 +257,19 @@ def test_a_preview_knows_every_service_and_argocd_file_before_anything_exists(pr
     known = {path: content for reg in mocks.of_type(FILES) if reg.name != "gitops-cluster"
              for path, content in reg.inputs.get("files", {}).items()}
     assert known == {m.path: m.content.decode() for m in expected.files}
+
+
+def test_a_configured_kms_key_encrypts_the_repositories(program) -> None:  # type: ignore[no-untyped-def]
+    key = "arn:aws:kms:eu-west-1:999999999999:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    registry = {"accountId": "999999999999", "region": "eu-west-1", "prefix": "shop", "owner": True,
+                "immutableTags": True, "kmsKeyArn": key}
+    mocks, _ = program("dev", extra={f"{NS}:registry": json.dumps(registry)})
+    repos = mocks.of_type(REPOSITORY)
+    assert repos and all(r.inputs["encryptionConfigurations"] == [{"encryptionType": "KMS", "kmsKey": key}]
+                         for r in repos)
+
+
+def test_a_malformed_kms_key_is_a_config_error(program) -> None:  # type: ignore[no-untyped-def]
+    registry = {"accountId": "999999999999", "owner": True, "immutableTags": True, "kmsKeyArn": "my-key"}
+    with pytest.raises(pulumi.RunError, match=r"registry\.kmsKeyArn.*KMS key ARN"):
+        program("dev", extra={f"{NS}:registry": json.dumps(registry)})
