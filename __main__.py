@@ -22,7 +22,6 @@ from components.sealing import SealingKey, SealingKeyArgs
 from gitops import layout
 from gitops.errors import GitOpsError
 from gitops.project import registry_accounts
-from gitops.render import render_stack
 
 ROOT = Path(__file__).resolve().parent
 
@@ -34,7 +33,6 @@ except GitOpsError as exc:
     raise pulumi.RunError(str(exc)) from None
 
 tags = {"managed-by": layout.MANAGED_BY, "environment": stack.environment, "pulumi-stack": stack.name}
-services = tuple(s.name for s in project.catalog.services)
 
 registry = Registry("ecr", RegistryArgs(
     config=stack.registry,
@@ -46,7 +44,8 @@ registry = Registry("ecr", RegistryArgs(
 cluster = Cluster("eks", ClusterArgs(config=stack.cluster, region=stack.region, tags=tags))
 in_cluster = pulumi.ResourceOptions(providers={"kubernetes": cluster.provider})
 
-sealing = SealingKey("sealing", SealingKeyArgs(cluster_name=stack.cluster.name), opts=in_cluster)
+sealing = SealingKey("sealing", SealingKeyArgs(cluster_name=stack.cluster.name, config=stack.sealing, tags=tags),
+                     opts=in_cluster)
 
 argocd = ArgoCD("argocd", ArgoCDArgs(
     environment=stack.environment,
@@ -65,11 +64,11 @@ argocd = ArgoCD("argocd", ArgoCDArgs(
 ), opts=in_cluster)
 
 gitops_repo = GitOpsRepo("gitops", GitOpsRepoArgs(
-    render=render_stack(project, stack),
-    services=services,
-    cluster=stack.cluster.name,
-    checkout=stack.gitops.checkout,
+    project=project,
+    stack=stack,
     sealing_cert=sealing.certificate_pem,
+    stability_key=sealing.stability_key,
+    secret_values=config.secret_values,
 ))
 
 pulumi.export("environment", stack.environment)
@@ -79,6 +78,8 @@ pulumi.export("kubeconfig", pulumi.Output.secret(cluster.kubeconfig))
 pulumi.export("ecrRepositoryUrls", registry.repository_urls)
 pulumi.export("sealingCertificate", sealing.certificate_pem)
 pulumi.export("sealingPrivateKey", pulumi.Output.secret(sealing.private_key_pem))
+pulumi.export("sealingStabilityKey", pulumi.Output.secret(sealing.stability_key))
+pulumi.export("sealingBackupSecretArn", sealing.backup_arn)
 pulumi.export("argocdUrl", argocd.url)
 pulumi.export("imageUpdaterRoleArn", argocd.image_updater_role_arn)
 pulumi.export("gitopsCheckout", stack.gitops.checkout)

@@ -9,6 +9,7 @@ same message (file, key, what is valid) before any resource is registered.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional
@@ -16,12 +17,16 @@ from typing import Any, Mapping, Optional
 import pulumi
 from pulumi.runtime import config as engine
 
-from gitops.errors import GitOpsError
+from gitops import layout
+from gitops.errors import GitOpsError, InputError, Problem
 from gitops.model import Project, Stack
 from gitops.project import load_project
+from gitops.render.secrets import missing_values
 from gitops.stackconfig import engine_values, read_project_config
 
+NS = layout.CONFIG_NAMESPACE
 CREDENTIALS_KEY = "gitopsCredentials"
+SECRETS_KEY = "secrets"
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,8 @@ class ProgramConfig:
     stack: Stack
     # Argo CD's Git credentials ({username, password} or {sshPrivateKey}); always a secret Output.
     repo_credentials: Optional[pulumi.Output[Mapping[str, str]]]
+    # {service: {NAME: value}} to seal into the overlays; always a secret Output.
+    secret_values: pulumi.Output[Mapping[str, Mapping[str, str]]]
 
 
 def engine_config() -> tuple[dict[str, Any], set[str]]:
@@ -45,7 +52,30 @@ def load_program_config(root: Path, stack_name: str) -> ProgramConfig:
     try:
         values = engine_values(raw, secret, read_project_config(root))
         project = load_project(root, engine=(stack_name, values))
+        stack = project.stack(stack_name)
+        check_secret_names(stack, project, raw.get(f"{NS}:{SECRETS_KEY}"))
     except GitOpsError as exc:
         raise pulumi.RunError(str(exc)) from None
-    credentials = pulumi.Config().get_secret_object(CREDENTIALS_KEY)
-    return ProgramConfig(project, project.stack(stack_name), credentials)
+    config = pulumi.Config()
+    credentials = config.get_secret_object(CREDENTIALS_KEY)
+    values = config.get_secret_object(SECRETS_KEY) or pulumi.Output.secret({})
+    return ProgramConfig(project, stack, credentials, values)
+
+
+def check_secret_names(stack: Stack, project: Project, raw: Any) -> None:
+    """Every declared secret has a value, before anything is created; looks at names only, never values."""
+    try:
+        given = json.loads(raw) if isinstance(raw, str) else (raw or {})
+    except ValueError:
+        given = None
+    if not isinstance(given, dict) or not all(isinstance(v, dict) for v in given.values()):
+        raise InputError([Problem(stack.file, f"config.{NS}:{SECRETS_KEY}",
+                                  "expected {<service>: {<NAME>: value}}; set values with "
+                                  f"`pulumi config set --secret --path '{NS}:{SECRETS_KEY}.<service>.<NAME>' <value>`")])
+    problems: list[Problem] = []
+    for service in project.catalog.services:
+        missing = [name for name in service.secrets if name not in given.get(service.name, {})]
+        if missing:
+            problems.extend(missing_values(service, stack, missing).problems)
+    if problems:
+        raise InputError(problems)

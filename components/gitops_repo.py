@@ -25,8 +25,11 @@ import pulumi
 import pulumi.dynamic as dynamic
 
 from gitops.errors import GitOpsError
-from gitops.render import Manifest, RenderResult, sealing_cert_file
-from gitops.slices import Slice, slice_render
+from gitops.model import Project, Service, Stack
+from gitops.render import Manifest, RenderResult, render_service, render_stack, sealing_cert_file
+from gitops.render.secrets import sealed_secret_file
+from gitops.sealing import load_certificate
+from gitops.slices import SERVICE_SLICE_PREFIX, Slice, slice_render
 from gitops.writer import Report, WriteOptions, write_slice
 
 TYPE = "gitops-platform:gitops:GitOpsRepo"
@@ -133,18 +136,19 @@ _PROVIDER = GitOpsFilesProvider()
 
 @dataclass(frozen=True)
 class GitOpsRepoArgs:
-    """``render`` is ``render_stack`` for this stack; ``services`` every catalog service (one resource each).
+    """This stack's files: ``render_stack(project, stack, ...)`` split into one resource per slice.
 
-    ``sealing_cert``: the cluster's certificate, published in ``clusters/<cluster>/``.
-    It must equal what ``render_stack(..., sealing_cert=...)`` would write, which is
-    why the component renders that one file through the core too.
+    ``sealing_cert`` (PEM), ``stability_key`` (hex, secret) and ``secret_values``
+    ({service: {NAME: value}}, secret) seal each service's secrets into its
+    overlay; the sealed files are ciphertext, so the resources' contents are not
+    secret and ``preview --diff`` shows them.
     """
 
-    render: RenderResult
-    services: tuple[str, ...]
-    cluster: str
-    checkout: str
+    project: Project
+    stack: Stack
     sealing_cert: Optional[pulumi.Input[str]] = None
+    stability_key: Optional[pulumi.Input[str]] = None
+    secret_values: Optional[pulumi.Input[Mapping[str, Mapping[str, str]]]] = None
 
 
 class GitOpsRepo(pulumi.ComponentResource):
@@ -154,21 +158,40 @@ class GitOpsRepo(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GitOpsRepoArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__(TYPE, name, None, opts)
-        render = args.render
+        project, stack = args.project, args.stack
+        render = render_stack(project, stack)   # services with secrets are re-rendered sealed below
+        services = {s.name: s for s in project.catalog.services}
         self.slices = {}
-        pieces = slice_render(render, args.services, args.cluster)
+        pieces = slice_render(render, tuple(services), stack.cluster.name)
         for piece in pieces:
             files: pulumi.Input[dict[str, str]] = {m.path: m.content.decode("utf-8") for m in piece.files}
-            if piece.name == "cluster" and args.sealing_cert is not None:
+            service = services.get(piece.name[len(SERVICE_SLICE_PREFIX):]) if piece.name.startswith(SERVICE_SLICE_PREFIX) else None
+            if service is not None and service.secrets and args.sealing_cert is not None:
+                files = _sealed_service_files(service, stack, args)
+            elif piece.name == "cluster" and args.sealing_cert is not None:
                 files = pulumi.Output.from_input(args.sealing_cert).apply(
-                    lambda pem, fixed=files: {**fixed, **_cert_file(args.cluster, pem)})
+                    lambda pem, fixed=files: {**fixed, **_cert_file(stack.cluster.name, pem)})
             self.slices[piece.name] = GitOpsFiles(
                 f"{name}-{piece.name}",
-                _props(render, piece, args.checkout, files),
+                _props(render, piece, stack.gitops.checkout, files),
                 pulumi.ResourceOptions(parent=self),
             )
         self.paths = sorted(p for piece in pieces for p in piece.prefixes)
-        self.register_outputs({"paths": self.paths, "checkout": args.checkout})
+        self.register_outputs({"paths": self.paths, "checkout": stack.gitops.checkout})
+
+
+def _sealed_service_files(service: Service, stack: Stack, args: GitOpsRepoArgs) -> pulumi.Output[dict[str, str]]:
+    """The service's files with its SealedSecret; ciphertext only, so the result is not secret."""
+    def render(values: list[Any]) -> dict[str, str]:
+        pem, stability_hex, secrets = values
+        cert = load_certificate(pem.encode(), f"certificate of cluster {stack.cluster.name}")
+        given = {k: v.encode() for k, v in ((secrets or {}).get(service.name) or {}).items()}
+        derivation = bytes.fromhex(stability_hex) if stability_hex else None
+        sealed = sealed_secret_file(service, stack, cert, given, derivation)
+        return {m.path: m.content.decode("utf-8") for m in render_service(service, stack, sealed)}
+
+    sealed = pulumi.Output.all(args.sealing_cert, args.stability_key, args.secret_values).apply(render)
+    return pulumi.Output.unsecret(sealed)
 
 
 def _cert_file(cluster: str, pem: str) -> dict[str, str]:

@@ -7,6 +7,7 @@ stderr, no traceback unless ``--debug``).
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import sys
@@ -16,7 +17,8 @@ from typing import Any, Sequence
 
 from . import fastpath, layout
 from . import options as opts
-from .errors import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, GitOpsError, InputError
+from .errors import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, GitOpsError, InputError, Problem
+from .localsecrets import ENV_PREFIX, LocalSecrets, load_local_secrets, plan_secrets
 from .project import load_project
 from .reader import did_you_mean
 from .stackconfig import stack_names
@@ -58,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--project", type=Path, default=Path("."), help="project root holding Pulumi.yaml (default: .)")
     render.add_argument("--dry-run", action="store_true", help="report what would change, write nothing")
     render.add_argument("--force", action="store_true", help="overwrite owned files that were edited by hand")
+    render.add_argument("--secrets", type=Path, metavar="FILE",
+                        help="secret values for --stack, kept outside the project and the tree (see README, Secrets); "
+                             f"{ENV_PREFIX}<SERVICE>_<NAME> variables also count")
     _output(render)
     render.set_defaults(func=cmd_render)
 
@@ -77,6 +82,8 @@ def _parser() -> argparse.ArgumentParser:
                            help=f"Kubernetes schema version (default: {defaults.kubernetes_version})")
         _output(p)
         p.set_defaults(func=func)
+
+    _seal_parser(sub)
     return parser
 
 
@@ -85,11 +92,20 @@ def _output(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    reports = _render_unchanged(args) if not args.force else None
+    if args.secrets is not None and args.all:
+        raise InputError([Problem("--secrets", "", "applies to one stack: use it with --stack, not --all")])
+    local_input = args.secrets is not None or (args.stack is not None and any(k.startswith(ENV_PREFIX) for k in os.environ))
+    reports = _render_unchanged(args) if not (args.force or local_input) else None
+    pending: dict[str, list[str]] = {}
     if reports is None:
-        reports = _render(args)
+        reports = _render(args, pending)
+    for stack, services in pending.items():
+        if services:
+            print(f"{stack}: secrets of {', '.join(services)} are not sealed yet: the tree has no certificate for "
+                  f"this stack's cluster; `pulumi up --stack {stack}` publishes it", file=sys.stderr)
     if args.output == "json":
-        _print_json({"out": str(args.out), "dryRun": args.dry_run, "stacks": [r.as_json() for r in reports]})
+        _print_json({"out": str(args.out), "dryRun": args.dry_run,
+                     "stacks": [{**r.as_json(), "pendingSecrets": pending.get(r.stack, [])} for r in reports]})
     else:
         verb = "would write" if args.dry_run else "wrote"
         for r in reports:
@@ -119,10 +135,16 @@ def _render_unchanged(args: argparse.Namespace) -> list[Report] | None:
     return reports
 
 
-def _render(args: argparse.Namespace) -> list[Report]:
+def _render(args: argparse.Namespace, pending: dict[str, list[str]]) -> list[Report]:
     project = load_project(args.project)
     stacks = project.stacks if args.all else (_find_stack(project, args.stack),)
-    results = [render_stack(project, s, _published_cert(args.out, s)) for s in stacks]
+    local = (load_local_secrets(args.secrets, os.environ, project, (args.project, args.out))
+             if args.stack is not None else LocalSecrets())
+    results = []
+    for stack in stacks:
+        secrets = plan_secrets(project, stack, args.out, local)
+        pending[stack.name] = secrets.pending
+        results.append(render_stack(project, stack, _published_cert(args.out, stack), secrets.sealed))
     # Every stack is planned before anything is written: a conflict anywhere leaves the tree untouched.
     plans = plan_renders(args.out, results, WriteOptions(dry_run=args.dry_run, force=args.force))
     if not args.dry_run:
@@ -205,3 +227,99 @@ def cmd_apps(args: argparse.Namespace) -> int:
 def _print_json(doc: Any) -> None:
     json.dump(doc, sys.stdout, indent=2, sort_keys=True)
     sys.stdout.write("\n")
+
+
+# --- seal ----------------------------------------------------------------------------------------
+SEAL_SCOPES = ("strict", "namespace-wide", "cluster-wide")
+
+
+def _seal_parser(sub: Any) -> None:
+    seal = sub.add_parser(
+        "seal", help="seal a Secret offline with the cluster's certificate (like kubeseal --cert)",
+        description="Seal a v1 Secret into a SealedSecret that only the cluster's controller can open. "
+                    "Only the public certificate is needed; the output is safe to commit.",
+    )
+    seal.add_argument("--cert", type=Path, required=True,
+                      help="the cluster's sealing certificate (PEM), e.g. clusters/<cluster>/sealed-secrets-cert.pem")
+    seal.add_argument("--scope", choices=SEAL_SCOPES,
+                      help="where the values may be opened (default: the Secret's scope annotations, else strict)")
+    seal.add_argument("-f", "--file", help="Secret YAML, one or more documents (default: stdin; - is stdin)")
+    raw = seal.add_argument_group("raw mode (kubeseal --raw)")
+    raw.add_argument("--raw", action="store_true",
+                     help="seal one value and print only its base64, for spec.encryptedData.<key>")
+    raw.add_argument("--name", help="the Secret's name (required for the strict scope)")
+    raw.add_argument("--namespace", help="the Secret's namespace (required unless --scope cluster-wide)")
+    raw.add_argument("--from-file", type=Path,
+                     help="read the value from this file (default: stdin). The bytes are sealed exactly as given: "
+                          "`echo` adds a newline that becomes part of the secret, `printf %%s` does not")
+    seal.set_defaults(func=cmd_seal)
+
+
+def cmd_seal(args: argparse.Namespace) -> int:
+    """Sealing needs only the public certificate, so it runs offline and random like kubeseal.
+
+    Deterministic sealing needs the derivation key from the private key; that
+    is for the Pulumi program, not for this command.
+    """
+    from . import yamlio
+    from .sealing import Scope, label_for, load_certificate, seal_secret, seal_value
+
+    scope = Scope(args.scope) if args.scope else None
+    if args.raw:
+        _check_raw_flags(args, scope or Scope.STRICT)
+    else:
+        given = [flag for flag, value in (("--name", args.name), ("--namespace", args.namespace),
+                                          ("--from-file", args.from_file)) if value is not None]
+        if given:
+            raise InputError(f"{given[0]}: only used with --raw; a Secret file carries its own metadata")
+    cert = load_certificate(_read_seal_input(args.cert), str(args.cert))
+
+    if args.raw:
+        value = _read_seal_input(args.from_file) if args.from_file is not None else sys.stdin.buffer.read()
+        chosen = scope or Scope.STRICT
+        sealed = seal_value(cert.public_key, value, label_for(chosen, args.namespace or "", args.name or ""))
+        sys.stdout.write(base64.b64encode(sealed).decode("ascii") + "\n")
+        return EXIT_OK
+
+    if args.file in (None, "-"):
+        source, text = "<stdin>", yamlio.read_file_text(_Stdin(), "<stdin>")
+    else:
+        source, text = args.file, yamlio.read_file_text(Path(args.file), args.file)
+    docs = yamlio.parse_all(text, source)
+    if not docs:
+        raise InputError([Problem(source, "", "holds no Secret to seal")])
+    sealed_docs = [
+        seal_secret(doc, cert, f"{source} (document {i})" if len(docs) > 1 else source, scope)
+        for i, doc in enumerate(docs, 1)
+    ]
+    sys.stdout.write(yamlio.dump(sealed_docs[0]) if len(sealed_docs) == 1 else yamlio.dump_all(sealed_docs))
+    return EXIT_OK
+
+
+def _check_raw_flags(args: argparse.Namespace, scope: Any) -> None:
+    if args.file is not None:
+        raise InputError("-f: is for Secret YAML; with --raw the value comes from --from-file or stdin")
+    if scope.value != "cluster-wide" and not args.namespace:
+        raise InputError(f"--namespace: required with --raw and --scope {scope.value} "
+                         "(the value can only be opened in that namespace)")
+    if scope.value == "strict" and not args.name:
+        raise InputError("--name: required with --raw and --scope strict "
+                         "(the value can only be opened by a Secret of that name); or choose --scope namespace-wide")
+
+
+def _read_seal_input(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputError([Problem(str(path), "", "file not found")]) from None
+    except IsADirectoryError:
+        raise InputError([Problem(str(path), "", "is a directory, expected a file")]) from None
+    except OSError as exc:
+        raise InputError([Problem(str(path), "", f"cannot read: {exc.strerror}")]) from None
+
+
+class _Stdin:
+    """Standard input where a path is expected (``yamlio.read_file_text`` only calls ``read_bytes``)."""
+
+    def read_bytes(self) -> bytes:
+        return sys.stdin.buffer.read()

@@ -231,6 +231,27 @@ class ArgoCDConfig:
 
 
 @dataclass(frozen=True)
+class SealingConfig:
+    """The cluster's sealed-secrets keys: which generations are installed, backup and restore.
+
+    Keys ``oldest_generation..generation`` are all active (each opens what it
+    sealed); the newest seals. Raising ``generation`` rotates, raising
+    ``oldest_generation`` retires keys nothing is sealed with any more.
+    """
+
+    generation: int = 1
+    oldest_generation: int = 1
+    namespace: str = "kube-system"      # the controller's namespace (kubeseal's default)
+    backup: bool = False                # copy the private keys to AWS Secrets Manager
+    backup_kms_key_id: Optional[str] = None
+    restore_from: Optional[str] = None  # a backup (Secrets Manager name or ARN) to install instead of new keys
+
+    @property
+    def generations(self) -> tuple[int, ...]:
+        return tuple(range(self.oldest_generation, self.generation + 1))
+
+
+@dataclass(frozen=True)
 class Stack:
     """One stack = one environment's cluster."""
 
@@ -247,6 +268,7 @@ class Stack:
     delivery: DeliveryPolicy
     argocd: ArgoCDConfig
     image_tags: Pairs
+    sealing: SealingConfig = SealingConfig()
 
     def image_tag(self, service: Service) -> str:
         for name, tag in self.image_tags:

@@ -27,8 +27,11 @@ class Slice:
         return replace(whole, files=self.files)
 
 
+SERVICE_SLICE_PREFIX = "service-"
+
+
 def service_slice_name(service: str) -> str:
-    return f"service-{service}"
+    return f"{SERVICE_SLICE_PREFIX}{service}"
 
 
 def slice_render(result: RenderResult, services: tuple[str, ...], cluster: str) -> list[Slice]:

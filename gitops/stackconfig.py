@@ -21,7 +21,7 @@ from .catalog import tag_problem
 from .errors import InputError, Problem
 from .model import (
     ArgoCDConfig, ClusterConfig, DeliveryPolicy, GitOpsConfig, IngressConfig, NodeGroup,
-    RegistryConfig, Stack, SyncMode, Topology, WorkloadDefaults,
+    RegistryConfig, SealingConfig, Stack, SyncMode, Topology, WorkloadDefaults,
 )
 from .reader import Node, Problems, checked, did_you_mean, type_name
 
@@ -115,6 +115,8 @@ def read_stack_values(root: Path, stack: str) -> dict[str, Any]:
     return values
 
 
+KMS_KEY_REF = re.compile(r"(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/)?[A-Za-z0-9/_-]+")
+SECRETS_MANAGER_REF = re.compile(r"(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:)?[A-Za-z0-9/_+=.@-]{1,512}")
 KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+")
 
 
@@ -210,12 +212,14 @@ class _StackReader:
         delivery = self._delivery(self.sub("delivery"))
         argocd = self._argocd(self.sub("argocd"))
         tags = self._image_tags(self.sub("imageTags"), services)
-        if None in (env, account, region, cluster, registry, gitops, workloads, ingress, delivery, argocd, tags):
+        sealing = self._sealing(self.sub("sealing"))
+        if None in (env, account, region, cluster, registry, gitops, workloads, ingress, delivery, argocd, tags, sealing):
             return None
         return Stack(
             name=stack, file=self.file, environment=env, account_id=account, region=region,  # type: ignore[arg-type]
             cluster=cluster, registry=registry, gitops=gitops, workloads=workloads,  # type: ignore[arg-type]
             ingress=ingress, delivery=delivery, argocd=argocd, image_tags=tags,  # type: ignore[arg-type]
+            sealing=sealing,  # type: ignore[arg-type]
         )
 
     def _env(self, top: Node) -> "str | None":
@@ -375,6 +379,26 @@ class _StackReader:
         if ns is None or topology is None:
             return None
         return ArgoCDConfig(ns, Topology(topology), ha, hostname)
+
+    def _sealing(self, node: "Node | None") -> "SealingConfig | None":
+        if node is not None and not self._is_map(node):
+            return None
+        node = node or Node({}, self.file, f"config.{NS}:sealing", self.problems)
+        generation = node.int("generation", 1, minimum=1, maximum=1000)
+        oldest = node.int("oldestGeneration", 1, minimum=1, maximum=1000)
+        if generation is not None and oldest is not None and oldest > generation:
+            node.error("oldestGeneration", f"is {oldest}, above generation {generation}; the newest key must stay installed")
+            oldest = None
+        ns = checked(node.str("namespace", "kube-system"), lambda v: names.label_problem(v, 63), node, "namespace")
+        backup = node.bool("backup", False)
+        kms = node.str("backupKmsKeyId", None, pattern=KMS_KEY_REF,
+                       describe="a KMS key id, ARN or alias like 'alias/sealed-secrets-backup'")
+        restore = node.str("restoreFrom", None, pattern=SECRETS_MANAGER_REF,
+                           describe="a Secrets Manager secret name or ARN (the backup of a previous cluster)")
+        node.done()
+        if generation is None or oldest is None or ns is None:
+            return None
+        return SealingConfig(generation, oldest, ns, backup, kms, restore)
 
     def _image_tags(self, node: "Node | None", services: tuple[str, ...]) -> "tuple[tuple[str, str], ...] | None":
         if node is None:

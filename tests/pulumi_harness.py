@@ -131,14 +131,17 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     account_id: str = MOCK_ACCOUNT
     region: str = "eu-west-1"
+    preview: bool = False   # a first preview: nothing exists, so computed outputs are unknown
     registrations: list[Registration] = field(default_factory=list)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     links: dict[tuple[str, str], Links] = field(default_factory=dict)
+    secrets_manager: dict[str, str] = field(default_factory=dict)   # secret id -> secret string
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = dict(args.inputs)
         self.registrations.append(Registration(args.typ, args.name, inputs, args.custom, args.provider or ""))
-        outputs = {**inputs, **computed_outputs(args.typ, args.name, inputs, self.account_id, self.region)}
+        outputs = inputs if self.preview else {
+            **inputs, **computed_outputs(args.typ, args.name, inputs, self.account_id, self.region)}
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
@@ -150,6 +153,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
             letters = "abc"
             return {"names": [f"{self.region}{x}" for x in letters],
                     "zoneIds": [f"euw1-az{i}" for i in range(1, len(letters) + 1)], "id": self.region}
+        if args.token == "aws:secretsmanager/getSecretVersion:getSecretVersion":
+            secret_id = args.args["secretId"]
+            return {"secretId": secret_id, "secretString": self.secrets_manager[secret_id], "id": secret_id,
+                    "arn": secret_id, "versionId": "v1"}
         if args.token == "aws:index/getRegion:getRegion":
             return {"name": self.region, "region": self.region, "id": self.region}
         if args.token == "aws:index/getPartition:getPartition":
@@ -197,7 +204,7 @@ def pulumi_mocks() -> Iterator[Callable[..., RecordingMocks]]:
 
     def start(stack: str = "dev", preview: bool = False, account_id: str = MOCK_ACCOUNT,
               region: str = "eu-west-1") -> RecordingMocks:
-        mocks = RecordingMocks(account_id=account_id, region=region)
+        mocks = RecordingMocks(account_id=account_id, region=region, preview=preview)
         pulumi.runtime.set_mocks(mocks, project="gitops-platform", stack=stack, preview=preview,
                                  monitor=RecordingMonitor(mocks))
         return mocks

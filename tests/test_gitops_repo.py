@@ -191,18 +191,3 @@ def test_refresh_reports_files_missing_from_a_fresh_checkout(project: Path, chec
     assert "apps/payments/base/service.yaml" not in read.outs["files"]
     assert provider.diff("id", read.outs, props).changes is True
 
-
-def test_render_carries_forward_the_certificate_pulumi_published(project: Path, checkout: Path, run,
-                                                                  provider: GitOpsFilesProvider) -> None:  # type: ignore[no-untyped-def]
-    from pulumi_harness import mock_key_pair
-
-    result, pieces = _slices(project)
-    props = _props(result, pieces["cluster"], checkout)
-    props["files"] = {"clusters/shop-dev/sealed-secrets-cert.pem": mock_key_pair()[1]}
-    provider.create(props)
-    rendered = run("render", "--all", "--project", project, "--out", checkout, "--output", "json")
-    assert rendered.code == 0, rendered.err
-    dev = next(s for s in json.loads(rendered.out)["stacks"] if s["stack"] == "dev")
-    assert "clusters/shop-dev/sealed-secrets-cert.pem" not in dev["deleted"]
-    assert (checkout / "clusters/shop-dev/sealed-secrets-cert.pem").read_text() == mock_key_pair()[1]
-    assert "clusters/shop-dev/sealed-secrets-cert.pem" in _record(checkout)

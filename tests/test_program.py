@@ -20,7 +20,11 @@ from pulumi.runtime.sync_await import _sync_await
 
 from components import charts
 from gitops.project import load_project
-from gitops.render import render_stack
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+from gitops.render import RenderResult, render_stack
+from gitops.render.secrets import sealed_secret_file
+from gitops.sealing import load_certificate, stability_key
 from pulumi_harness import RecordingMocks, engine_config, mock_key_pair
 
 from conftest import REPO_ROOT
@@ -30,6 +34,8 @@ FILES = "pulumi-python:dynamic/gitops:Files"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 REPOSITORY = "aws:ecr/repository:Repository"
 NS = "gitops-platform"
+SECRETS = f"{NS}:secrets"
+PLAINTEXT_MARK = "plaintext-"
 
 
 @pytest.fixture
@@ -37,8 +43,11 @@ def program(pulumi_mocks, tmp_path: Path) -> Callable[..., tuple[RecordingMocks,
     """``program(stack, root=REPO_ROOT, extra={...})``: run __main__.py; returns the mocks and the exports."""
 
     def _run(stack: str, root: Path = REPO_ROOT, extra: dict[str, str] | None = None,
-             preview: bool = False) -> tuple[RecordingMocks, dict[str, Any]]:
+             preview: bool = False, secrets: dict[str, dict[str, str]] | None = None) -> tuple[RecordingMocks, dict[str, Any]]:
         config, secret = engine_config(root, stack)
+        # What `pulumi config set --secret --path 'gitops-platform:secrets.<svc>.<NAME>'` gives the program.
+        config[SECRETS] = json.dumps(secret_values(root) if secrets is None else secrets)
+        secret.append(SECRETS)
         config.update(extra or {})
         account = config[f"{NS}:awsAccountId"]
         pulumi.runtime.set_all_config(config, secret)
@@ -53,6 +62,25 @@ def program(pulumi_mocks, tmp_path: Path) -> Callable[..., tuple[RecordingMocks,
         return mocks, {name: _export(value) for name, value in outputs.items()}
 
     return _run
+
+
+def secret_values(root: Path) -> dict[str, dict[str, str]]:
+    """A value for every secret the catalog declares (distinct per service and name)."""
+    project = load_project(root)
+    return {s.name: {n: f"{PLAINTEXT_MARK}{s.name}-{n}" for n in s.secrets} for s in project.catalog.services if s.secrets}
+
+
+def expected_render(root: Path, stack_name: str) -> RenderResult:
+    """What ``render`` writes for the stack once the mock cluster key exists and the test values are set."""
+    project = load_project(root)
+    stack = project.stack(stack_name)
+    key_pem, cert_pem = mock_key_pair()
+    cert = load_certificate(cert_pem.encode(), "mock certificate")
+    derivation = stability_key(load_pem_private_key(key_pem.encode(), password=None))  # type: ignore[arg-type]
+    values = secret_values(root)
+    sealed = {s.name: sealed_secret_file(s, stack, cert, {k: v.encode() for k, v in values[s.name].items()}, derivation)
+              for s in project.catalog.services if s.secrets}
+    return render_stack(project, stack, sealing_cert=cert_pem, sealed=sealed)
 
 
 def _project_copy(tmp_path: Path) -> Path:
@@ -164,8 +192,7 @@ def test_in_cluster_resources_use_the_clusters_provider(program, stack: str) -> 
 @pytest.mark.parametrize("stack", STACKS)
 def test_the_gitops_resources_hold_exactly_what_render_writes_for_the_stack(program, stack: str) -> None:  # type: ignore[no-untyped-def]
     mocks, _ = program(stack)
-    project = load_project(REPO_ROOT)
-    expected = render_stack(project, project.stack(stack), sealing_cert=mock_key_pair()[1])
+    expected = expected_render(REPO_ROOT, stack)
     registered: dict[str, str] = {}
     for files in _files(mocks).values():
         assert not set(files) & set(registered), "a path is in two resources"
@@ -193,10 +220,11 @@ def test_a_one_line_change_to_one_services_environment_config_changes_exactly_on
 def test_secrets_appear_only_as_secret_outputs(program, stack: str) -> None:  # type: ignore[no-untyped-def]
     mocks, outputs = program(stack)
     key_pem = mock_key_pair()[0]
-    for name in ("kubeconfig", "sealingPrivateKey"):
+    secret_outputs = ("kubeconfig", "sealingPrivateKey", "sealingStabilityKey")
+    for name in secret_outputs:
         assert outputs[name].secret, name
     for name, export in outputs.items():
-        if name in ("kubeconfig", "sealingPrivateKey"):
+        if name in secret_outputs:
             continue
         assert not export.secret, name
         assert "PRIVATE KEY" not in json.dumps(export.value, default=str), name
@@ -219,7 +247,8 @@ def test_stack_outputs_name_the_cluster_certificate_and_gitops_paths(program, st
 
 def test_credentials_of_another_account_stop_the_program_before_any_resource(program, pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
     config, secret = engine_config(REPO_ROOT, "prod")
-    pulumi.runtime.set_all_config(config, secret)
+    config[SECRETS] = json.dumps(secret_values(REPO_ROOT))
+    pulumi.runtime.set_all_config(config, [*secret, SECRETS])
     mocks = pulumi_mocks(stack="prod", account_id="444444444444")
 
     @pulumi.runtime.test
@@ -250,13 +279,16 @@ def test_a_stack_added_later_runs_unchanged(program, tmp_path: Path) -> None:  #
     assert "apps/payments/overlays/qa/kustomization.yaml" in paths
 
 
-def test_a_preview_knows_every_service_and_argocd_file_before_anything_exists(program) -> None:  # type: ignore[no-untyped-def]
+def test_a_preview_knows_every_file_that_needs_no_certificate_before_anything_exists(program) -> None:  # type: ignore[no-untyped-def]
     mocks, _ = program("prod", preview=True)
     project = load_project(REPO_ROOT)
-    expected = render_stack(project, project.stack("prod"))
-    known = {path: content for reg in mocks.of_type(FILES) if reg.name != "gitops-cluster"
-             for path, content in reg.inputs.get("files", {}).items()}
-    assert known == {m.path: m.content.decode() for m in expected.files}
+    with_secrets = {f"gitops-service-{s.name}" for s in project.catalog.services if s.secrets}
+    plain = render_stack(project, project.stack("prod"))   # without the sealed files
+    known_slices = [reg for reg in mocks.of_type(FILES) if isinstance(reg.inputs.get("files"), dict)]
+    known = {path: content for reg in known_slices for path, content in reg.inputs["files"].items()}
+    assert {reg.name for reg in mocks.of_type(FILES)} - {reg.name for reg in known_slices} == with_secrets | {"gitops-cluster"}
+    secret_dirs = tuple(f"apps/{name[len('gitops-service-'):]}/" for name in with_secrets)
+    assert known == {m.path: m.content.decode() for m in plain.files if not m.path.startswith(secret_dirs)}
 
 
 def test_a_configured_kms_key_encrypts_the_repositories(program) -> None:  # type: ignore[no-untyped-def]

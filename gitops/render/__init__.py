@@ -7,17 +7,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from types import MappingProxyType
+from typing import Mapping, Optional
 
 from .. import layout
 from ..errors import InputError, Problem
-from ..model import Project, Stack
+from ..model import Project, Service, Stack
 from .argocd import render_argocd
 from .manifest import Manifest
 from .overlays import render_overlay
 from .workloads import render_base
 
-__all__ = ["Manifest", "RenderResult", "render_stack", "sealing_cert_file"]
+__all__ = ["Manifest", "RenderResult", "render_service", "render_stack", "sealing_cert_file"]
 
 
 @dataclass(frozen=True)
@@ -29,17 +30,25 @@ class RenderResult:
     files: tuple[Manifest, ...]   # sorted by path, unique
 
 
-def render_stack(project: Project, stack: Stack, sealing_cert: Optional[str] = None) -> RenderResult:
-    """``sealing_cert``: the cluster's sealed-secrets certificate (PEM) once the program created it."""
+def render_stack(project: Project, stack: Stack, sealing_cert: Optional[str] = None,
+                 sealed: Mapping[str, Manifest] = MappingProxyType({})) -> RenderResult:
+    """``sealing_cert``: the cluster's sealed-secrets certificate (PEM) once the program created it.
+    ``sealed``: service -> its SealedSecret for this environment (render.secrets); a service with
+    secrets and no entry renders without one (its secrets are pending: the caller decides whether
+    that is an error)."""
     files: list[Manifest] = []
     for service in project.catalog.services:
-        files.extend(render_base(service))
-        files.extend(render_overlay(service, stack))
+        files.extend(render_service(service, stack, sealed.get(service.name)))
     files.extend(render_argocd(project.catalog, stack))
     if sealing_cert is not None:
         files.append(sealing_cert_file(stack.cluster.name, sealing_cert))
     files.sort(key=lambda m: m.path)
     return RenderResult(stack.name, stack.environment, stack.gitops.repo_url, stack.gitops.path, tuple(files))
+
+
+def render_service(service: Service, stack: Stack, sealed: Optional[Manifest] = None) -> list[Manifest]:
+    """One service's files for one stack: its base and this environment's overlay."""
+    return [*render_base(service), *render_overlay(service, stack, sealed)]
 
 
 def sealing_cert_file(cluster: str, pem: str) -> Manifest:

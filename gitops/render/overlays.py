@@ -9,7 +9,7 @@ ApplicationSet discovers, so a new service needs no ApplicationSet edit.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from .. import layout
 from ..model import Service, Stack
@@ -27,7 +27,8 @@ def effective_replicas(service: Service, stack: Stack) -> int:
     return stack.workloads.replicas
 
 
-def render_overlay(service: Service, stack: Stack) -> list[Manifest]:
+def render_overlay(service: Service, stack: Stack, sealed: Optional[Manifest] = None) -> list[Manifest]:
+    """``sealed``: the service's SealedSecret for this environment (see render.secrets), when it has one yet."""
     env = stack.environment
     directory = layout.overlay_dir(service.name, env)
     override = service.override(env)
@@ -48,6 +49,9 @@ def render_overlay(service: Service, stack: Stack) -> list[Manifest]:
     if effective_replicas(service, stack) > 1:
         files.append(yaml_file(f"{directory}/pdb.yaml", _pdb(service, stack)))
         resources.append("pdb.yaml")
+    if sealed is not None:
+        files.append(sealed)
+        resources.append(sealed.path.rsplit("/", 1)[-1])
 
     replicas = []
     if service.autoscaling is None:

@@ -1,0 +1,162 @@
+"""Secret values for the offline CLI, and what ``render`` does with each service's secrets.
+
+Values never come from the project or the GitOps tree. For one stack
+(``render --stack S``) they come from a file given with ``--secrets`` (kept
+outside both) and/or environment variables ``GITOPS_SECRET_<SERVICE>_<NAME>``
+(service upper-cased, ``-`` as ``_``); the environment wins. The file may also
+hold the stack's ``stabilityKey`` (``pulumi stack output --show-secrets
+sealingStabilityKey``), or ``GITOPS_SEALING_STABILITY_KEY`` gives it: with it,
+offline sealing produces exactly the bytes ``pulumi up`` writes; without it,
+values are sealed with fresh randomness (a valid, but new, ciphertext).
+
+Per service with secrets, given the cluster certificate published in the tree:
+
+* all values given: seal them;
+* none given, and the tree holds this stack's SealedSecret, sealed for the
+  current certificate with exactly the declared names: keep it byte for byte
+  (a render without secrets, e.g. in CI, never undoes ``pulumi up``);
+* otherwise: an error naming the service, the environment and the command.
+
+Without a published certificate (the cluster's first ``pulumi up`` has not
+run), the secrets are pending: the overlay has no SealedSecret yet and the
+render says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+from . import layout, yamlio
+from .errors import InputError, Problem
+from .model import Project, Service, Stack
+from .render import Manifest
+from .render.secrets import CERT_ANNOTATION, cert_marker, missing_values, sealed_secret_file, sealed_secret_path
+from .sealing import SealingCert, load_certificate
+from .writer import owned_file
+
+ENV_PREFIX = "GITOPS_SECRET_"
+STABILITY_ENV = "GITOPS_SEALING_STABILITY_KEY"
+
+
+@dataclass(frozen=True)
+class LocalSecrets:
+    values: Mapping[str, Mapping[str, bytes]] = field(default_factory=dict)   # service -> name -> value
+    stability_key: Optional[bytes] = None
+
+
+@dataclass
+class SecretsPlan:
+    sealed: dict[str, Manifest] = field(default_factory=dict)
+    pending: list[str] = field(default_factory=list)    # services whose secrets wait for a certificate
+
+
+def env_name(service: str, name: str) -> str:
+    return f"{ENV_PREFIX}{service.upper().replace('-', '_')}_{name}"
+
+
+def load_local_secrets(file: Optional[Path], environ: Mapping[str, str], project: Project,
+                       forbidden_roots: tuple[Path, ...]) -> LocalSecrets:
+    """Values from ``file`` and the environment for the catalog's declared secrets."""
+    values: dict[str, dict[str, bytes]] = {}
+    stability: Optional[str] = None
+    if file is not None:
+        doc = _read_file(file, forbidden_roots)
+        stability = doc.get("stabilityKey")
+        services = doc.get("services", {})
+        known = {s.name: s for s in project.catalog.services}
+        for svc, entries in services.items():
+            if svc not in known:
+                raise InputError([Problem(str(file), f"services.{svc}", "is not a service of the catalog")])
+            if not isinstance(entries, dict) or not all(isinstance(v, str) for v in entries.values()):
+                raise InputError([Problem(str(file), f"services.{svc}", "expected a mapping of secret name to string value")])
+            values[svc] = {name: value.encode() for name, value in entries.items()}
+    for service in project.catalog.services:
+        for name in service.secrets:
+            if env_name(service.name, name) in environ:
+                values.setdefault(service.name, {})[name] = environ[env_name(service.name, name)].encode()
+    stability = environ.get(STABILITY_ENV, stability)
+    return LocalSecrets(values, _stability(stability, file))
+
+
+def _read_file(file: Path, forbidden_roots: tuple[Path, ...]) -> dict[str, Any]:
+    resolved = file.resolve()
+    for root in forbidden_roots:
+        if resolved == root.resolve() or root.resolve() in resolved.parents:
+            raise InputError([Problem(str(file), "", f"lies inside {root}; keep secret values outside the project "
+                                      "and the GitOps repository (e.g. ~/.config/gitops-platform/)")])
+    doc = yamlio.parse(yamlio.read_file_text(file, str(file)), str(file))
+    if doc is None:
+        doc = {}
+    if not isinstance(doc, dict) or set(doc) - {"services", "stabilityKey"}:
+        raise InputError([Problem(str(file), "", "expected a mapping with 'services' ({<service>: {<NAME>: value}}) "
+                                  "and optionally 'stabilityKey'")])
+    if not isinstance(doc.get("services", {}), dict):
+        raise InputError([Problem(str(file), "services", "expected a mapping of service to secret values")])
+    return doc
+
+
+def _stability(text: Optional[str], file: Optional[Path]) -> Optional[bytes]:
+    if text is None:
+        return None
+    try:
+        key = bytes.fromhex(str(text).strip())
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        where = STABILITY_ENV if file is None else f"{file} (or {STABILITY_ENV})"
+        raise InputError([Problem(where, "stabilityKey", "expected 64 hex digits: the output of "
+                                  "`pulumi stack output --show-secrets sealingStabilityKey`")])
+    return key
+
+
+def published_certificate(out: Path, stack: Stack) -> Optional[SealingCert]:
+    """The certificate ``pulumi up`` published for the stack's cluster, if the tree has it."""
+    path = layout.sealing_cert_path(stack.cluster.name)
+    content = owned_file(out, stack.name, path)
+    return load_certificate(content, str(out / path)) if content is not None else None
+
+
+def plan_secrets(project: Project, stack: Stack, out: Path, local: LocalSecrets) -> SecretsPlan:
+    """Each service's SealedSecret for this render (see the module docstring)."""
+    plan = SecretsPlan()
+    with_secrets = [s for s in project.catalog.services if s.secrets]
+    if not with_secrets:
+        return plan
+    cert = published_certificate(out, stack)
+    problems: list[Problem] = []
+    for service in with_secrets:
+        given = local.values.get(service.name, {})
+        try:
+            if cert is None:
+                if given:
+                    raise InputError([Problem(str(out / layout.sealing_cert_path(stack.cluster.name)), "",
+                                              f"no certificate for cluster {stack.cluster.name} yet, so the values "
+                                              f"of {service.name} cannot be sealed; `pulumi up --stack {stack.name}` "
+                                              "publishes it")])
+                plan.pending.append(service.name)
+            elif given:
+                plan.sealed[service.name] = sealed_secret_file(service, stack, cert, given, local.stability_key)
+            else:
+                plan.sealed[service.name] = _carried(service, stack, out, cert)
+        except InputError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise InputError(problems)
+    return plan
+
+
+def _carried(service: Service, stack: Stack, out: Path, cert: SealingCert) -> Manifest:
+    path = sealed_secret_path(service, stack)
+    content = owned_file(out, stack.name, path)
+    if content is not None:
+        try:
+            doc = yamlio.parse(content.decode("utf-8"), path)
+            keys = sorted(doc["spec"]["encryptedData"])
+            marker = doc["metadata"]["annotations"][CERT_ANNOTATION]
+        except (InputError, KeyError, TypeError, UnicodeDecodeError):
+            keys, marker = [], ""
+        if keys == sorted(service.secrets) and marker == cert_marker(cert):
+            return Manifest(path, content)
+    raise missing_values(service, stack, list(service.secrets))
