@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterator
 import pulumi
 import pytest
 import yaml
+from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 
 MOCK_ACCOUNT = "123456789012"
@@ -41,6 +42,20 @@ def engine_config(root: Path, stack: str) -> tuple[dict[str, str], list[str]]:
     return config, secret
 
 
+def plain_strings(value: Any) -> Iterator[str]:
+    """Every string of a registered input that is not inside a secret (what state and diffs show)."""
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:  # noqa: SLF001
+            return
+        for item in value.values():
+            yield from plain_strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from plain_strings(item)
+    elif isinstance(value, str):
+        yield value
+
+
 @dataclass(frozen=True)
 class Registration:
     typ: str
@@ -50,27 +65,41 @@ class Registration:
     provider: str = ""
 
 
-@functools.lru_cache(maxsize=1)
-def mock_key_pair() -> tuple[str, str]:
-    """A real RSA key and self-signed certificate (PEM), made once per test session.
+@functools.lru_cache(maxsize=None)
+def mock_private_key(name: str) -> str:
+    """A real RSA key (PEM, PKCS#1) per ``tls.PrivateKey`` resource name, made once per test session.
 
     2048 bits keeps the suite fast; the program asks pulumi-tls for 4096 and the
     tests check that request, not the mock's answer.
     """
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                             serialization.NoEncryption()).decode()
+
+
+@functools.lru_cache(maxsize=None)
+def mock_certificate(key_pem: str) -> str:
+    """The self-signed certificate pulumi-tls would return for ``key_pem`` (fixed dates: deterministic)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
+    key = serialization.load_pem_private_key(key_pem.encode(), password=None)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sealed-secret")])
     now = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())  # type: ignore[arg-type]
             .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=3650))
-            .sign(key, hashes.SHA256()))
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                                serialization.NoEncryption()).decode()
-    return key_pem, cert.public_bytes(serialization.Encoding.PEM).decode()
+            .sign(key, hashes.SHA256()))  # type: ignore[arg-type]
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def mock_key_pair(name: str = "sealing-g1-key") -> tuple[str, str]:
+    """(key PEM, certificate PEM) the mocks give the ``tls.PrivateKey`` named ``name`` and its certificate."""
+    key_pem = mock_private_key(name)
+    return key_pem, mock_certificate(key_pem)
 
 
 def computed_outputs(typ: str, name: str, inputs: dict[str, Any], account: str, region: str) -> dict[str, Any]:
@@ -88,10 +117,12 @@ def computed_outputs(typ: str, name: str, inputs: dict[str, Any], account: str, 
             "vpcConfig": {**inputs.get("vpcConfig", {}), "clusterSecurityGroupId": f"sg-{name}"},
         }
     if typ == "tls:index/privateKey:PrivateKey":
-        key_pem, _ = mock_key_pair()
-        return {"privateKeyPem": key_pem, "publicKeyPem": "mock-public-key"}
+        return {"privateKeyPem": mock_private_key(name), "publicKeyPem": "mock-public-key"}
     if typ == "tls:index/selfSignedCert:SelfSignedCert":
-        return {"certPem": mock_key_pair()[1]}
+        key_pem = inputs.get("privateKeyPem")
+        if isinstance(key_pem, dict) and key_pem.get(rpc._special_sig_key) == rpc._special_secret_sig:  # noqa: SLF001
+            key_pem = key_pem.get("value")
+        return {"certPem": mock_certificate(key_pem)} if isinstance(key_pem, str) else {}
     if typ.startswith("aws:ec2/"):
         return {"arn": f"arn:aws:ec2:{region}:{account}:{name}"}
     return {}

@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 import pulumi
 import pytest
+import yaml
 from pulumi.runtime.sync_await import _sync_await
 
 from components import charts
@@ -24,8 +25,8 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from gitops.render import RenderResult, render_stack
 from gitops.render.secrets import sealed_secret_file
-from gitops.sealing import load_certificate, stability_key
-from pulumi_harness import RecordingMocks, engine_config, mock_key_pair
+from gitops.sealing import UnsealError, load_certificate, stability_key, unseal_sealed_secret
+from pulumi_harness import RecordingMocks, engine_config, mock_key_pair, plain_strings
 
 from conftest import REPO_ROOT
 
@@ -305,3 +306,40 @@ def test_a_malformed_kms_key_is_a_config_error(program) -> None:  # type: ignore
     registry = {"accountId": "999999999999", "owner": True, "immutableTags": True, "kmsKeyArn": "my-key"}
     with pytest.raises(pulumi.RunError, match=r"registry\.kmsKeyArn.*KMS key ARN"):
         program("dev", extra={f"{NS}:registry": json.dumps(registry)})
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_secret_values_never_appear_in_plain_in_any_resource_or_output(program, stack: str) -> None:  # type: ignore[no-untyped-def]
+    mocks, outputs = program(stack)
+    for reg in mocks.registrations:
+        assert not any(PLAINTEXT_MARK in text for text in plain_strings(reg.inputs)), reg.name
+    for name, export in outputs.items():
+        assert PLAINTEXT_MARK not in json.dumps(export.value, default=str), name
+
+
+def test_the_sealed_files_open_with_the_clusters_key_to_the_configured_values(program) -> None:  # type: ignore[no-untyped-def]
+    mocks, _ = program("prod")
+    key = load_pem_private_key(mock_key_pair()[0].encode(), password=None)
+    doc = yaml.safe_load(mocks.named("gitops-service-payments").inputs["files"]["apps/payments/overlays/prod/sealedsecret.yaml"])
+    opened = unseal_sealed_secret(doc, [key])  # type: ignore[list-item]
+    assert {k: v.decode() for k, v in opened.items()} == secret_values(REPO_ROOT)["payments"]
+
+
+def test_a_missing_secret_value_stops_the_program_naming_service_environment_and_command(program) -> None:  # type: ignore[no-untyped-def]
+    values = secret_values(REPO_ROOT)
+    del values["payments"]["STRIPE_WEBHOOK_SECRET"]
+    with pytest.raises(pulumi.RunError, match=r"service payments needs secret STRIPE_WEBHOOK_SECRET in environment "
+                                              r"staging.*pulumi config set --stack staging --secret --path"):
+        program("staging", secrets=values)
+
+
+def test_rotating_the_sealing_key_re_seals_with_the_new_certificate(program) -> None:  # type: ignore[no-untyped-def]
+    mocks, _ = program("dev", extra={f"{NS}:sealing": json.dumps({"generation": 2})})
+    assert sorted(r.name for r in mocks.of_type("tls:index/privateKey:PrivateKey")) == ["sealing-g1-key", "sealing-g2-key"]
+    old, new = (load_pem_private_key(mock_key_pair(f"sealing-g{g}-key")[0].encode(), password=None) for g in (1, 2))
+    files = _files(mocks)
+    doc = yaml.safe_load(files["gitops-service-orders"]["apps/orders/overlays/dev/sealedsecret.yaml"])
+    assert unseal_sealed_secret(doc, [new])  # type: ignore[list-item]
+    with pytest.raises(UnsealError):
+        unseal_sealed_secret(doc, [old])  # type: ignore[list-item]
+    assert files["gitops-cluster"]["clusters/shop-dev/sealed-secrets-cert.pem"] == mock_key_pair("sealing-g2-key")[1]

@@ -8,7 +8,6 @@ from typing import Any, Callable, Iterator
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
-from pulumi.runtime import rpc
 
 from components.charts import SEALED_SECRETS
 from components.sealing import (
@@ -21,7 +20,7 @@ from components.sealing import (
     restored_pair,
 )
 from gitops.model import SealingConfig
-from pulumi_harness import RecordingMocks, mock_key_pair
+from pulumi_harness import RecordingMocks, mock_key_pair, plain_strings
 
 SECRET = "kubernetes:core/v1:Secret"
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -39,20 +38,6 @@ def _build(start: Callable[..., RecordingMocks],
 
     program()
     return mocks, holder["key"]
-
-
-def _plain_strings(value: Any) -> Iterator[str]:
-    """Every string of a wire value that is not inside a secret."""
-    if isinstance(value, dict):
-        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
-            return
-        for item in value.values():
-            yield from _plain_strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _plain_strings(item)
-    elif isinstance(value, str):
-        yield value
 
 
 def _is_secret(output: pulumi.Output[Any]) -> bool:
@@ -94,7 +79,7 @@ def test_the_private_key_is_secret_and_never_sent_in_plain(pulumi_mocks) -> None
     assert _is_secret(key.private_key_pem)
     for registration in mocks.registrations:
         if registration.typ != "tls:index/privateKey:PrivateKey":
-            assert not any("PRIVATE KEY" in s for s in _plain_strings(registration.inputs)), registration.name
+            assert not any("PRIVATE KEY" in s for s in plain_strings(registration.inputs)), registration.name
 
 
 def test_the_certificate_is_plain_so_it_can_be_published(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
@@ -148,7 +133,7 @@ def test_backup_copies_every_installed_key_to_secrets_manager_as_a_secret(pulumi
     assert secret[0].inputs["namePrefix"] == "shop-dev/sealed-secrets-keys-"
     assert secret[0].inputs["kmsKeyId"] == "alias/sealed-secrets-backup"
     version = mocks.of_type("aws:secretsmanager/secretVersion:SecretVersion")[0]
-    assert not any("PRIVATE KEY" in s for s in _plain_strings(version.inputs))
+    assert not any("PRIVATE KEY" in s for s in plain_strings(version.inputs))
     assert key.backup_arn is not None
 
 

@@ -436,6 +436,12 @@ def test_deterministic_sealing_gives_the_same_object_twice(seal) -> None:
     assert seal(a_secret(), derivation=DERIVATION) == seal(a_secret(), derivation=DERIVATION)
 
 
+def test_two_entries_holding_the_same_value_seal_to_unrelated_bytes(seal, dev_key) -> None:
+    sealed = seal(a_secret(data=None, stringData={"A": PASSWORD, "B": PASSWORD}), derivation=DERIVATION)
+    assert sealed["spec"]["encryptedData"]["A"] != sealed["spec"]["encryptedData"]["B"]
+    assert unseal_sealed_secret(sealed, [dev_key]) == {"A": PASSWORD.encode(), "B": PASSWORD.encode()}
+
+
 def test_the_written_yaml_reads_back_as_the_same_object(seal) -> None:
     sealed = seal(with_metadata(annotations={SCOPE_ANNOTATIONS[Scope.NAMESPACE_WIDE]: "true"}))
     assert yaml.safe_load(yamlio.dump(sealed)) == sealed

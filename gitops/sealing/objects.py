@@ -13,6 +13,8 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
+import hashlib
+import hmac
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence
@@ -84,6 +86,13 @@ class _Secret:
     values: dict[str, bytes]
 
 
+def entry_derivation(derivation: Optional[bytes], key: str) -> Optional[bytes]:
+    """A derivation key per Secret entry: two entries holding the same value seal to unrelated bytes."""
+    if derivation is None:
+        return None
+    return hmac.new(derivation, b"gitops-platform/seal/entry/v1\0" + key.encode(), hashlib.sha256).digest()
+
+
 def seal_secret(secret: Mapping[str, Any], cert: SealingCert, source: str, scope: Optional[Scope] = None,
                 derivation: Optional[bytes] = None) -> dict[str, Any]:
     """The SealedSecret for a v1 Secret (as parsed from YAML), or an InputError naming ``source`` and the key.
@@ -105,7 +114,8 @@ def seal_secret(secret: Mapping[str, Any], cert: SealingCert, source: str, scope
                                   "set metadata.namespace or use --scope cluster-wide")])
     label = label_for(scope, parsed.namespace or "", parsed.name)
     encrypted = {
-        key: base64.b64encode(seal_value(cert.public_key, parsed.values[key], label, derivation)).decode("ascii")
+        key: base64.b64encode(seal_value(cert.public_key, parsed.values[key], label,
+                                         entry_derivation(derivation, key))).decode("ascii")
         for key in sorted(parsed.values)
     }
     template_annotations = {k: v for k, v in sorted(annotations.items()) if k not in _LAST_APPLIED}
