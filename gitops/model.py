@@ -25,6 +25,12 @@ class SyncMode(enum.Enum):
     MANUAL = "manual"
 
 
+class UpdateMode(enum.Enum):
+    GIT = "git"                    # the Image Updater commits to the tracked branch
+    PULL_REQUEST = "pull-request"  # it opens a pull request against the tracked branch
+    OFF = "off"                    # no automatic updates: tags move only by `promote`
+
+
 class Topology(enum.Enum):
     STANDALONE = "standalone"
     HUB = "hub"
@@ -230,6 +236,26 @@ class ArgoCDConfig:
     hostname: Optional[str] = None   # Argo CD UI/API host; argocd.<ingress domain> when a domain is set
 
 
+DEFAULT_ALLOW_TAGS = r"regexp:^v?[0-9]+\.[0-9]+\.[0-9]+$"
+
+
+@dataclass(frozen=True)
+class ImageUpdatePolicy:
+    """How new image tags reach this environment without a YAML edit (Argo CD Image Updater)."""
+
+    mode: UpdateMode = UpdateMode.GIT
+    pull_request_provider: str = "github"         # github | gitlab, for pull-request mode
+    allow_tags: str = DEFAULT_ALLOW_TAGS          # which tags count as releases
+    constraints: Pairs = ()                        # service -> semver constraint (default: ^<running tag>)
+    credentials_secret: Optional[str] = None      # Secret in Argo CD's namespace with write access; else Argo CD's repo creds
+
+    def constraint(self, service: str) -> Optional[str]:
+        for name, value in self.constraints:
+            if name == service:
+                return value
+        return None
+
+
 @dataclass(frozen=True)
 class SealingConfig:
     """The cluster's sealed-secrets keys: which generations are installed, backup and restore.
@@ -269,6 +295,8 @@ class Stack:
     argocd: ArgoCDConfig
     image_tags: Pairs
     sealing: SealingConfig = SealingConfig()
+    image_updates: ImageUpdatePolicy = ImageUpdatePolicy()
+    promote_from: Optional[str] = None   # the environment whose tags this one receives by `promote`
 
     def image_tag(self, service: Service) -> str:
         for name, tag in self.image_tags:

@@ -83,6 +83,12 @@ def cross_check(catalog: Catalog, stacks: list[Stack]) -> list[Problem]:
             problems.add(stack.file, f"config.{NS}:ingress.domain", f"is required: {', '.join(exposed[:5])}"
                          f"{' and others' if len(exposed) > 5 else ''} have an ingress")
     problems.items.extend(registry_problems(stacks))
+    environments = {s.environment for s in stacks}
+    for stack in stacks:
+        if stack.promote_from is not None and stack.promote_from not in environments - {stack.environment}:
+            problems.add(stack.file, f"config.{NS}:promotion.from",
+                         f"{stack.promote_from!r} is not another environment of this project; "
+                         f"environments: {', '.join(sorted(environments - {stack.environment}))}")
     for service in catalog.services:
         for stack in stacks:
             resources = service.resources.merged(service.override(stack.environment).resources)

@@ -21,7 +21,8 @@ from .catalog import tag_problem
 from .errors import InputError, Problem
 from .model import (
     ArgoCDConfig, ClusterConfig, DeliveryPolicy, GitOpsConfig, IngressConfig, NodeGroup,
-    RegistryConfig, SealingConfig, Stack, SyncMode, Topology, WorkloadDefaults,
+    DEFAULT_ALLOW_TAGS, ImageUpdatePolicy, RegistryConfig, SealingConfig, Stack, SyncMode, Topology, UpdateMode,
+    WorkloadDefaults,
 )
 from .reader import Node, Problems, checked, did_you_mean, type_name
 
@@ -115,6 +116,8 @@ def read_stack_values(root: Path, stack: str) -> dict[str, Any]:
     return values
 
 
+# Masterminds semver constraints as the Image Updater reads them: "~1.4", "^2", ">=1.2 <2", "1.x", "*".
+SEMVER_CONSTRAINT = re.compile(r"[\^~<>=!*xX0-9vV.|, -]+(-[0-9A-Za-z.-]+)?")
 KMS_KEY_REF = re.compile(r"(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/)?[A-Za-z0-9/_-]+")
 SECRETS_MANAGER_REF = re.compile(r"(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:)?[A-Za-z0-9/_+=.@-]{1,512}")
 KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+")
@@ -213,13 +216,17 @@ class _StackReader:
         argocd = self._argocd(self.sub("argocd"))
         tags = self._image_tags(self.sub("imageTags"), services)
         sealing = self._sealing(self.sub("sealing"))
-        if None in (env, account, region, cluster, registry, gitops, workloads, ingress, delivery, argocd, tags, sealing):
+        updates = self._image_updates(self.sub("imageUpdates"), services)
+        promote_from = self._promotion(self.sub("promotion"))
+        if None in (env, account, region, cluster, registry, gitops, workloads, ingress, delivery, argocd, tags, sealing,
+                    updates, promote_from):
             return None
         return Stack(
             name=stack, file=self.file, environment=env, account_id=account, region=region,  # type: ignore[arg-type]
             cluster=cluster, registry=registry, gitops=gitops, workloads=workloads,  # type: ignore[arg-type]
             ingress=ingress, delivery=delivery, argocd=argocd, image_tags=tags,  # type: ignore[arg-type]
-            sealing=sealing,  # type: ignore[arg-type]
+            sealing=sealing, image_updates=updates,  # type: ignore[arg-type]
+            promote_from=promote_from or None,
         )
 
     def _env(self, top: Node) -> "str | None":
@@ -399,6 +406,49 @@ class _StackReader:
         if generation is None or oldest is None or ns is None:
             return None
         return SealingConfig(generation, oldest, ns, backup, kms, restore)
+
+    def _image_updates(self, node: "Node | None", services: tuple[str, ...]) -> "ImageUpdatePolicy | None":
+        if node is not None and not self._is_map(node):
+            return None
+        node = node or Node({}, self.file, f"config.{NS}:imageUpdates", self.problems)
+        mode = node.str("mode", UpdateMode.GIT.value, choices=tuple(m.value for m in UpdateMode))
+        provider = node.str("pullRequestProvider", "github", choices=("github", "gitlab"))
+        allow = node.str("allowTags", DEFAULT_ALLOW_TAGS,
+                         describe="'regexp:<pattern>' or 'any'")
+        if allow is not None and not (allow == "any" or allow.startswith("regexp:")):
+            node.error("allowTags", f"{allow!r} must be 'any' or 'regexp:<pattern>'")
+            allow = None
+        elif allow is not None and allow.startswith("regexp:"):
+            try:
+                re.compile(allow[len("regexp:"):])
+            except re.error as exc:
+                node.error("allowTags", f"is not a valid regular expression ({exc})")
+                allow = None
+        secret = checked(node.str("credentialsSecret", None), lambda v: names.label_problem(v, 253), node,
+                         "credentialsSecret")
+        constraints = []
+        for key, value in node.entries("constraints"):
+            where = node.child_key("constraints", key)
+            if key not in services:
+                self.problems.add(self.file, where, f"no such service in the catalog{did_you_mean(str(key), list(services))}")
+            elif not isinstance(value, str) or not SEMVER_CONSTRAINT.fullmatch(value):
+                self.problems.add(self.file, where, f"expected a semver constraint such as '~1.4' or '^2.0.0', got {value!r}")
+            else:
+                constraints.append((key, value))
+        node.done()
+        if mode is None or provider is None or allow is None:
+            return None
+        return ImageUpdatePolicy(UpdateMode(mode), provider, allow, tuple(sorted(constraints)), secret)
+
+    def _promotion(self, node: "Node | None") -> "str | None":
+        """The environment this one is promoted from ('' when none); checked against the stacks in project.py."""
+        if node is None:
+            return ""
+        if not self._is_map(node):
+            return None
+        source = node.str("from", "", describe="the environment whose tags are promoted into this one")
+        node.done()
+        return source
 
     def _image_tags(self, node: "Node | None", services: tuple[str, ...]) -> "tuple[tuple[str, str], ...] | None":
         if node is None:
