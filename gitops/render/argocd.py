@@ -1,4 +1,4 @@
-"""The environment's Argo CD root: AppProjects and the ApplicationSet.
+"""The environment's Argo CD root: AppProjects, the ApplicationSet and the Image Updater policy.
 
 ``argocd/<env>/`` is what the root Application (created by the Pulumi
 program) syncs. One ApplicationSet per environment generates one Application
@@ -12,6 +12,8 @@ from typing import Any
 
 from .. import layout
 from ..model import Catalog, Stack, SyncMode
+from .imageupdater import FILE as IMAGE_UPDATER_FILE
+from .imageupdater import image_updater
 from .manifest import Manifest, kustomization, yaml_file
 
 RESOURCES_FINALIZER = "resources-finalizer.argocd.argoproj.io"
@@ -39,6 +41,9 @@ def render_argocd(catalog: Catalog, stack: Stack) -> list[Manifest]:
         namespaces = sorted({s.namespace for s in catalog.services if s.team == team})
         files.append(yaml_file(f"{directory}/project-{team}.yaml", app_project(team, namespaces, stack)))
     files.append(yaml_file(f"{directory}/applicationset.yaml", application_set(stack)))
+    updater = image_updater(catalog, stack)
+    if updater is not None:
+        files.append(yaml_file(f"{directory}/{IMAGE_UPDATER_FILE}", updater))
     resources = sorted(f.path.rsplit("/", 1)[1] for f in files)
     files.append(yaml_file(f"{directory}/{layout.KUSTOMIZATION}", kustomization(resources)))
     return files
