@@ -101,7 +101,8 @@ def read_service(data: object, file: str, stem: str, envs: tuple[str, ...], prob
     overlap = sorted({k for k, _ in config} & set(secrets))
     if overlap:
         node.error("secrets", f"{', '.join(overlap)} also set in config; a variable comes from one place")
-    environments = _read_environments(node, envs, autoscaling is not None or node.has("autoscaling"))
+    environments = _read_environments(node, envs, autoscaling is not None or node.has("autoscaling"),
+                                      autoscaling.target_cpu_percent if autoscaling else DEFAULT_CPU_TARGET)
     node.done()
     if len(problems.items) > before or team is None or namespace is None or tag is None:
         return None
@@ -271,13 +272,17 @@ def _read_ingress(node: Node, port_names: set[str]) -> "Ingress | None":
     return Ingress(host=host, path=path, port=port)
 
 
-def read_autoscaling(node: Node, name: str) -> "Autoscaling | None":
+DEFAULT_CPU_TARGET = 70
+
+
+def read_autoscaling(node: Node, name: str, default_cpu: int = DEFAULT_CPU_TARGET) -> "Autoscaling | None":
+    """``default_cpu``: an environment's override keeps the service's own target unless it sets one."""
     hpa = node.node(name)
     if hpa is None:
         return None
     low = hpa.int("minReplicas", required=True, minimum=1, maximum=1000)
     high = hpa.int("maxReplicas", required=True, minimum=1, maximum=1000)
-    cpu = hpa.int("targetCPUUtilizationPercentage", 70, minimum=1, maximum=100)
+    cpu = hpa.int("targetCPUUtilizationPercentage", default_cpu, minimum=1, maximum=100)
     hpa.done()
     if low is None or high is None or cpu is None:
         return None
@@ -314,7 +319,8 @@ def _read_secrets(node: Node) -> tuple[str, ...]:
     return tuple(sorted(out))
 
 
-def _read_environments(node: Node, envs: tuple[str, ...], base_hpa: bool) -> tuple[tuple[str, EnvOverride], ...]:
+def _read_environments(node: Node, envs: tuple[str, ...], base_hpa: bool,
+                       base_cpu: int) -> tuple[tuple[str, EnvOverride], ...]:
     section = node.node("environments")
     if section is None:
         return ()
@@ -329,7 +335,7 @@ def _read_environments(node: Node, envs: tuple[str, ...], base_hpa: bool) -> tup
             continue
         replicas = item.int("replicas", minimum=0, maximum=1000)
         resources = read_resources(item, "resources")
-        autoscaling = read_autoscaling(item, "autoscaling")
+        autoscaling = read_autoscaling(item, "autoscaling", base_cpu)
         if autoscaling is not None and not base_hpa:
             item.error("autoscaling", "the service has no autoscaling to override; add it at the top level first")
         if replicas is not None and (autoscaling is not None or base_hpa):

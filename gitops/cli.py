@@ -84,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
 
     _seal_parser(sub)
+    _drift_parser(sub)
     return parser
 
 
@@ -323,3 +324,37 @@ class _Stdin:
 
     def read_bytes(self) -> bytes:
         return sys.stdin.buffer.read()
+
+
+# --- drift ---------------------------------------------------------------------------------------
+def _drift_parser(sub: Any) -> None:
+    from .drift import EXPECTED_DIFFERENCES
+
+    defaults = opts.ValidateOptions()
+    drift = sub.add_parser(
+        "drift", help="report what differs between a service's environments that is not meant to",
+        description="Build every overlay of every service with two or more environments and compare them,\n"
+                    "every environment against the first in sorted order.\n"
+                    "Exit 0: no unexpected drift, 1: drift found, 2: bad input or an overlay that does not build.",
+        epilog="expected to differ (ignored):\n" + "\n".join(f"  - {e}" for e in EXPECTED_DIFFERENCES)
+               + "\neverything else that differs is drift: config values, env vars, probes, ports, commands,\n"
+                 "security context, autoscaling targets, objects in one environment only",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    drift.add_argument("dir", type=Path, help="the rendered GitOps tree")
+    drift.add_argument("--kubectl", default=defaults.kubectl, help="kubectl binary (with kustomize v5)")
+    drift.add_argument("--jobs", type=int, default=defaults.jobs, help=f"parallel builds (default: {defaults.jobs})")
+    _output(drift)
+    drift.set_defaults(func=cmd_drift)
+
+
+def cmd_drift(args: argparse.Namespace) -> int:
+    from .drift import drift_tree
+
+    options = _validate_options(args, False)
+    report = drift_tree(args.dir, options.kubectl, options.jobs)
+    if args.output == "json":
+        _print_json(report.as_json())
+    else:
+        print("\n".join(report.text_lines()))
+    return EXIT_PROBLEMS if report.services else EXIT_OK
