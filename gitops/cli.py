@@ -85,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _seal_parser(sub)
     _drift_parser(sub)
+    _promote_parser(sub)
     return parser
 
 
@@ -358,3 +359,73 @@ def cmd_drift(args: argparse.Namespace) -> int:
     else:
         print("\n".join(report.text_lines()))
     return EXIT_PROBLEMS if report.services else EXIT_OK
+
+
+# --- promote -------------------------------------------------------------------------------------
+def _promote_parser(sub: Any) -> None:
+    promote = sub.add_parser(
+        "promote", help="pin in one environment the image tags another environment runs",
+        description="Read the tag each service runs in --from (the Image Updater's override in the overlay when "
+                    "there is one, else the overlay's pin) and pin it in the --to stack's "
+                    "gitops-platform:imageTags, editing nothing else in that Pulumi.<stack>.yaml.",
+    )
+    promote.add_argument("service", nargs="*", metavar="SERVICE", help="service(s) of the catalog to promote")
+    promote.add_argument("--all", action="store_true", help="every service of the catalog")
+    promote.add_argument("--from", dest="source", required=True, metavar="ENV", help="environment the tags run in")
+    promote.add_argument("--to", dest="target", required=True, metavar="ENV", help="environment whose stack pins them")
+    promote.add_argument("--force", action="store_true",
+                         help="promote even when the target's promotion.from names another environment (or none)")
+    promote.add_argument("--dry-run", action="store_true", help="report what would change, write nothing")
+    promote.add_argument("--project", type=Path, default=Path("."),
+                         help="project root holding Pulumi.yaml (default: .)")
+    promote.add_argument("--out", type=Path, default=opts.DEFAULT_OUT,
+                         help=f"the rendered GitOps tree to read running tags from (default: {opts.DEFAULT_OUT})")
+    _output(promote)
+    promote.set_defaults(func=cmd_promote)
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    """Plan everything (environments, order, running tags, the edited file) before writing the one file."""
+    from .promote import plan_promotion, write_promotion
+
+    if args.all and args.service:
+        raise InputError([Problem("SERVICE", "", "give service names or --all, not both")])
+    if not args.all and not args.service:
+        raise InputError([Problem("SERVICE", "", "name the service(s) to promote, or --all for every service")])
+    project = load_project(args.project)
+    promotion = plan_promotion(project, args.out, args.source, args.target,
+                               None if args.all else args.service, force=args.force)
+    if not args.dry_run:
+        write_promotion(args.project, promotion)
+    for note in promotion.notes:
+        print(f"note: {note}", file=sys.stderr)
+    file = str(args.project / promotion.target.file)
+    if args.output == "json":
+        _print_json({"from": promotion.source.environment, "to": promotion.target.environment, "file": file,
+                     "dryRun": args.dry_run, "changes": [c.as_json() for c in promotion.changes],
+                     "unchanged": list(promotion.unchanged)})
+    else:
+        _print_promotion(args, promotion, file)
+    return EXIT_OK
+
+
+def _print_promotion(args: argparse.Namespace, promotion: Any, file: str) -> None:
+    source, target = promotion.source.environment, promotion.target.environment
+    for c in promotion.changes:
+        print(f"{c.service}: {target} {c.old} -> {c.new} (running in {source}, from {c.source})")
+    if not promotion.changes:
+        print(f"{target}: nothing to promote from {source}, {len(promotion.unchanged)} unchanged ({file} untouched)")
+        return
+    verb = "would write" if args.dry_run else "wrote"
+    print(f"{target}: {len(promotion.changes)} promoted from {source}, {len(promotion.unchanged)} unchanged "
+          f"({verb} {file})")
+    if not args.dry_run:
+        print(f"apply it: {_apply_hint(args, promotion.target.name)}")
+
+
+def _apply_hint(args: argparse.Namespace, stack: str) -> str:
+    """The commands that bring the new pin into the tree and the cluster, with the user's own paths."""
+    where = "".join(f" --{flag} {value}" for flag, value, default in (
+        ("project", args.project, Path(".")), ("out", args.out, opts.DEFAULT_OUT)) if value != default)
+    return (f"python -m gitops render --stack {stack}{where} (the GitOps tree), "
+            f"or pulumi up --stack {stack} (stack and tree)")

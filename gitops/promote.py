@@ -1,0 +1,427 @@
+"""Promotion: pin in one stack the image tags another environment runs.
+
+Tags move between environments by an edit of the target's
+``Pulumi.<stack>.yaml`` (``gitops-platform:imageTags``), so a promotion is a
+reviewable one-line change per service that ``render`` and ``pulumi up`` then
+apply like any other config. The stack file is a hand-written, commented file,
+so it is edited round-trip (ruamel.yaml) and checked afterwards: every line
+outside the ``imageTags`` block must come out byte-identical, and the file must
+read back (as the loader reads it) as the same config with only the new pins.
+Anything else is refused rather than written.
+
+The order of environments is the stack config's ``promotion.from``: a tag
+reaches prod only from staging unless the user says ``--force``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import stat
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Optional, Sequence
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import CommentMark, YAMLError
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+from ruamel.yaml.tokens import CommentToken
+
+from . import layout, yamlio
+from .errors import InputError, OutputError, Problem
+from .model import Project, Service, Stack
+from .reader import did_you_mean
+from .running import RunningTag, image_override, running_tag
+
+NS = layout.CONFIG_NAMESPACE
+TAGS_KEY = f"{NS}:imageTags"
+ORDER_KEY = f"config.{NS}:promotion.from"
+COMMAND = "python -m gitops promote"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One service whose pin in the target moves to the tag running in the source."""
+
+    service: str
+    old: str          # the target's current tag (its pin, else the catalog's)
+    new: str          # the tag running in the source environment
+    source: str       # tree-relative file the new tag was read from
+
+    def as_json(self) -> dict[str, str]:
+        return {"service": self.service, "from": self.old, "to": self.new, "source": self.source}
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """Everything ``promote`` will do, computed (and checked) before anything is written."""
+
+    source: Stack
+    target: Stack
+    changes: tuple[Change, ...]
+    unchanged: tuple[str, ...]
+    notes: tuple[str, ...]
+    text: Optional[str]     # the target stack file's new content; None when nothing changes
+
+
+def plan_promotion(project: Project, out: Path, source_env: str, target_env: str,
+                   services: Optional[Sequence[str]], force: bool = False) -> Promotion:
+    """Plan promoting ``services`` (None: the whole catalog) from ``source_env`` into ``target_env``.
+
+    Raises InputError, naming file and key, for an unknown environment or
+    service, an out-of-order promotion without ``force``, a tag that cannot be
+    pinned (digest, invalid) and a stack file that cannot be edited cleanly.
+    """
+    source = find_environment(project, source_env, "--from")
+    target = find_environment(project, target_env, "--to")
+    if source.name == target.name:
+        raise InputError([Problem("--to", "", f"{target_env!r} is also --from; promote into another environment "
+                                  f"({', '.join(_others(project, source))})")])
+    chosen = select_services(project, services)
+    notes: list[str] = []
+    if force:
+        notes.extend(_forced_order_note(source, target))
+    else:
+        check_order(project, source, target, services)
+    running = _running_tags(out, chosen, source.environment)
+    changes = tuple(Change(s.name, target.image_tag(s), running[s.name].tag, running[s.name].source)
+                    for s in chosen if target.image_tag(s) != running[s.name].tag)
+    unchanged = tuple(s.name for s in chosen if target.image_tag(s) == running[s.name].tag)
+    notes.extend(_overridden_notes(out, target, changes))
+    text = None
+    if changes:
+        path = Path(project.root) / target.file
+        original = yamlio.read_file_text(path, target.file)
+        text = pin_tags(original, {c.service: c.new for c in changes}, target.file)
+    return Promotion(source, target, changes, unchanged, tuple(notes), text)
+
+
+def write_promotion(root: Path, promotion: Promotion) -> None:
+    """Replace the target stack file atomically (temporary sibling, then rename)."""
+    if promotion.text is None:
+        return
+    _atomic_write(root / promotion.target.file, promotion.text.encode("utf-8"))
+
+
+# --- choosing environments and services ---------------------------------------------------------
+def find_environment(project: Project, env: str, flag: str) -> Stack:
+    """The stack whose ``environment`` is ``env``; environments, not stack names, are what users promote between."""
+    for stack in project.stacks:
+        if stack.environment == env:
+            return stack
+    known = sorted(s.environment for s in project.stacks)
+    raise InputError([Problem(flag, "", f"{env!r} is not an environment of this project{did_you_mean(env, known)}; "
+                              f"environments: {', '.join(known)}")])
+
+
+def select_services(project: Project, names: Optional[Sequence[str]]) -> tuple[Service, ...]:
+    """The named services in catalog order (None: all); every unknown name is reported at once."""
+    catalog = project.catalog.services
+    if names is None:
+        return catalog
+    known = [s.name for s in catalog]
+    unknown = [n for n in dict.fromkeys(names) if n not in known]
+    if unknown:
+        listed = ", ".join(known[:12]) + (f" and {len(known) - 12} more" if len(known) > 12 else "")
+        raise InputError([Problem(f"{layout.CATALOG_DIR}/{n}.yaml", "", f"no such service in the catalog"
+                                  f"{did_you_mean(n, known)}; services: {listed}") for n in unknown])
+    wanted = set(names)
+    return tuple(s for s in catalog if s.name in wanted)
+
+
+def check_order(project: Project, source: Stack, target: Stack, services: Optional[Sequence[str]]) -> None:
+    """A tag enters an environment only from the one its stack names in ``promotion.from``.
+
+    That is what makes "prod runs only what staging ran" hold; ``--force``
+    (checked by the caller) is the deliberate exception.
+    """
+    allowed = target.promote_from
+    if allowed == source.environment:
+        return
+    what = " ".join(services) if services is not None else "--all"
+    if allowed is None:
+        message = (f"{target.environment} names no environment it is promoted from; set it to the one whose tags "
+                   f"{target.environment} receives ({', '.join(_others(project, target))}), or add --force")
+    else:
+        skipped = _skipped(project, source.environment, target)
+        why = (f"promoting from {source.environment} skips {', '.join(skipped)}" if skipped
+               else f"not from {source.environment}")
+        message = (f"{target.environment} is promoted from {allowed}; {why}: run "
+                   f"`{COMMAND} {what} --from {allowed} --to {target.environment}`, or add --force")
+    raise InputError([Problem(target.file, ORDER_KEY, message)])
+
+
+def _skipped(project: Project, source_env: str, target: Stack) -> list[str]:
+    """The environments between ``source_env`` and ``target`` along the promotion chain ([] when off the chain)."""
+    by_env = {s.environment: s for s in project.stacks}
+    chain: list[str] = []
+    env = target.promote_from
+    while env is not None and env not in chain and env != target.environment:
+        if env == source_env:
+            return chain
+        chain.append(env)
+        env = by_env[env].promote_from if env in by_env else None
+    return []
+
+
+def _forced_order_note(source: Stack, target: Stack) -> list[str]:
+    if target.promote_from == source.environment:
+        return []
+    usual = f"from {target.promote_from}" if target.promote_from else "from no declared environment"
+    return [f"{target.environment} is promoted {usual} ({target.file}: {ORDER_KEY}); "
+            f"promoting from {source.environment} because of --force"]
+
+
+def _others(project: Project, stack: Stack) -> list[str]:
+    return sorted(s.environment for s in project.stacks if s.name != stack.name)
+
+
+# --- reading the tree -------------------------------------------------------------------------------
+def _running_tags(out: Path, services: Sequence[Service], env: str) -> dict[str, RunningTag]:
+    """Every service's running tag, with every unreadable one reported together."""
+    if not out.is_dir():
+        raise InputError([Problem(str(out), "", "no GitOps tree here: render it first "
+                                  f"(`python -m gitops render --all --out {out}`) or give --out")])
+    tags: dict[str, RunningTag] = {}
+    problems: list[Problem] = []
+    for service in services:
+        try:
+            tags[service.name] = running_tag(out, service.name, env)
+        except InputError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise InputError(problems)
+    return tags
+
+
+def _overridden_notes(out: Path, target: Stack, changes: Sequence[Change]) -> list[str]:
+    """Warn where the target's own updater file overrides the pin: the new pin would not run there."""
+    notes = []
+    for change in changes:
+        try:
+            override = image_override(out, change.service, target.environment)
+        except InputError:
+            override = None
+        if override is not None and (override.tag or override.digest) and override.tag != change.new:
+            notes.append(f"{change.service}: {target.environment} runs {override.digest or override.tag} from the "
+                         f"Image Updater's {override.entry!r}, which overrides the pin until the updater writes again")
+    return notes
+
+
+# --- editing the stack file -----------------------------------------------------------------------
+def pin_tags(text: str, tags: Mapping[str, str], file: str) -> str:
+    """``text`` (a stack file) with ``config.gitops-platform:imageTags.<svc>`` set to each tag.
+
+    Tags are written double-quoted so no YAML reader takes ``1.10`` for a
+    number. A missing ``imageTags`` mapping is added at the end of ``config``.
+    Raises InputError when the edit would touch anything else in the file.
+    """
+    newline = "\r\n" if "\r\n" in text else "\n"
+    source = text.replace("\r\n", "\n")
+    yaml = _round_trip(source)
+    doc = _load(yaml, source, file)
+    config = doc.get("config") if isinstance(doc, CommentedMap) else None
+    if not isinstance(config, CommentedMap):
+        raise InputError([Problem(file, "config", "expected the stack's config mapping")])
+    pins = config.get(TAGS_KEY)
+    if pins is None:
+        # Filled before it is added, so comments moved below the new block land after its entries.
+        fresh = CommentedMap((service, DoubleQuotedScalarString(tag)) for service, tag in tags.items())
+        if TAGS_KEY in config:
+            config[TAGS_KEY] = fresh
+        else:
+            _append(config, TAGS_KEY, fresh)
+    elif not isinstance(pins, CommentedMap):
+        raise InputError([Problem(file, f"config.{TAGS_KEY}", "expected a mapping of service: \"tag\"")])
+    else:
+        for service, tag in tags.items():
+            if service in pins:
+                pins[service] = DoubleQuotedScalarString(tag)
+            else:
+                _append(pins, service, DoubleQuotedScalarString(tag))
+    buffer = io.StringIO()
+    yaml.dump(doc, buffer)
+    edited = buffer.getvalue()
+    _check_only_pins_changed(source, edited, tags, file)
+    return edited.replace("\n", newline)
+
+
+def _round_trip(text: str) -> YAML:
+    """A round-trip YAML with the file's own indentation, so unchanged lines are re-emitted unchanged."""
+    mapping, sequence, offset = guess_indent(text)
+    yaml = YAML()  # round-trip: keeps comments, key order, flow style
+    yaml.preserve_quotes = True
+    yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
+    yaml.width = 1 << 20   # never fold a long value onto a second line
+    yaml.explicit_start = text.lstrip().startswith("---")
+    return yaml
+
+
+def _load(yaml: YAML, text: str, file: str) -> Any:
+    try:
+        return yaml.load(text)
+    except YAMLError as exc:
+        raise InputError([Problem(file, "", f"cannot be edited: {str(exc).splitlines()[0]}")]) from None
+
+
+_BLOCK_KEY = re.compile(r"^\s*[^\s#-][^#]*:\s*(#.*)?$")   # "key:" opening a nested block
+_ITEM = re.compile(r"^( *)-( +)\S")
+
+
+def guess_indent(text: str) -> tuple[int, int, int]:
+    """(mapping, sequence, offset) indentation as the file uses it, for ruamel's ``indent()``.
+
+    Mapping: how far the first nested key sits under its parent. Sequence
+    offset: how far the first block item's dash sits under its key; the
+    sequence indent adds the dash and its spaces. The shipped stack files give
+    (2, 4, 2). Without nested keys or sequences, the defaults are those.
+    """
+    mapping: Optional[int] = None
+    item: Optional[tuple[int, int]] = None
+    parent: Optional[int] = None     # indentation of the previous line when it opened a block
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        indent = len(line) - len(line.lstrip(" "))
+        dash = _ITEM.match(line)
+        if parent is not None and dash and item is None and indent >= parent:
+            item = (indent - parent, len(dash.group(2)) + 1)
+        elif parent is not None and not dash and mapping is None and indent > parent:
+            mapping = indent - parent
+        parent = indent if _BLOCK_KEY.match(line) else None
+    mapping = mapping or 2
+    offset, dash_width = item or (2, 2)
+    return mapping, offset + dash_width, offset
+
+
+def _append(mapping: CommentedMap, key: str, value: Any) -> None:
+    """Add ``key`` at the end of ``mapping``, above the comment lines that introduce what follows it.
+
+    ruamel attaches the comment lines after a block to its last (deepest)
+    entry, so a new key would otherwise land below them, separated from the
+    key they describe. Comment lines indented deeper than the new key stay:
+    they belong to the entry above.
+    """
+    trailing = _detach_trailing(mapping, _column(mapping))
+    mapping[key] = value
+    if trailing:
+        _attach_trailing(mapping, trailing)
+
+
+def _column(mapping: CommentedMap) -> int:
+    """Column of the mapping's first key as the file has it (0 when it was not read from the file)."""
+    position = mapping.lc.key(next(iter(mapping))) if mapping else None
+    return position[1] if position else 0
+
+
+def _last(node: Any) -> "tuple[Any, int] | None":
+    """(key of the last entry, slot of its after-value comment) of a non-empty ruamel collection."""
+    if isinstance(node, CommentedMap) and node:
+        return next(reversed(node)), 2
+    if isinstance(node, CommentedSeq) and node:
+        return len(node) - 1, 0
+    return None
+
+
+def _detach_trailing(node: Any, column: int) -> str:
+    """Remove and return the comment lines after the last entry that sit at ``column`` or left of it."""
+    last = _last(node)
+    if last is None:
+        return ""
+    key, slot = last
+    child = node[key]
+    if _last(child) is not None:
+        return _detach_trailing(child, column)
+    entry = node.ca.items.get(key)
+    token = entry[slot] if entry and len(entry) > slot else None
+    if not isinstance(token, CommentToken) or "\n" not in token.value:
+        return ""
+    head, _, rest = token.value.partition("\n")
+    keep, move = _split_comment(rest, column)
+    if head or keep:
+        token.value = f"{head}\n{keep}"
+    else:
+        entry[slot] = None
+    return move
+
+
+def _split_comment(lines_text: str, column: int) -> tuple[str, str]:
+    """(lines that stay with the entry above, lines that move below the new key).
+
+    The move starts at the first comment line indented at most ``column``,
+    together with the blank lines right above it; trailing blank lines move too.
+    """
+    lines = lines_text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines)
+                  if line.strip() and len(line) - len(line.lstrip(" ")) <= column), len(lines))
+    while start > 0 and not lines[start - 1].strip():
+        start -= 1
+    return "".join(lines[:start]), "".join(lines[start:])
+
+
+def _attach_trailing(node: Any, comment: str) -> None:
+    """Put ``comment`` lines after the last (deepest) entry of ``node``."""
+    key, slot = _last(node)  # type: ignore[misc]  # called right after adding an entry
+    child = node[key]
+    if _last(child) is not None:
+        _attach_trailing(child, comment)
+        return
+    entry = node.ca.items.setdefault(key, [None, None, None, None])
+    entry[slot] = CommentToken("\n" + comment, CommentMark(0), None)
+
+
+def _check_only_pins_changed(before: str, after: str, tags: Mapping[str, str], file: str) -> None:
+    """Refuse an edit that changed anything but the imageTags block, in bytes or in meaning."""
+    old_lines, new_lines = before.splitlines(keepends=True), after.splitlines(keepends=True)
+    start, end = _block_lines(after)
+    prefix, suffix = new_lines[:start], new_lines[end:]
+    same_text = (len(old_lines) >= len(prefix) + len(suffix) and old_lines[:start] == prefix
+                 and old_lines[len(old_lines) - len(suffix):] == suffix)
+    old, new = yamlio.parse(before, file), yamlio.parse(after, file)
+    old_pins = dict(old["config"].get(TAGS_KEY) or {})
+    new_pins = new["config"].pop(TAGS_KEY, None)
+    old["config"].pop(TAGS_KEY, None)
+    if not same_text or old != new or new_pins != {**old_pins, **tags}:
+        changed = next((i + 1 for i, (a, b) in enumerate(zip(old_lines, new_lines)) if a != b), start + 1)
+        raise InputError([Problem(file, f"config.{TAGS_KEY}", f"cannot be set without rewriting other lines of the "
+                                  f"file (first difference at line {changed}); set the pins by hand: "
+                                  + ", ".join(f'{s}: "{t}"' for s, t in tags.items()))])
+
+
+def _block_lines(text: str) -> tuple[int, int]:
+    """[first, end) line indexes of the imageTags key and everything up to the next key after it."""
+    yaml = YAML()
+    doc = yaml.load(text)
+    config = doc["config"]
+    start = config.lc.key(TAGS_KEY)[0]
+    keys = list(config)
+    after = keys[keys.index(TAGS_KEY) + 1:]
+    if after:
+        return start, config.lc.key(after[0])[0]
+    top = list(doc)
+    following = top[top.index("config") + 1:]
+    return start, doc.lc.key(following[0])[0] if following else len(text.splitlines())
+
+
+def _atomic_write(target: Path, content: bytes) -> None:
+    """Temporary sibling, then rename: a reader (or a crash) never sees half a stack file. Keeps the file's mode."""
+    try:
+        mode = stat.S_IMODE(target.stat().st_mode)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot write ({exc.strerror})") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise OutputError(f"{target}: cannot write ({exc.strerror})") from None

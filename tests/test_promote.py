@@ -1,0 +1,336 @@
+"""`promote`: pin in one stack file the image tag another environment runs.
+
+The project is a temporary git repository, so `git diff` shows exactly which
+lines of the stack files a promotion changed. In the released example, dev
+pins payments 1.5.0 and orders 6.1.0; staging pins payments 1.4.9 (with a
+comment on the line); prod pins nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Callable
+
+import pytest
+import yaml
+
+from gitops.errors import InputError
+from gitops.promote import guess_indent, pin_tags
+from gitops.running import parse_image_entry, running_tag
+
+from conftest import CliResult
+
+REGISTRY = "999999999999.dkr.ecr.eu-west-1.amazonaws.com/shop"
+DEV_UPDATER = "apps/payments/overlays/dev/.argocd-source-payments-dev.yaml"
+TAGS = "gitops-platform:imageTags"
+
+
+# --- fixtures ----------------------------------------------------------------------------------------
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-c", "user.name=Test", "-c", "user.email=test@example.com", *args],
+                          cwd=repo, check=True, capture_output=True, text=True)
+    return done.stdout
+
+
+def diff_lines(repo: Path) -> tuple[list[str], list[str]]:
+    """(removed, added) lines of the working tree against the last commit."""
+    removed, added = [], []
+    for line in git(repo, "diff", "-U0", "--no-color").splitlines():
+        if line.startswith("-") and not line.startswith("---"):
+            removed.append(line[1:])
+        elif line.startswith("+") and not line.startswith("+++"):
+            added.append(line[1:])
+    return removed, added
+
+
+def changed_files(repo: Path) -> list[str]:
+    return git(repo, "status", "--porcelain").splitlines()
+
+
+def append_config(project: Path, stack: str, text: str) -> None:
+    """Add lines at the end of a stack file's ``config:`` (the last top-level key of the shipped files)."""
+    path = project / f"Pulumi.{stack}.yaml"
+    path.write_text(path.read_text() + text)
+
+
+def stack_config(project: Path, stack: str) -> dict:
+    return yaml.safe_load((project / f"Pulumi.{stack}.yaml").read_text())["config"]
+
+
+def write_updater_file(out: Path, service: str, env: str, *entries: str) -> Path:
+    """What the Image Updater's git write-back commits next to the overlay."""
+    path = out / f"apps/{service}/overlays/{env}/.argocd-source-{service}-{env}.yaml"
+    path.write_text("kustomize:\n  images:\n" + "".join(f"  - {e}\n" for e in entries))
+    return path
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    return tmp_path / "gitops-repo"
+
+
+@pytest.fixture
+def released(project: Path, out: Path, run: Callable[..., CliResult]) -> Path:
+    """The example with dev ahead of staging, rendered, and committed in a git repository; returns the tree."""
+    append_config(project, "dev", f'  {TAGS}:\n    payments: "1.5.0"\n    orders: "6.1.0"\n')
+    append_config(project, "staging", f'  {TAGS}:\n    payments: "1.4.9"  # hotfix release\n')
+    result = run("render", "--all", "--project", project, "--out", out)
+    assert result.code == 0, result.err
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "example")
+    return out
+
+
+@pytest.fixture
+def promote(run: Callable[..., CliResult], project: Path, released: Path) -> Callable[..., CliResult]:
+    """``promote("payments", "--from", "dev", "--to", "staging")`` against the released example."""
+    return lambda *args: run("promote", *args, "--project", project, "--out", released)
+
+
+# --- where the running tag comes from --------------------------------------------------------------
+def test_promotes_the_tag_pinned_in_the_source_overlay(promote, project):
+    result = promote("payments", "--from", "dev", "--to", "staging")
+
+    assert result.code == 0, result.err
+    assert result.out.splitlines()[0] == ("payments: staging 1.4.9 -> 1.5.0 (running in dev, "
+                                          "from apps/payments/overlays/dev/kustomization.yaml)")
+    assert stack_config(project, "staging")[TAGS] == {"payments": "1.5.0"}
+
+
+def test_the_image_updater_file_overrides_the_overlay_pin(promote, project, released):
+    write_updater_file(released, "payments", "dev", f"payments={REGISTRY}/payments:1.5.3")
+
+    result = promote("payments", "--from", "dev", "--to", "staging")
+
+    assert result.code == 0, result.err
+    assert f"-> 1.5.3 (running in dev, from {DEV_UPDATER})" in result.out
+    assert stack_config(project, "staging")[TAGS]["payments"] == "1.5.3"
+
+
+@pytest.mark.parametrize("entry, name, tag, digest", [
+    (f"payments={REGISTRY}/payments:1.4.3", "payments", "1.4.3", None),
+    (f"payments={REGISTRY}/payments@sha256:abc", "payments", None, "sha256:abc"),
+    (f"{REGISTRY}/payments:1.4.3", "payments", "1.4.3", None),
+    ("payments:1.4.3", "payments", "1.4.3", None),
+    ("registry.local:5000/shop/payments", "payments", None, None),
+])
+def test_updater_entries_are_read_in_kustomize_set_image_syntax(entry, name, tag, digest):
+    parsed = parse_image_entry(entry)
+
+    assert (parsed.name, parsed.tag, parsed.digest) == (name, tag, digest)
+
+
+def test_an_updater_entry_for_another_image_leaves_the_overlay_pin_running(released):
+    write_updater_file(released, "payments", "dev", f"ledger={REGISTRY}/ledger:9.9.9")
+
+    running = running_tag(released, "payments", "dev")
+
+    assert (running.tag, running.by_updater) == ("1.5.0", False)
+
+
+def test_a_digest_in_the_updater_file_is_refused(promote, project, released):
+    write_updater_file(released, "payments", "dev", f"payments={REGISTRY}/payments@sha256:{'a' * 64}")
+
+    result = promote("payments", "--from", "dev", "--to", "staging")
+
+    assert result.code == 2
+    assert "pins the image by digest" in result.err and DEV_UPDATER in result.err
+    assert changed_files(project) == []
+
+
+def test_an_unrendered_tree_is_an_error_naming_the_missing_overlay(run, project, tmp_path):
+    result = run("promote", "payments", "--from", "dev", "--to", "staging",
+                 "--project", project, "--out", tmp_path / "elsewhere")
+
+    assert result.code == 2
+    assert "no GitOps tree here" in result.err
+
+
+# --- what changes in the stack file ----------------------------------------------------------------
+def test_moving_a_pin_changes_only_that_line(promote, project):
+    promote("payments", "--from", "dev", "--to", "staging")
+
+    assert changed_files(project) == [" M Pulumi.staging.yaml"]
+    assert diff_lines(project) == (['    payments: "1.4.9"  # hotfix release'],
+                                   ['    payments: "1.5.0"  # hotfix release'])
+
+
+def test_the_stack_file_keeps_its_comments(promote, project):
+    promote("payments", "--from", "dev", "--to", "staging")
+
+    text = (project / "Pulumi.staging.yaml").read_text()
+    assert text.startswith("# Staging: two replicas, manual sync (a person approves each change in Argo CD).\n")
+
+
+def test_a_new_pin_is_added_to_the_existing_image_tags(promote, project):
+    promote("orders", "--from", "dev", "--to", "staging")
+
+    assert diff_lines(project) == ([], ['    orders: "6.1.0"'])
+
+
+def test_the_image_tags_mapping_is_created_at_the_end_of_config(promote, project):
+    promote("payments", "--from", "staging", "--to", "prod")
+
+    assert diff_lines(project) == ([], [f"  {TAGS}:", '    payments: "1.4.9"'])
+    assert (project / "Pulumi.prod.yaml").read_text().endswith(
+        f'    pullRequestProvider: github\n  {TAGS}:\n    payments: "1.4.9"\n')
+
+
+def test_a_tag_that_looks_like_a_number_stays_a_string(promote, project, released):
+    write_updater_file(released, "payments", "dev", f"payments={REGISTRY}/payments:1.10")
+
+    promote("payments", "--from", "dev", "--to", "staging")
+
+    assert stack_config(project, "staging")[TAGS]["payments"] == "1.10"
+    assert '    payments: "1.10"' in diff_lines(project)[1][0]
+
+
+def test_render_after_promote_deploys_the_new_pin(promote, run, project, released):
+    promote("payments", "--from", "dev", "--to", "staging")
+
+    result = run("render", "--stack", "staging", "--project", project, "--out", released)
+
+    assert result.code == 0, result.err
+    overlay = yaml.safe_load((released / "apps/payments/overlays/staging/kustomization.yaml").read_text())
+    assert overlay["images"] == [{"name": "payments", "newName": f"{REGISTRY}/payments", "newTag": "1.5.0"}]
+
+
+# --- order of environments -------------------------------------------------------------------------
+def test_skipping_an_environment_is_refused(promote, project):
+    result = promote("payments", "--from", "dev", "--to", "prod")
+
+    assert result.code == 2
+    assert result.err == (
+        "Error: Pulumi.prod.yaml: config.gitops-platform:promotion.from: prod is promoted from staging; "
+        "promoting from dev skips staging: run `python -m gitops promote payments --from staging --to prod`, "
+        "or add --force\n")
+    assert changed_files(project) == []
+
+
+def test_force_promotes_out_of_order(promote, project):
+    result = promote("payments", "--from", "dev", "--to", "prod", "--force")
+
+    assert result.code == 0, result.err
+    assert "because of --force" in result.err
+    assert stack_config(project, "prod")[TAGS] == {"payments": "1.5.0"}
+
+
+def test_an_environment_without_a_promotion_source_is_refused(promote, project):
+    result = promote("payments", "--from", "staging", "--to", "dev")
+
+    assert result.code == 2
+    assert "Pulumi.dev.yaml: config.gitops-platform:promotion.from: dev names no environment" in result.err
+    assert changed_files(project) == []
+
+
+# --- choosing services and environments ------------------------------------------------------------
+def test_all_promotes_every_service_whose_tag_differs(promote, project):
+    result = promote("--all", "--from", "dev", "--to", "staging")
+
+    assert result.code == 0, result.err
+    assert stack_config(project, "staging")[TAGS] == {"payments": "1.5.0", "orders": "6.1.0"}
+    assert "staging: 2 promoted from dev, 10 unchanged (wrote " in result.out
+
+
+def test_a_service_already_at_the_running_tag_is_unchanged(promote, project):
+    result = promote("cart", "--from", "dev", "--to", "staging")
+
+    assert result.code == 0, result.err
+    assert "staging: nothing to promote from dev, 1 unchanged" in result.out
+    assert changed_files(project) == []
+
+
+def test_an_unknown_service_is_an_error_with_a_suggestion(promote, project):
+    result = promote("paymnts", "--from", "dev", "--to", "staging")
+
+    assert result.code == 2
+    assert result.err.startswith("Error: services/paymnts.yaml: no such service in the catalog "
+                                 "(did you mean 'payments'?); services: api-gateway, cart,")
+    assert changed_files(project) == []
+
+
+def test_an_unknown_environment_is_an_error_listing_the_environments(promote):
+    result = promote("payments", "--from", "dev", "--to", "stagign")
+
+    assert result.code == 2
+    assert result.err == ("Error: --to: 'stagign' is not an environment of this project (did you mean 'staging'?); "
+                          "environments: dev, prod, staging\n")
+
+
+def test_services_and_all_together_are_refused(promote):
+    result = promote("payments", "--all", "--from", "dev", "--to", "staging")
+
+    assert result.code == 2
+    assert "not both" in result.err
+
+
+# --- reporting ---------------------------------------------------------------------------------------
+def test_dry_run_reports_and_writes_nothing(promote, project):
+    result = promote("payments", "--from", "dev", "--to", "staging", "--dry-run")
+
+    assert result.code == 0, result.err
+    assert "payments: staging 1.4.9 -> 1.5.0" in result.out and "(would write " in result.out
+    assert changed_files(project) == []
+
+
+def test_the_output_names_the_commands_that_apply_the_pin(promote):
+    result = promote("payments", "--from", "dev", "--to", "staging")
+
+    assert "python -m gitops render --stack staging" in result.out
+    assert "pulumi up --stack staging" in result.out
+
+
+def test_json_output_lists_changes_and_unchanged_services(promote, project):
+    result = promote("payments", "cart", "--from", "dev", "--to", "staging", "--output", "json")
+
+    assert json.loads(result.out) == {
+        "from": "dev", "to": "staging", "file": str(project / "Pulumi.staging.yaml"), "dryRun": False,
+        "changes": [{"service": "payments", "from": "1.4.9", "to": "1.5.0",
+                     "source": "apps/payments/overlays/dev/kustomization.yaml"}],
+        "unchanged": ["cart"],
+    }
+
+
+def test_a_pin_the_targets_own_updater_file_overrides_is_pointed_out(promote, released):
+    write_updater_file(released, "payments", "staging", f"payments={REGISTRY}/payments:1.6.0")
+
+    result = promote("payments", "--from", "dev", "--to", "staging")
+
+    assert result.code == 0, result.err
+    assert "note: payments: staging runs 1.6.0 from the Image Updater's" in result.err
+
+
+# --- editing stack files that look different from the shipped ones ----------------------------------
+def test_comments_introducing_the_next_key_stay_above_it():
+    text = 'config:\n  gitops-platform:imageTags:\n    cart: "1.0"\n  # delivery\n  gitops-platform:delivery: {}\n'
+
+    edited = pin_tags(text, {"payments": "2.0"}, "Pulumi.x.yaml")
+
+    assert edited == text.replace('"1.0"\n', '"1.0"\n    payments: "2.0"\n')
+
+
+def test_the_files_own_indentation_is_kept():
+    text = "config:\n    gitops-platform:cluster:\n        instanceTypes:\n        - m6i.large\n"
+
+    edited = pin_tags(text, {"payments": "2.0"}, "Pulumi.x.yaml")
+
+    assert guess_indent(text) == (4, 2, 0)
+    assert edited == text + '    gitops-platform:imageTags:\n        payments: "2.0"\n'
+
+
+def test_windows_line_endings_are_kept():
+    text = "config:\r\n  gitops-platform:environment: dev\r\n"
+
+    edited = pin_tags(text, {"payments": "2.0"}, "Pulumi.x.yaml")
+
+    assert edited == text + '  gitops-platform:imageTags:\r\n    payments: "2.0"\r\n'
+
+
+def test_an_edit_that_would_rewrite_other_lines_is_refused():
+    text = "config:\n  gitops-platform:sealing: ~\n"  # a round-trip dump drops the "~"
+
+    with pytest.raises(InputError, match=r"cannot be set without rewriting other lines .* line 2"):
+        pin_tags(text, {"payments": "2.0"}, "Pulumi.x.yaml")
