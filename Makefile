@@ -30,6 +30,7 @@ test: $(PY)
 bench: $(PY)
 	$(PY) benchmarks/bench_render.py
 	$(PY) benchmarks/bench_program.py
+	$(PY) benchmarks/bench_diff.py
 
 clean:
 	rm -rf $(OUT) .pytest_cache

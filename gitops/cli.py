@@ -85,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _seal_parser(sub)
     _drift_parser(sub)
+    _diff_parser(sub)
     _promote_parser(sub)
     return parser
 
@@ -429,3 +430,46 @@ def _apply_hint(args: argparse.Namespace, stack: str) -> str:
         ("project", args.project, Path(".")), ("out", args.out, opts.DEFAULT_OUT)) if value != default)
     return (f"python -m gitops render --stack {stack}{where} (the GitOps tree), "
             f"or pulumi up --stack {stack} (stack and tree)")
+
+
+def _diff_parser(sub: Any) -> None:
+    defaults = opts.ValidateOptions()
+    p = sub.add_parser("diff", help="what a change does to the GitOps repository and to each Application, offline",
+                       description="Render the project at two git revisions and report the GitOps files and the "
+                                   "Applications (and their manifests) that change. Exit 0 when nothing changes, "
+                                   "1 when something does, 2 on bad input.")
+    p.add_argument("--base", required=True, help="the revision to compare against (e.g. origin/main)")
+    p.add_argument("--head", help="the revision to compare (default: the working tree)")
+    p.add_argument("--format", choices=("text", "markdown"), default="text", help="text (default) or GitHub Markdown")
+    p.add_argument("--output-dir", type=Path, help="write the Markdown parts as diff-part-<n>.md here instead of stdout")
+    p.add_argument("--exit-zero", action="store_true", help="exit 0 even when something changes")
+    p.add_argument("--project", type=Path, default=Path("."), help="project root holding Pulumi.yaml (default: .)")
+    p.add_argument("--kubectl", default=defaults.kubectl, help="kubectl binary (with kustomize v5)")
+    p.add_argument("--jobs", type=int, default=defaults.jobs, help=f"parallel builds (default: {defaults.jobs})")
+    _output(p)
+    p.set_defaults(func=cmd_diff)
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from .diff import diff_revisions
+    from .diffreport import markdown_parts, text_report
+
+    if args.output_dir is not None and args.format != "markdown":
+        raise InputError([Problem("--output-dir", "", "writes Markdown parts; add --format markdown")])
+    report = diff_revisions(args.project, args.base, args.head, _validate_options(args, with_schemas=False))
+    if args.output == "json":
+        _print_json(report.as_json())
+    elif args.format == "markdown":
+        parts = markdown_parts(report)
+        if args.output_dir is not None:
+            args.output_dir.mkdir(parents=True, exist_ok=True)
+            for stale in args.output_dir.glob("diff-part-*.md"):
+                stale.unlink()
+            for n, part in enumerate(parts, start=1):
+                (args.output_dir / f"diff-part-{n}.md").write_text(part, encoding="utf-8")
+            print(f"{len(parts)} part(s) written to {args.output_dir}")
+        else:
+            sys.stdout.write("\n".join(parts))
+    else:
+        sys.stdout.write(text_report(report))
+    return EXIT_OK if args.exit_zero or not report.changed else EXIT_PROBLEMS

@@ -149,6 +149,13 @@ def validate_tree(tree: Path, options: ValidateOptions, repo_path: str | None = 
 
 def list_applications(tree: Path, options: ValidateOptions, repo_path: str | None = None) -> tuple[list[AppInfo], list[Finding]]:
     """The Applications the tree's ApplicationSets generate (the ``apps`` command)."""
+    apps, problems = generated_applications(tree, options, repo_path)
+    return [a for a, _ in apps], problems
+
+
+def generated_applications(tree: Path, options: ValidateOptions, repo_path: str | None = None,
+                           ) -> tuple[list[tuple[AppInfo, dict[str, Any]]], list[Finding]]:
+    """Each generated Application with its object, expanded offline from the tree's ApplicationSets."""
     check_tree(tree)
     roots = [r for r in find_roots(tree) if r.split("/")[0] in (layout.ARGOCD_DIR, layout.CLUSTERS_DIR)]
     argo = _ArgoObjects()
@@ -163,7 +170,12 @@ def list_applications(tree: Path, options: ValidateOptions, repo_path: str | Non
     if problems:
         raise InputError("\n".join(str(p) for p in problems))
     apps, more = expand_all(tree, argo, repo_path if repo_path is not None else repo_path_of(tree), strict=True)
-    return [a for a, _, _ in apps], more
+    return [(a, app) for a, app, _ in apps], more
+
+
+def source_dir(info: AppInfo, repo_path: str) -> str | None:
+    """The tree directory an Application's source path names (None when outside the tree)."""
+    return _tree_dir(info.path, repo_path)
 
 
 def expand_all(tree: Path, argo: _ArgoObjects, repo_path: str, strict: bool = False) -> tuple[list[tuple[AppInfo, dict[str, Any], str]], list[Finding]]:

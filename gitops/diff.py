@@ -1,0 +1,270 @@
+"""``diff``: what a change does to the GitOps repository and to every Application, offline.
+
+Both revisions of the project are rendered into scratch trees with the same
+core the CLI and ``pulumi up`` use, then compared three ways:
+
+* the files of the GitOps tree (added, removed, changed, unified diffs);
+* the Applications the ApplicationSets generate (offline expansion): added,
+  removed, and changed, where changed means the Application object or the
+  manifests of its source changed;
+* for each changed Application, the diff of ``kubectl kustomize`` of its
+  source on both sides, with Secret values masked.
+
+Sealed secrets are left out of both renders (their content is ciphertext
+under each cluster's key; ``pulumi preview`` shows re-sealed files), so a
+diff needs no certificate, no secret value and no cluster: it runs on a fork's
+pull request with no credentials.
+"""
+
+from __future__ import annotations
+
+import difflib
+import subprocess
+import tarfile
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from . import layout, yamlio
+from .errors import GitOpsError, InputError, Problem
+from .kustomize import build_many
+from .options import ValidateOptions
+from .project import load_project
+from .render import render_stack
+from .validate import AppInfo, generated_applications, source_dir
+from .writer import write_render
+
+MASK = "*** (masked)"
+GIT_TIMEOUT_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class FileChange:
+    path: str
+    change: str              # added | removed | changed
+    diff: str                # unified diff ("" for binary-free additions/removals shown in full)
+
+
+@dataclass(frozen=True)
+class AppChange:
+    name: str
+    change: str              # added | removed | changed
+    info: AppInfo
+    application_diff: str = ""   # the Application object itself (sync policy, project, source...)
+    manifest_diff: str = ""      # kustomize build of its source, Secrets masked
+
+
+@dataclass
+class DiffReport:
+    base: str
+    head: str
+    files: list[FileChange] = field(default_factory=list)
+    apps: list[AppChange] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.files or self.apps)
+
+    def count(self, items: list[Any], change: str) -> int:
+        return sum(1 for i in items if i.change == change)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "base": self.base, "head": self.head, "changed": self.changed,
+            "files": [{"path": f.path, "change": f.change, "diff": f.diff} for f in self.files],
+            "applications": [{"name": a.name, "change": a.change, "applicationSet": a.info.applicationset,
+                              "path": a.info.path, "applicationDiff": a.application_diff,
+                              "manifestDiff": a.manifest_diff} for a in self.apps],
+        }
+
+
+@dataclass(frozen=True)
+class _Side:
+    label: str
+    tree: Path
+    files: dict[str, bytes]
+    apps: dict[str, tuple[AppInfo, dict[str, Any]]]
+    repo_path: str
+
+
+def diff_revisions(project: Path, base: str, head: Optional[str], options: ValidateOptions) -> DiffReport:
+    """Render ``base`` and ``head`` (None: the working tree) of the project and compare them."""
+    with tempfile.TemporaryDirectory(prefix="gitops-diff-") as scratch:
+        root = Path(scratch)
+        base_side = _side(project, base, root / "base", options)
+        head_side = _side(project, head, root / "head", options)
+        report = DiffReport(base, head or "working tree")
+        report.files = _file_changes(base_side.files, head_side.files)
+        report.apps = _app_changes(base_side, head_side, report.files, options)
+        return report
+
+
+# --- one side ---------------------------------------------------------------------------------
+
+def _side(project: Path, ref: Optional[str], scratch: Path, options: ValidateOptions) -> _Side:
+    label = ref or "working tree"
+    source = project if ref is None else _checkout(project, ref, scratch / "project")
+    tree = scratch / "tree"
+    try:
+        loaded = load_project(source)
+    except GitOpsError as exc:
+        raise InputError(f"the project at {label} does not load:\n{exc}") from None
+    files: dict[str, bytes] = {}
+    repo_paths = set()
+    for stack in loaded.stacks:
+        result = render_stack(loaded, stack)
+        write_render(tree, result)
+        repo_paths.add(result.repo_path)
+        files.update({m.path: m.content for m in result.files})
+    repo_path = repo_paths.pop() if len(repo_paths) == 1 else "."
+    apps, problems = generated_applications(tree, options, repo_path)
+    if problems:
+        raise InputError(f"the ApplicationSets at {label} do not expand:\n" + "\n".join(str(p) for p in problems))
+    return _Side(label, tree, files, {info.name: (info, app) for info, app in apps}, repo_path)
+
+
+def _checkout(project: Path, ref: str, dest: Path) -> Path:
+    """The project's inputs (Pulumi*.yaml, services/) as they are at ``ref``, extracted into ``dest``."""
+    top = _git(project, "rev-parse", "--show-toplevel").strip()
+    prefix = _git(project, "rev-parse", "--show-prefix").strip()
+    _git(project, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", what=f"revision {ref!r}")
+    listing = _git(Path(top), "ls-tree", "-r", "--name-only", "-z", f"{ref}:{prefix}" if prefix else ref)
+    wanted = [p for p in listing.split("\0") if p and _is_input(p)]
+    if layout.PROJECT_FILE not in wanted:
+        raise InputError([Problem(f"{ref}:{prefix}{layout.PROJECT_FILE}", "", "not found at the base revision; "
+                                  "the project did not exist there (pick an older --base)")])
+    dest.mkdir(parents=True)
+    proc = subprocess.run(["git", "-C", top, "archive", "--format=tar", f"{ref}:{prefix}" if prefix else ref, "--", *wanted],
+                          capture_output=True, timeout=GIT_TIMEOUT_SECONDS, check=False)
+    if proc.returncode != 0:
+        raise InputError(f"git archive of {ref} failed: {proc.stderr.decode(errors='replace').strip()}")
+    with tempfile.TemporaryFile() as tar_file:
+        tar_file.write(proc.stdout)
+        tar_file.seek(0)
+        with tarfile.open(fileobj=tar_file) as archive:
+            archive.extractall(dest, filter="data")
+    return dest
+
+
+def _is_input(path: str) -> bool:
+    if "/" not in path:
+        return path == layout.PROJECT_FILE or (path.startswith(layout.STACK_FILE_PREFIX)
+                                               and path.endswith(layout.STACK_FILE_SUFFIX))
+    first, rest = path.split("/", 1)
+    return first == layout.CATALOG_DIR and "/" not in rest
+
+
+def _git(cwd: Path, *args: str, what: str = "") -> str:
+    try:
+        proc = subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True,
+                              timeout=GIT_TIMEOUT_SECONDS, check=False)
+    except FileNotFoundError:
+        raise InputError("git not found on PATH; diff reads revisions with git") from None
+    if proc.returncode != 0:
+        detail = what or " ".join(args)
+        raise InputError(f"{cwd}: git cannot read {detail}: {proc.stderr.strip() or 'unknown revision'} "
+                         "(is this a git repository, and is the ref fetched? CI needs fetch-depth: 0)")
+    return proc.stdout
+
+
+# --- comparisons --------------------------------------------------------------------------------
+
+def _file_changes(base: dict[str, bytes], head: dict[str, bytes]) -> list[FileChange]:
+    changes = []
+    for path in sorted(set(base) | set(head)):
+        old, new = base.get(path), head.get(path)
+        if old == new:
+            continue
+        change = "added" if old is None else "removed" if new is None else "changed"
+        changes.append(FileChange(path, change, unified(old, new, path)))
+    return changes
+
+
+def _app_changes(base: _Side, head: _Side, files: list[FileChange], options: ValidateOptions) -> list[AppChange]:
+    changes: list[AppChange] = []
+    for name in sorted(set(base.apps) - set(head.apps)):
+        changes.append(AppChange(name, "removed", base.apps[name][0]))
+    for name in sorted(set(head.apps) - set(base.apps)):
+        changes.append(AppChange(name, "added", head.apps[name][0]))
+    touched = {f.path for f in files}
+    candidates = []
+    for name in sorted(set(base.apps) & set(head.apps)):
+        (old_info, old_app), (new_info, new_app) = base.apps[name], head.apps[name]
+        app_diff = "" if old_app == new_app else unified(_dump(old_app), _dump(new_app), f"Application {name}")
+        old_dir, new_dir = source_dir(old_info, base.repo_path), source_dir(new_info, head.repo_path)
+        may_differ = old_dir != new_dir or any(_reads(new_dir, p) or _reads(old_dir, p) for p in touched)
+        if app_diff or may_differ:
+            candidates.append((name, new_info, app_diff, old_dir, new_dir))
+    old_builds = _builds(base, [c[3] for c in candidates], options)
+    new_builds = _builds(head, [c[4] for c in candidates], options)
+    for name, info, app_diff, old_dir, new_dir in candidates:
+        manifests = unified(old_builds.get(old_dir or ""), new_builds.get(new_dir or ""), f"{name} manifests")
+        if app_diff or manifests:
+            changes.append(AppChange(name, "changed", info, app_diff, manifests))
+    return sorted(changes, key=lambda c: (c.name, c.change))
+
+
+def _reads(directory: Optional[str], path: str) -> bool:
+    """Whether building ``directory`` may read ``path``: its service directory (overlay and base)."""
+    if directory is None:
+        return False
+    parts = directory.split("/")
+    scope = "/".join(parts[:2]) + "/" if parts[0] == layout.APPS_DIR and len(parts) >= 2 else directory + "/"
+    return path.startswith(scope)
+
+
+def _builds(side: _Side, directories: list[Optional[str]], options: ValidateOptions) -> dict[str, bytes]:
+    wanted = sorted({d for d in directories if d is not None and (side.tree / d).is_dir()})
+    out: dict[str, bytes] = {}
+    for build in build_many(side.tree, wanted, options.kubectl, options.jobs):
+        if not build.ok:
+            raise InputError(f"{side.label}: {build.directory}: kustomize build failed: {build.output.strip()}")
+        out[build.directory] = masked_manifests(build.output).encode()
+    return out
+
+
+def masked_manifests(stream: str) -> str:
+    """The built objects, one canonical YAML document each, Secret values replaced by a mask.
+
+    A change of a Secret value still shows (as a changed key), never the value.
+    """
+    docs = []
+    for obj in yamlio.parse_all(stream, "kustomize output"):
+        if not isinstance(obj, dict):
+            continue
+        docs.append(_mask(obj))
+    return yamlio.dump_all(docs)
+
+
+def _mask(obj: dict[str, Any]) -> dict[str, Any]:
+    kind, api = obj.get("kind"), str(obj.get("apiVersion", ""))
+    if kind == "Secret" and api == "v1":
+        obj = dict(obj)
+        for key in ("data", "stringData"):
+            if isinstance(obj.get(key), dict):
+                obj[key] = {k: MASK for k in obj[key]}
+    elif kind == "SealedSecret" and isinstance(obj.get("spec"), dict):
+        spec = dict(obj["spec"])
+        if isinstance(spec.get("encryptedData"), dict):
+            spec["encryptedData"] = {k: MASK for k in spec["encryptedData"]}
+        obj = {**obj, "spec": spec}
+    return obj
+
+
+def _dump(obj: Any) -> bytes:
+    return yamlio.dump(obj).encode()
+
+
+def unified(old: Optional[bytes], new: Optional[bytes], name: str) -> str:
+    """A unified diff (3 lines of context) of two UTF-8 texts; "" when equal."""
+    if old == new:
+        return ""
+    a = (old or b"").decode("utf-8", "replace").splitlines(keepends=True)
+    b = (new or b"").decode("utf-8", "replace").splitlines(keepends=True)
+    lines = difflib.unified_diff(a, b, f"base/{name}" if old is not None else "/dev/null",
+                                 f"head/{name}" if new is not None else "/dev/null")
+    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
+
+
+__all__ = ["AppChange", "DiffReport", "FileChange", "diff_revisions", "masked_manifests", "unified"]
