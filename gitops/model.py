@@ -229,11 +229,25 @@ class DeliveryPolicy:
 
 
 @dataclass(frozen=True)
+class AddOn:
+    """A fleet-wide add-on (a Helm chart) the hub deploys to every cluster labelled for it."""
+
+    name: str
+    repo_url: str
+    chart: str
+    version: str
+    namespace: str
+
+
+@dataclass(frozen=True)
 class ArgoCDConfig:
     namespace: str
     topology: Topology
     ha: bool = False                 # replicated server/repo-server/ApplicationSet controller and redis-ha
     hostname: Optional[str] = None   # Argo CD UI/API host; argocd.<ingress domain> when a domain is set
+    hub: Optional[str] = None        # spoke only: the hub stack (Pulumi StackReference name)
+    addons: tuple[str, ...] = ()     # add-ons enabled on this cluster (cluster labels the hub selects by)
+    fleet_addons: tuple[AddOn, ...] = ()   # hub only: the add-ons it can deploy
 
 
 DEFAULT_ALLOW_TAGS = r"regexp:^v?[0-9]+\.[0-9]+\.[0-9]+$"

@@ -21,7 +21,7 @@ from .catalog import tag_problem
 from .errors import InputError, Problem
 from .model import (
     ArgoCDConfig, ClusterConfig, DeliveryPolicy, GitOpsConfig, IngressConfig, NodeGroup,
-    DEFAULT_ALLOW_TAGS, ImageUpdatePolicy, RegistryConfig, SealingConfig, Stack, SyncMode, Topology, UpdateMode,
+    DEFAULT_ALLOW_TAGS, AddOn, ImageUpdatePolicy, RegistryConfig, SealingConfig, Stack, SyncMode, Topology, UpdateMode,
     WorkloadDefaults,
 )
 from .reader import Node, Problems, checked, did_you_mean, type_name
@@ -118,6 +118,8 @@ def read_stack_values(root: Path, stack: str) -> dict[str, Any]:
 
 # Masterminds semver constraints as the Image Updater reads them: "~1.4", "^2", ">=1.2 <2", "1.x", "*".
 SEMVER_CONSTRAINT = re.compile(r"[\^~<>=!*xX0-9vV.|, -]+(-[0-9A-Za-z.-]+)?")
+STACK_REFERENCE = re.compile(r"([A-Za-z0-9_.-]+/){0,2}[A-Za-z0-9_.-]+")
+EXACT_VERSION = re.compile(r"v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?")
 KMS_KEY_REF = re.compile(r"(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/)?[A-Za-z0-9/_-]+")
 SECRETS_MANAGER_REF = re.compile(r"(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:)?[A-Za-z0-9/_+=.@-]{1,512}")
 KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+")
@@ -379,13 +381,41 @@ class _StackReader:
         ha = node.bool("ha", False)
         hostname = node.str("hostname", None, pattern=names.DNS1123_SUBDOMAIN, max_len=253,
                             describe="a DNS name like 'argocd.shop.example.com'")
-        if topology is not None and topology != Topology.STANDALONE.value:
-            node.error("topology", f"{topology!r} is not available yet; only 'standalone' is implemented")
-            topology = None
+        hub = node.str("hub", None, pattern=STACK_REFERENCE,
+                       describe="the hub's stack as <org>/<project>/<stack> (or <stack> in the same project)")
+        if topology == Topology.SPOKE.value and hub is None and not node.has("hub"):
+            node.error("hub", "is required for topology 'spoke': the hub stack this cluster registers into")
+        if topology != Topology.SPOKE.value and hub is not None:
+            node.error("hub", f"applies to topology 'spoke' only (this stack is {topology!r})")
+        addons = self._strings(node, "addons", names.DNS1123_LABEL.pattern, "add-on names like 'metrics-server'")
+        fleet = self._fleet_addons(node, topology)
         node.done()
-        if ns is None or topology is None:
+        if ns is None or topology is None or fleet is None:
             return None
-        return ArgoCDConfig(ns, Topology(topology), ha, hostname)
+        return ArgoCDConfig(ns, Topology(topology), ha, hostname, hub, tuple(sorted(set(addons))), fleet)
+
+    def _fleet_addons(self, node: Node, topology: "str | None") -> "tuple[AddOn, ...] | None":
+        section = node.node("fleetAddons")
+        if section is None:
+            return ()
+        if topology != Topology.HUB.value:
+            node.error("fleetAddons", "only a hub deploys fleet add-ons; set topology: hub or move this to the hub's stack")
+            return None
+        out = []
+        for name in sorted(section.data):
+            item = section.node(str(name))
+            if item is None:
+                continue
+            if not names.DNS1123_LABEL.fullmatch(str(name)):
+                section.error(str(name), "an add-on name is a DNS label like 'metrics-server'")
+            repo = item.str("repoURL", required=True, pattern=names.REPO_URL, describe="a Helm repository URL")
+            chart = item.str("chart", required=True, pattern=names.DNS1123_SUBDOMAIN, describe="a chart name")
+            version = item.str("version", required=True, pattern=EXACT_VERSION, describe="an exact chart version like '3.12.2'")
+            namespace = checked(item.str("namespace", required=True), lambda v: names.label_problem(v, 63), item, "namespace")
+            item.done()
+            if None not in (repo, chart, version, namespace):
+                out.append(AddOn(str(name), repo, chart, version, namespace))  # type: ignore[arg-type]
+        return tuple(out)
 
     def _sealing(self, node: "Node | None") -> "SealingConfig | None":
         if node is not None and not self._is_map(node):
