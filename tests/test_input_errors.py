@@ -72,6 +72,21 @@ def line_of(file: str, prefix: str) -> int:
 LONG_NAME = "a" * 64
 PAYMENTS = "services/payments.yaml"
 DEV = "Pulumi.dev.yaml"
+PROD = "Pulumi.prod.yaml"
+STAGING = "Pulumi.staging.yaml"
+
+
+def directory_as(file: str) -> Edit:
+    def edit(project: Path, out: Path) -> None:
+        (project / file).mkdir()
+    return edit
+
+
+def append(file: str, text: str) -> Edit:
+    def edit(project: Path, out: Path) -> None:
+        path = project / file
+        path.write_text(path.read_text(encoding="utf-8") + text, encoding="utf-8")
+    return edit
 
 
 @dataclass(frozen=True)
@@ -168,6 +183,34 @@ CASES = [
                  id="the catalog directory is empty"),
     pytest.param(Bad(invalid_utf8, (f"{PAYMENTS}: not UTF-8 text", "save the file as UTF-8")),
                  id="a service file is not UTF-8"),
+    pytest.param(Bad(replace(PROD, "mode: pull-request", "mode: direct"),
+                     (f"{PROD}: config.gitops-platform:imageUpdates.mode:", "git", "pull-request", "off")),
+                 id="the image update mode is unknown"),
+    pytest.param(Bad(append(DEV, "  gitops-platform:imageUpdates:\n    constraints: {payments: \"one point four\"}\n"),
+                     (f"{DEV}: config.gitops-platform:imageUpdates.constraints.payments: expected a semver constraint",)),
+                 id="a semver constraint is not one"),
+    pytest.param(Bad(replace(PROD, "    from: staging", "    from: qa"),
+                     (f"{PROD}: config.gitops-platform:promotion.from: 'qa' is not another environment", "dev, staging")),
+                 id="promotion comes from an unknown environment"),
+    pytest.param(Bad(copy_as(DEV, "Pulumi.dev2.yaml"),
+                     ("Pulumi.dev2.yaml: config.gitops-platform:environment: environment 'dev' is already the environment of Pulumi.dev.yaml",)),
+                 id="two stacks claim the same environment"),
+    pytest.param(Bad(append(DEV, "  gitops-platform:sealing:\n    generation: 1\n    oldestGeneration: 2\n"),
+                     (f"{DEV}: config.gitops-platform:sealing.oldestGeneration: is 2, above generation 1",)),
+                 id="the oldest sealing key generation is above the newest"),
+    pytest.param(Bad(replace(STAGING, "    prefix: shop\n", "    prefix: shop\n    owner: true\n    immutableTags: true\n"),
+                     (f"{STAGING}: config.gitops-platform:registry.owner: registry 999999999999/eu-west-1/shop is already owned by Pulumi.dev.yaml",)),
+                 id="two stacks own the same registry"),
+    pytest.param(Bad(replace(DEV, "vpcCidr: 10.10.0.0/16", "vpcCidr: 10.10.0.0/24"),
+                     (f"{DEV}: config.gitops-platform:cluster.vpcCidr: '10.10.0.0/24' must be an IPv4 block between /16",
+                      "/22")),
+                 id="the VPC is too small for a subnet per zone"),
+    pytest.param(Bad(append(DEV, "  gitops-platform:argocd:\n    topology: spoke\n"),
+                     (f"{DEV}: config.gitops-platform:argocd.hub: is required for topology 'spoke'",)),
+                 id="a spoke names no hub"),
+    pytest.param(Bad(directory_as("services/reviews.yaml"),
+                     ("services/reviews.yaml: is a directory, expected a YAML file",)),
+                 id="a service file is a directory"),
     pytest.param(Bad(out_is_a_file, ("the output path is a file", "give a directory with --out"), out_is_file=True),
                  id="the output path is a regular file"),
 ]
