@@ -38,6 +38,8 @@ from .errors import OutputError, Problem
 from .render import RenderResult
 
 RECORD_VERSION = 1
+JOURNAL_SUFFIX = ".journal"
+TEMP_MARK = ".gitops-platform-tmp-"
 
 
 @dataclass(frozen=True)
@@ -98,10 +100,7 @@ def plan_renders(out: Path, results: list[RenderResult], options: WriteOptions =
     """Plan every stack against the tree as it is; raises before anything is written."""
     _check_root(out)
     records = read_records(out) if out.is_dir() else {}
-    known: dict[str, set[str]] = {}
-    for files in records.values():
-        for path, digest in files.items():
-            known.setdefault(path, set()).add(digest)
+    known = _known(out, records)
     problems: list[Problem] = []
     checked_dirs: set[str] = set()
     planned: dict[str, bytes] = {}
@@ -141,10 +140,7 @@ def write_slice(out: Path, result: RenderResult, prefixes: tuple[str, ...],
         out.mkdir(parents=True, exist_ok=True)
     with (_locked(out, wait_seconds) if not options.dry_run else contextlib.nullcontext()):
         records = read_records(out) if out.is_dir() else {}
-        known: dict[str, set[str]] = {}
-        for files in records.values():
-            for path, digest in files.items():
-                known.setdefault(path, set()).add(digest)
+        known = _known(out, records)
         problems: list[Problem] = []
         plan = _plan(out, result, records, known, options.force, problems, set(), {},
                      scope=lambda path: path.startswith(prefixes))
@@ -155,7 +151,43 @@ def write_slice(out: Path, result: RenderResult, prefixes: tuple[str, ...],
     return plan.report
 
 
+def _known(out: Path, records: dict[str, dict[str, str]]) -> dict[str, set[str]]:
+    """Every hash the writer wrote or was about to write at each path (records plus interrupted journals)."""
+    known: dict[str, set[str]] = {}
+    for files in [*records.values(), *_journals(out)]:
+        for path, digest in files.items():
+            known.setdefault(path, set()).add(digest)
+    return known
+
+
+def _journals(out: Path) -> list[dict[str, str]]:
+    """What interrupted writes were about to write: the next write recognises those files as its own."""
+    journals = []
+    for file in sorted((out / layout.STATE_DIR).glob(f"*{JOURNAL_SUFFIX}")) if out.is_dir() else []:
+        try:
+            files = json.loads(file.read_text(encoding="utf-8"))["files"]
+            if isinstance(files, dict):
+                journals.append({str(k): str(v) for k, v in files.items()})
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # a journal cut short by the crash it records: its files were never written
+    return journals
+
+
 def _apply(out: Path, plans: list[Plan]) -> None:
+    """Write the plans crash-safely.
+
+    Each file is written to a temporary sibling and renamed, so no file is
+    ever half-written. Before the first write, a journal records the hashes
+    about to be written; the record is written last and the journal removed
+    after it. A render killed in between leaves every file either as it was or
+    as it was meant to be, and the next render recognises the new ones as its
+    own (from the journal) instead of reporting them as hand edits.
+    """
+    _remove_stale_temporaries(out)
+    journal = out / layout.STATE_DIR / f"{os.getpid()}{JOURNAL_SUFFIX}"
+    pending = {path: sha256(content) for plan in plans for path, content in plan.writes}
+    if pending:
+        _atomic_write(journal, (json.dumps({"files": pending}) + "\n").encode())
     done: dict[str, bytes] = {}
     for plan in plans:
         for path, content in plan.writes:
@@ -169,6 +201,17 @@ def _apply(out: Path, plans: list[Plan]) -> None:
                 _prune_empty_dirs(out, Path(target).parent)
         if plan.record_changed:
             _write_record(out, plan.result, plan.record)
+    for stale in (out / layout.STATE_DIR).glob(f"*{JOURNAL_SUFFIX}"):
+        stale.unlink()   # this write completed, and so (under the lock) did every earlier one
+
+
+def _remove_stale_temporaries(out: Path) -> None:
+    """Temporary files a killed write left behind (named by ``_atomic_write``; never a user's file)."""
+    for dirpath, _dirs, files in os.walk(out):
+        for name in files:
+            if TEMP_MARK in name and name.startswith("."):
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(dirpath, name))
 
 
 def _plan(out: Path, result: RenderResult, records: dict[str, dict[str, str]], known: dict[str, set[str]],
@@ -344,7 +387,7 @@ def _locked(out: Path, wait_seconds: float = 0.0) -> Iterator[None]:
 def _atomic_write(target: "str | Path", content: bytes) -> None:
     target = str(target)
     directory, name = os.path.split(target)
-    tmp = os.path.join(directory, f".{name}.tmp-{os.getpid()}")
+    tmp = os.path.join(directory, f".{name}{TEMP_MARK}{os.getpid()}")
     try:
         try:
             fh = open(tmp, "wb")
