@@ -4,6 +4,12 @@ Nothing here knows a stack or environment name; a new ``Pulumi.<stack>.yaml``
 works unchanged. Order matters only where a resource needs another to exist:
 the account guard before anything, the sealing key before the controller, Argo
 CD before the root Application; the components express those dependencies.
+
+By ``argocd.topology``: a standalone cluster runs its own Argo CD; a hub runs
+Argo CD plus the IAM role it reaches spokes with, and exports what spokes need
+to register; a spoke runs no Argo CD and registers itself into its hub (a
+StackReference), whose Argo CD and Image Updater manage it. Every cluster gets
+its own sealing key: secrets are opened where they are used.
 """
 
 from __future__ import annotations
@@ -15,12 +21,14 @@ import pulumi
 from components.argocd import ArgoCD, ArgoCDArgs
 from components.cluster import Cluster, ClusterArgs
 from components.config import load_program_config
+from components.fleet import HubAccess, HubAccessArgs, SpokeRegistration, SpokeRegistrationArgs
 from components.gitops_repo import GitOpsRepo, GitOpsRepoArgs
 from components.guard import require_account
 from components.registry import Registry, RegistryArgs
 from components.sealing import SealingKey, SealingKeyArgs
 from gitops import layout
 from gitops.errors import GitOpsError
+from gitops.model import Topology
 from gitops.project import registry_accounts
 
 ROOT = Path(__file__).resolve().parent
@@ -47,21 +55,46 @@ in_cluster = pulumi.ResourceOptions(providers={"kubernetes": cluster.provider})
 sealing = SealingKey("sealing", SealingKeyArgs(cluster_name=stack.cluster.name, config=stack.sealing, tags=tags),
                      opts=in_cluster)
 
-argocd = ArgoCD("argocd", ArgoCDArgs(
-    environment=stack.environment,
-    cluster_name=cluster.name,
-    role_prefix=stack.cluster.name,
-    region=stack.region,
-    namespace=stack.argocd.namespace,
-    gitops=stack.gitops,
-    registry=stack.registry,
-    ha=stack.argocd.ha,
-    hostname=stack.argocd.hostname or (f"argocd.{stack.ingress.domain}" if stack.ingress.domain else None),
-    ingress_class=stack.ingress.class_name,
-    ingress_annotations=dict(stack.ingress.annotations),
-    repo_credentials=config.repo_credentials,
-    tags=tags,
-), opts=in_cluster)
+topology = stack.argocd.topology
+if topology is Topology.SPOKE:
+    hub = pulumi.StackReference(stack.argocd.hub)
+    registration = SpokeRegistration("fleet", SpokeRegistrationArgs(
+        cluster_name=stack.cluster.name,
+        cluster=cluster,
+        hub=hub,
+        labels={layout.LABEL_ENVIRONMENT: stack.environment, layout.LABEL_MANAGED_BY: layout.MANAGED_BY},
+        ready=[sealing],
+        tags=tags,
+    ))
+    pulumi.export("argocdHub", stack.argocd.hub)
+    pulumi.export("argocdSpokeRoleArn", registration.role_arn)
+    pulumi.export("clusterCertificateAuthority", cluster.certificate_authority)
+else:
+    hub_access = (HubAccess("fleet", HubAccessArgs(cluster_name=cluster.name, role_prefix=stack.cluster.name,
+                                                    namespace=stack.argocd.namespace, region=stack.region, tags=tags))
+                  if topology is Topology.HUB else None)
+    argocd = ArgoCD("argocd", ArgoCDArgs(
+        environment=stack.environment,
+        cluster_name=cluster.name,
+        role_prefix=stack.cluster.name,
+        region=stack.region,
+        namespace=stack.argocd.namespace,
+        gitops=stack.gitops,
+        registry=stack.registry,
+        ha=stack.argocd.ha,
+        hostname=stack.argocd.hostname or (f"argocd.{stack.ingress.domain}" if stack.ingress.domain else None),
+        ingress_class=stack.ingress.class_name,
+        ingress_annotations=dict(stack.ingress.annotations),
+        repo_credentials=config.repo_credentials,
+        tags=tags,
+        kubeconfig=cluster.kubeconfig,
+        pod_identities=hub_access.associations if hub_access else (),
+    ), opts=in_cluster)
+    pulumi.export("argocdUrl", argocd.url)
+    pulumi.export("argocdNamespace", stack.argocd.namespace)
+    pulumi.export("imageUpdaterRoleArn", argocd.image_updater_role_arn)
+    if hub_access is not None:
+        pulumi.export("argocdFleetRoleArn", hub_access.role_arn)
 
 gitops_repo = GitOpsRepo("gitops", GitOpsRepoArgs(
     project=project,
@@ -80,7 +113,5 @@ pulumi.export("sealingCertificate", sealing.certificate_pem)
 pulumi.export("sealingPrivateKey", pulumi.Output.secret(sealing.private_key_pem))
 pulumi.export("sealingStabilityKey", pulumi.Output.secret(sealing.stability_key))
 pulumi.export("sealingBackupSecretArn", sealing.backup_arn)
-pulumi.export("argocdUrl", argocd.url)
-pulumi.export("imageUpdaterRoleArn", argocd.image_updater_role_arn)
 pulumi.export("gitopsCheckout", stack.gitops.checkout)
 pulumi.export("gitopsPaths", gitops_repo.paths)

@@ -15,19 +15,26 @@ The root Application is a ``helm.v3.Release`` of the argocd-apps chart rather
 than a ``CustomResource``: its CRD is installed by the argo-cd release in the
 same ``pulumi up``, and a CustomResource of a kind that does not exist yet
 fails at preview ("no matches for kind"), while a Release does not.
+
+Teardown: given the cluster's kubeconfig, an ``ApplicationsDrained`` resource
+(``components/drain.py``) sits between the root Application and Argo CD, so
+``pulumi destroy`` removes the root Application, waits until Argo CD has
+deleted every Application with what it deployed (load balancers, volumes), and
+only then removes Argo CD and, after it, the cluster.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.charts import ARGO_CD, ARGOCD_APPS, IMAGE_UPDATER
+from components.drain import ApplicationsDrained, ApplicationsDrainedArgs
 from gitops.errors import InputError
 from gitops.layout import IN_CLUSTER_SERVER, argocd_env_dir, repo_path
 from gitops.model import GitOpsConfig, RegistryConfig
@@ -80,6 +87,12 @@ class ArgoCDArgs:
     ``repo_credentials``: secret ``{username, password}`` or ``{sshPrivateKey}``
     to read the GitOps repository (default None: a public repository).
     ``tags``: AWS tags of the IAM role and the Pod Identity association.
+    ``kubeconfig``: of the cluster (secret); with it, ``pulumi destroy`` waits
+    between the root Application and Argo CD until Argo CD has deleted every
+    Application (default None: no wait). ``pod_identities``: Pod Identity
+    associations of Argo CD's own service accounts (a hub's fleet role), made
+    before the argo-cd release because credentials are injected at pod start
+    (default none).
     """
 
     environment: str
@@ -95,6 +108,8 @@ class ArgoCDArgs:
     ingress_annotations: Mapping[str, str] = field(default_factory=dict)
     repo_credentials: Optional[pulumi.Input[Mapping[str, str]]] = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    kubeconfig: Optional[pulumi.Input[str]] = None
+    pod_identities: Sequence[pulumi.Resource] = ()
 
 
 def root_application_name(environment: str) -> str:
@@ -311,7 +326,7 @@ class ArgoCD(pulumi.ComponentResource):
             create_namespace=False,
             values=argocd_values(args),
             **ARGO_CD.release_args(),  # type: ignore[arg-type]
-            opts=after_namespace,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.namespace, *args.pod_identities]),
         )
         role = self._image_updater_role(name, args, child)
         self.image_updater_role_arn = role.arn
@@ -338,6 +353,16 @@ class ArgoCD(pulumi.ComponentResource):
         root_needs: list[pulumi.Resource] = [self.release]
         if self.repo_secret is not None:
             root_needs.append(self.repo_secret)
+        self.drained: Optional[ApplicationsDrained] = None
+        if args.kubeconfig is not None:
+            # Destroy order: root Application (Argo CD starts deleting every Application and
+            # its workloads) -> this waits until none is left -> Argo CD -> the cluster.
+            self.drained = ApplicationsDrained(
+                f"{name}-applications-drained",
+                ApplicationsDrainedArgs(kubeconfig=args.kubeconfig, namespace=args.namespace),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release]),
+            )
+            root_needs.append(self.drained)
         self.root_app = k8s.helm.v3.Release(
             f"{name}-root-app",
             name=APPS_RELEASE,

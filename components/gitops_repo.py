@@ -142,6 +142,11 @@ class GitOpsRepoArgs:
     ({service: {NAME: value}}, secret) seal each service's secrets into its
     overlay; the sealed files are ciphertext, so the resources' contents are not
     secret and ``preview --diff`` shows them.
+
+    ``extra_cluster_files``: more ``{path: content}`` for the cluster slice
+    (under ``clusters/<cluster>/``), written next to what the render puts there,
+    e.g. a spoke's registration file (default None). A path the render already
+    writes is refused; contents must not be secret.
     """
 
     project: Project
@@ -149,6 +154,7 @@ class GitOpsRepoArgs:
     sealing_cert: Optional[pulumi.Input[str]] = None
     stability_key: Optional[pulumi.Input[str]] = None
     secret_values: Optional[pulumi.Input[Mapping[str, Mapping[str, str]]]] = None
+    extra_cluster_files: Optional[pulumi.Input[Mapping[str, str]]] = None
 
 
 class GitOpsRepo(pulumi.ComponentResource):
@@ -171,6 +177,8 @@ class GitOpsRepo(pulumi.ComponentResource):
             elif piece.name == "cluster" and args.sealing_cert is not None:
                 files = pulumi.Output.from_input(args.sealing_cert).apply(
                     lambda pem, fixed=files: {**fixed, **_cert_file(stack.cluster.name, pem)})
+            if piece.name == "cluster" and args.extra_cluster_files is not None:
+                files = _with_extra_files(files, args.extra_cluster_files)
             self.slices[piece.name] = GitOpsFiles(
                 f"{name}-{piece.name}",
                 _props(render, piece, stack.gitops.checkout, files),
@@ -192,6 +200,23 @@ def _sealed_service_files(service: Service, stack: Stack, args: GitOpsRepoArgs) 
 
     sealed = pulumi.Output.all(args.sealing_cert, args.stability_key, args.secret_values).apply(render)
     return pulumi.Output.unsecret(sealed)
+
+
+def merge_files(rendered: Mapping[str, str], extra: Optional[Mapping[str, str]]) -> dict[str, str]:
+    """``rendered`` plus ``extra``; ValueError when ``extra`` would replace a rendered file."""
+    clash = sorted(set(rendered) & set(extra or {}))
+    if clash:
+        raise ValueError(f"extra cluster files {', '.join(clash)} would replace files the render writes")
+    return {**rendered, **(extra or {})}
+
+
+def _with_extra_files(files: pulumi.Input[dict[str, str]],
+                      extra: pulumi.Input[Mapping[str, str]]) -> pulumi.Input[dict[str, str]]:
+    """Plain when both are plain, so a preview keeps knowing the files; an Output otherwise."""
+    if isinstance(files, dict) and isinstance(extra, Mapping) and not any(
+            isinstance(v, pulumi.Output) for v in extra.values()):
+        return merge_files(files, extra)
+    return pulumi.Output.all(files, extra).apply(lambda v: merge_files(v[0], v[1]))
 
 
 def _cert_file(cluster: str, pem: str) -> dict[str, str]:

@@ -8,7 +8,7 @@ copy-pasted files that were renamed but not edited.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from . import names, yamlio
 from .errors import InputError, Problem
@@ -20,15 +20,24 @@ from .reader import Node, Problems, checked, did_you_mean, type_name
 MAX_FILE_BYTES = 1024 * 1024
 
 
-def load_catalog(catalog_dir: Path, shown_dir: str, environments: Iterable[str]) -> Catalog:
-    """Every ``*.yaml`` of the catalog directory, all problems reported at once."""
+def load_catalog(catalog_dir: Path, shown_dir: str, environments: Iterable[str],
+                 profiles: "Mapping[str, str] | None" = None) -> Catalog:
+    """Every ``*.yaml`` of the catalog directory, all problems reported at once.
+
+    ``profiles`` maps an environment to its profile when the stack sets one.
+    ``environments.<key>`` overrides are looked up by profile, so the valid keys
+    are the profiles; an environment that uses another profile is refused with
+    that profile's name, since its own key would never apply.
+    """
     problems = Problems()
     if not catalog_dir.is_dir():
         raise InputError([Problem(shown_dir, "", "catalog directory not found; create it with one <service>.yaml per service")])
     files = sorted(p for p in catalog_dir.iterdir() if p.suffix in (".yaml", ".yml"))
     if not files:
         raise InputError([Problem(shown_dir, "", "the catalog is empty; add one <service>.yaml per service")])
-    envs = tuple(sorted(set(environments)))
+    profiles = dict(profiles or {})
+    envs = tuple(sorted({profiles.get(e, e) for e in environments}))
+    redirects = {e: p for e, p in profiles.items() if p != e and e not in envs}
     services: list[Service] = []
     seen: dict[str, str] = {}
     for path in files:
@@ -41,7 +50,7 @@ def load_catalog(catalog_dir: Path, shown_dir: str, environments: Iterable[str])
         except InputError as exc:
             problems.items.extend(exc.problems)
             continue
-        service = read_service(data, shown, path.stem, envs, problems)
+        service = read_service(data, shown, path.stem, envs, problems, redirects)
         if service is None:
             continue
         if service.name in seen:
@@ -54,7 +63,8 @@ def load_catalog(catalog_dir: Path, shown_dir: str, environments: Iterable[str])
     return Catalog(tuple(sorted(services, key=lambda s: s.name)))
 
 
-def read_service(data: object, file: str, stem: str, envs: tuple[str, ...], problems: Problems) -> "Service | None":
+def read_service(data: object, file: str, stem: str, envs: tuple[str, ...], problems: Problems,
+                 redirects: "Mapping[str, str] | None" = None) -> "Service | None":
     before = len(problems.items)
     node = Node.root(data, file, problems, "service settings")
     if node is None:
@@ -102,7 +112,8 @@ def read_service(data: object, file: str, stem: str, envs: tuple[str, ...], prob
     if overlap:
         node.error("secrets", f"{', '.join(overlap)} also set in config; a variable comes from one place")
     environments = _read_environments(node, envs, autoscaling is not None or node.has("autoscaling"),
-                                      autoscaling.target_cpu_percent if autoscaling else DEFAULT_CPU_TARGET)
+                                      autoscaling.target_cpu_percent if autoscaling else DEFAULT_CPU_TARGET,
+                                      redirects or {})
     node.done()
     if len(problems.items) > before or team is None or namespace is None or tag is None:
         return None
@@ -319,13 +330,18 @@ def _read_secrets(node: Node) -> tuple[str, ...]:
     return tuple(sorted(out))
 
 
-def _read_environments(node: Node, envs: tuple[str, ...], base_hpa: bool,
-                       base_cpu: int) -> tuple[tuple[str, EnvOverride], ...]:
+def _read_environments(node: Node, envs: tuple[str, ...], base_hpa: bool, base_cpu: int,
+                       redirects: Mapping[str, str]) -> tuple[tuple[str, EnvOverride], ...]:
     section = node.node("environments")
     if section is None:
         return ()
     out: list[tuple[str, EnvOverride]] = []
     for env in sorted(section.data):
+        if isinstance(env, str) and env in redirects:
+            section.error(env, f"environment {env!r} uses profile {redirects[env]!r}, whose overrides apply to it; "
+                               f"put them under environments.{redirects[env]}")
+            section.raw(env)
+            continue
         if not isinstance(env, str) or env not in envs:
             section.error(str(env), f"unknown environment{did_you_mean(str(env), list(envs))}; environments of this project: {', '.join(envs)}")
             section.raw(str(env))

@@ -22,8 +22,8 @@ from .localsecrets import ENV_PREFIX, LocalSecrets, load_local_secrets, plan_sec
 from .project import load_project
 from .reader import did_you_mean
 from .stackconfig import stack_names
-from .render import render_stack
-from .writer import Report, WriteOptions, apply_plans, owned_file, plan_renders
+from .render import Manifest, render_stack
+from .writer import Report, WriteOptions, apply_plans, owned_file, plan_renders, read_records
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -87,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     _drift_parser(sub)
     _diff_parser(sub)
     _promote_parser(sub)
+    _new_cluster_parser(sub)
     return parser
 
 
@@ -147,7 +148,8 @@ def _render(args: argparse.Namespace, pending: dict[str, list[str]]) -> list[Rep
     for stack in stacks:
         secrets = plan_secrets(project, stack, args.out, local)
         pending[stack.name] = secrets.pending
-        results.append(render_stack(project, stack, _published_cert(args.out, stack), secrets.sealed))
+        cert, registration, published = _published_files(args.out, stack)
+        results.append(render_stack(project, stack, cert, secrets.sealed, registration, published))
     # Every stack is planned before anything is written: a conflict anywhere leaves the tree untouched.
     plans = plan_renders(args.out, results, WriteOptions(dry_run=args.dry_run, force=args.force))
     if not args.dry_run:
@@ -158,10 +160,34 @@ def _render(args: argparse.Namespace, pending: dict[str, list[str]]) -> list[Rep
     return [p.report for p in plans]
 
 
-def _published_cert(out: Path, stack: Any) -> "str | None":
-    """The sealing certificate ``pulumi up`` published for this stack's cluster, carried forward."""
-    content = owned_file(out, stack.name, layout.sealing_cert_path(stack.cluster.name))
-    return content.decode("utf-8", "replace") if content is not None else None
+def _published_files(out: Path, stack: Any) -> "tuple[str | None, Manifest | None, list[Manifest]]":
+    """What ``pulumi up`` published for this stack's cluster (``clusters/<cluster>/``), carried forward.
+
+    Only the program can make these (the certificate, the registration with the
+    cluster's endpoint and role), so a render keeps every one the stack's record
+    still owns with its recorded content: (certificate PEM, registration, others).
+    """
+    try:
+        record = read_records(out).get(stack.name, {}) if out.is_dir() else {}
+    except GitOpsError:
+        record = {}
+    prefix = layout.cluster_dir(stack.cluster.name) + "/"
+    cert_path = layout.sealing_cert_path(stack.cluster.name)
+    registration_path = layout.registration_path(stack.cluster.name)
+    cert: "str | None" = None
+    registration: "Manifest | None" = None
+    others: list[Manifest] = []
+    for path in sorted(p for p in record if p.startswith(prefix)):
+        content = owned_file(out, stack.name, path)
+        if content is None:
+            continue  # gone or edited by hand: the writer reports it rather than carrying it forward
+        if path == cert_path:
+            cert = content.decode("utf-8", "replace")
+        elif path == registration_path:
+            registration = Manifest(path, content)
+        else:
+            others.append(Manifest(path, content))
+    return cert, registration, others
 
 
 def _find_stack(project: Any, name: str) -> Any:
@@ -217,8 +243,8 @@ def cmd_apps(args: argparse.Namespace) -> int:
         _print_json({"applications": [a.as_json() for a in apps],
                      "problems": [{"where": p.where, "message": p.message} for p in problems]})
     else:
-        rows = [("NAME", "PROJECT", "DESTINATION", "NAMESPACE", "PATH")]
-        rows += [(a.name, a.project, a.destination, a.namespace, a.path) for a in apps]
+        rows = [("NAME", "PROJECT", "DESTINATION", "NAMESPACE", "PATH/CHART")]
+        rows += [(a.name, a.project, a.destination, a.namespace, a.path or a.chart) for a in apps]
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         for row in rows:
             print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
@@ -430,6 +456,34 @@ def _apply_hint(args: argparse.Namespace, stack: str) -> str:
         ("project", args.project, Path(".")), ("out", args.out, opts.DEFAULT_OUT)) if value != default)
     return (f"python -m gitops render --stack {stack}{where} (the GitOps tree), "
             f"or pulumi up --stack {stack} (stack and tree)")
+
+
+# --- new-cluster ---------------------------------------------------------------------------------
+def _new_cluster_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "new-cluster", help="write Pulumi.<NAME>.yaml for one more cluster of an existing environment's kind",
+        description="Copy the stack file of the stack serving --env into a new stack NAME: its own environment, "
+                    "cluster and VPC, --region, profile = that environment's profile (same catalog overrides), "
+                    "not the registry owner, no image tag pins, no secret config; with --hub a spoke of that hub. "
+                    "The project must load with the new file, else nothing is written (exit 2).")
+    p.add_argument("name", metavar="NAME", help="the new stack, environment and EKS cluster name (a DNS label, <= 40)")
+    p.add_argument("--env", required=True, help="the existing environment to copy (e.g. prod)")
+    p.add_argument("--region", required=True, help="AWS region of the new cluster (e.g. eu-central-1)")
+    p.add_argument("--hub", metavar="STACK", help="register the new cluster as a spoke of this hub stack")
+    p.add_argument("--project", type=Path, default=Path("."), help="project root holding Pulumi.yaml (default: .)")
+    p.set_defaults(func=cmd_new_cluster)
+
+
+def cmd_new_cluster(args: argparse.Namespace) -> int:
+    from .newcluster import plan_new_cluster, write_new_cluster
+
+    command = (f"python -m gitops new-cluster {args.name} --env {args.env} --region {args.region}"
+               + (f" --hub {args.hub}" if args.hub else ""))
+    plan = plan_new_cluster(args.project, args.name, args.env, args.region, args.hub, command)
+    path = write_new_cluster(args.project, plan)
+    print(f"wrote {path} (environment {plan.name}, profile {plan.source.profile}, from {plan.source.file})")
+    print(f"next: {plan.next_command}")
+    return EXIT_OK
 
 
 def _diff_parser(sub: Any) -> None:

@@ -32,6 +32,7 @@ from .kustomize import build_many
 from .options import ValidateOptions
 from .project import load_project
 from .render import render_stack
+from .render.registration import offline_registration_file
 from .validate import AppInfo, generated_applications, source_dir
 from .writer import write_render
 
@@ -74,7 +75,7 @@ class DiffReport:
             "base": self.base, "head": self.head, "changed": self.changed,
             "files": [{"path": f.path, "change": f.change, "diff": f.diff} for f in self.files],
             "applications": [{"name": a.name, "change": a.change, "applicationSet": a.info.applicationset,
-                              "path": a.info.path, "applicationDiff": a.application_diff,
+                              "path": a.info.path or a.info.chart, "applicationDiff": a.application_diff,
                               "manifestDiff": a.manifest_diff} for a in self.apps],
         }
 
@@ -113,7 +114,8 @@ def _side(project: Path, ref: Optional[str], scratch: Path, options: ValidateOpt
     files: dict[str, bytes] = {}
     repo_paths = set()
     for stack in loaded.stacks:
-        result = render_stack(loaded, stack)
+        # Hubs and spokes get placeholder registrations, so the hub's view of its fleet expands offline.
+        result = render_stack(loaded, stack, registration=offline_registration_file(stack))
         write_render(tree, result)
         repo_paths.add(result.repo_path)
         files.update({m.path: m.content for m in result.files})

@@ -25,7 +25,7 @@ def text_report(report: DiffReport) -> str:
     if not report.changed:
         return "\n".join(lines + ["", "No change."]) + "\n"
     for app in report.apps:
-        lines += ["", f"== Application {app.name}: {app.change} ({app.info.applicationset}, {app.info.path})"]
+        lines += ["", f"== Application {app.name}: {app.change} ({app.info.applicationset}, {app.info.path or app.info.chart})"]
         if app.application_diff:
             lines += [app.application_diff.rstrip("\n")]
         if app.manifest_diff:
@@ -71,7 +71,7 @@ def _markdown_summary(report: DiffReport) -> str:
     lines.insert(len(lines) - 2, "|---|---:|---:|---:|")
     if report.apps:
         lines += ["", "| Application | change | ApplicationSet | source |", "|---|---|---|---|"]
-        lines += [f"| `{a.name}` | {a.change} | `{a.info.applicationset}` | `{a.info.path}` |" for a in report.apps]
+        lines += [f"| `{a.name}` | {a.change} | `{a.info.applicationset}` | `{a.info.path or a.info.chart}` |" for a in report.apps]
     return "\n".join(lines) + "\n\n"
 
 

@@ -293,7 +293,12 @@ class SealingConfig:
 
 @dataclass(frozen=True)
 class Stack:
-    """One stack = one environment's cluster."""
+    """One stack = one environment's cluster.
+
+    ``environment`` is unique per stack (it names ``overlays/<env>`` and
+    ``argocd/<env>``); ``profile`` is what the cluster is like, so overrides are
+    written once per kind of environment, not once per cluster.
+    """
 
     name: str
     file: str
@@ -311,6 +316,13 @@ class Stack:
     sealing: SealingConfig = SealingConfig()
     image_updates: ImageUpdatePolicy = ImageUpdatePolicy()
     promote_from: Optional[str] = None   # the environment whose tags this one receives by `promote`
+    # The kind of environment this cluster serves: the catalog's ``environments.<profile>`` overrides
+    # apply. Several clusters (a second prod region) share one profile; "" means the environment itself.
+    profile: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.profile:
+            object.__setattr__(self, "profile", self.environment)
 
     def image_tag(self, service: Service) -> str:
         for name, tag in self.image_tags:

@@ -8,6 +8,7 @@ from typing import Any, Mapping
 from . import layout
 from .catalog import check_resource_order, load_catalog
 from .errors import InputError, Problem
+from .fleet import fleet_problems
 from .model import Catalog, Project, RegistryConfig, Service, Stack
 from .reader import Problems
 from .stackconfig import read_project_config, read_stack_values, stack_file, stack_from_config, stack_names
@@ -42,8 +43,11 @@ def load_project(root: Path, engine: "tuple[str, Mapping[str, Any]] | None" = No
         except InputError as exc:
             problems.extend(exc.problems)
     environments = sorted({v for vals in values.values() if isinstance(v := vals.get(f"{NS}:environment"), str)})
+    profiles = {env: profile for vals in values.values()
+                if isinstance(env := vals.get(f"{NS}:environment"), str)
+                and isinstance(profile := vals.get(f"{NS}:profile"), str) and profile}
     try:
-        catalog = load_catalog(root / layout.CATALOG_DIR, layout.CATALOG_DIR, environments)
+        catalog = load_catalog(root / layout.CATALOG_DIR, layout.CATALOG_DIR, environments, profiles)
     except InputError as exc:
         problems.extend(exc.problems)
         catalog = None
@@ -91,13 +95,14 @@ def cross_check(catalog: Catalog, stacks: list[Stack]) -> list[Problem]:
                          f"environments: {', '.join(sorted(environments - {stack.environment}))}")
     for service in catalog.services:
         for stack in stacks:
-            resources = service.resources.merged(service.override(stack.environment).resources)
-            check_resource_order(resources, service.file, _res_key(service, stack.environment), problems)
+            resources = service.resources.merged(service.override(stack.profile).resources)
+            check_resource_order(resources, service.file, _res_key(service, stack.profile), problems)
+    problems.items.extend(fleet_problems(catalog, stacks))
     return list(dict.fromkeys(problems.items))  # one line per problem, however many stacks share it
 
 
-def _res_key(service: Service, env: str) -> str:
-    return f"environments.{env}.resources" if service.override(env).resources else "resources"
+def _res_key(service: Service, profile: str) -> str:
+    return f"environments.{profile}.resources" if service.override(profile).resources else "resources"
 
 
 def registry_problems(stacks: list[Stack]) -> list[Problem]:

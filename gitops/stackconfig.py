@@ -38,6 +38,7 @@ PROVIDER_NAMESPACES = ("aws", "kubernetes", "tls", "pulumi")
 class Declaration:
     type: str
     default: Any
+    secret: bool = False   # `secret: true`: set with `pulumi config set --secret`, never copied between stacks
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def read_project_config(root: Path) -> ProjectConfig:
             if default is not None and not _is_type(default, spec["type"]):
                 problems.add(file, f"{where}.default", f"expected {spec['type']}, got {type_name(default)}")
                 continue
-            declarations[short] = Declaration(spec["type"], default)
+            declarations[short] = Declaration(spec["type"], default, spec.get("secret") is True)
     if problems:
         raise InputError(problems.items)
     return ProjectConfig(declarations, providers)
@@ -203,6 +204,7 @@ class _StackReader:
 
     def read(self, stack: str, region: "str | None", services: tuple[str, ...]) -> "Stack | None":
         env = self._env(self.node)
+        profile = self._profile(self.node)
         account = self.node.raw("awsAccountId")
         if isinstance(account, int):
             account = f"{account:012d}"
@@ -220,15 +222,15 @@ class _StackReader:
         sealing = self._sealing(self.sub("sealing"))
         updates = self._image_updates(self.sub("imageUpdates"), services)
         promote_from = self._promotion(self.sub("promotion"))
-        if None in (env, account, region, cluster, registry, gitops, workloads, ingress, delivery, argocd, tags, sealing,
-                    updates, promote_from):
+        if None in (env, profile, account, region, cluster, registry, gitops, workloads, ingress, delivery, argocd, tags,
+                    sealing, updates, promote_from):
             return None
         return Stack(
             name=stack, file=self.file, environment=env, account_id=account, region=region,  # type: ignore[arg-type]
             cluster=cluster, registry=registry, gitops=gitops, workloads=workloads,  # type: ignore[arg-type]
             ingress=ingress, delivery=delivery, argocd=argocd, image_tags=tags,  # type: ignore[arg-type]
             sealing=sealing, image_updates=updates,  # type: ignore[arg-type]
-            promote_from=promote_from or None,
+            promote_from=promote_from or None, profile=profile or "",
         )
 
     def _env(self, top: Node) -> "str | None":
@@ -241,6 +243,21 @@ class _StackReader:
         problem = names.label_problem(value, names.ENVIRONMENT_MAX)
         if problem:
             self.problems.add(self.file, f"config.{NS}:environment", problem)
+            return None
+        return value
+
+    def _profile(self, top: Node) -> "str | None":
+        """"" when absent (the environment is its own profile); None when invalid (reported)."""
+        value = top.raw("profile")
+        if value is None:
+            return ""
+        key = f"config.{NS}:profile"
+        if not isinstance(value, str):
+            self.problems.add(self.file, key, f"expected a string, got {type_name(value)}")
+            return None
+        problem = names.label_problem(value, names.ENVIRONMENT_MAX)
+        if problem:
+            self.problems.add(self.file, key, f"{problem}; a profile is a DNS label such as 'prod'")
             return None
         return value
 

@@ -4,7 +4,13 @@ Every kustomization is built with ``kubectl kustomize`` (in parallel), every
 built object is checked against the Kubernetes schemas or its CRD, every
 ApplicationSet is expanded offline and each Application must have a valid
 unique name, an existing AppProject, one destination, and a source path that
-is a kustomization that builds.
+is a kustomization that builds (a Helm chart source is left to Argo CD).
+
+Cluster Secrets come from the builds and from ``clusters/*/registration.yaml``
+(what ``pulumi up`` registered in a hub, without credentials), so a hub's
+cluster generators expand as the hub would see them; every cluster an
+ApplicationSet selects must carry the metadata its template reads
+(``fleetcheck``).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from typing import Any, Iterable
 from . import layout, yamlio
 from .appset import ExpansionContext, RepoCheckout, check_applications, expand
 from .errors import GitOpsError, InputError, OutputError
+from .fleetcheck import check_metadata_contract, is_cluster_secret
 from .k8sschema import Schemas, describe
 from .kustomize import build_many, find_roots
 from .options import ValidateOptions
@@ -39,6 +46,7 @@ class AppInfo:
     destination: str
     namespace: str
     applicationset: str
+    chart: str = ""          # <chart>@<version> for a Helm chart source (path is then "")
 
     def as_json(self) -> dict[str, str]:
         return dict(self.__dict__)
@@ -71,6 +79,16 @@ class _ArgoObjects:
     appsets: list[tuple[str, dict[str, Any]]] = field(default_factory=list)   # (where, object)
     projects: dict[str, dict[str, Any]] = field(default_factory=dict)
     cluster_secrets: list[dict[str, Any]] = field(default_factory=list)
+    secret_sources: dict[str, str] = field(default_factory=dict)   # namespace/name -> where it came from
+
+
+# Argo CD creates the project ``default`` itself (no restrictions); the hub's root Applications use it.
+DEFAULT_PROJECT: dict[str, Any] = {
+    "apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject",
+    "metadata": {"name": "default"},
+    "spec": {"sourceRepos": ["*"], "destinations": [{"server": "*", "namespace": "*"}],
+             "clusterResourceWhitelist": [{"group": "*", "kind": "*"}]},
+}
 
 
 def check_tree(tree: Path) -> None:
@@ -128,16 +146,24 @@ def validate_tree(tree: Path, options: ValidateOptions, repo_path: str | None = 
             for error in schemas.errors(obj):
                 report.problems.append(Finding(b.directory, f"{describe(obj)}: {error}"))
             _collect(obj, b.directory, argo)
+    for where, obj in _load_registrations(tree, report.problems):
+        report.objects += 1
+        for error in schemas.errors(obj):
+            report.problems.append(Finding(where, f"{describe(obj)}: {error}"))
+        _collect(obj, where, argo)
     if options.schema_dir is None:
         report.problems.append(Finding(str(tree), "custom resources were not validated: no CRD schema directory "
                                        "(pass --schemas DIR)"))
     if repo_path is None:
         repo_path = repo_path_of(tree)
+    report.problems.extend(contract_findings(argo))
     apps, problems = expand_all(tree, argo, repo_path)
     report.problems.extend(problems)
     for info, app, where in apps:
         for error in schemas.errors(app):
             report.problems.append(Finding(where, f"generated {describe(app)}: {error}"))
+        if info.chart:
+            continue  # a chart from a Helm repository: nothing of the tree to build
         source_dir = _tree_dir(info.path, repo_path)
         if source_dir is None or not (tree / source_dir).is_dir():
             report.problems.append(Finding(where, f"Application {info.name}: source path {info.path!r} does not exist in the tree"))
@@ -167,6 +193,8 @@ def generated_applications(tree: Path, options: ValidateOptions, repo_path: str 
         for obj in yamlio.parse_all(b.output, f"{b.directory} (built)"):
             if isinstance(obj, dict):
                 _collect(obj, b.directory, argo)
+    for where, obj in _load_registrations(tree, problems):
+        _collect(obj, where, argo)
     if problems:
         raise InputError("\n".join(str(p) for p in problems))
     apps, more = expand_all(tree, argo, repo_path if repo_path is not None else repo_path_of(tree), strict=True)
@@ -174,21 +202,65 @@ def generated_applications(tree: Path, options: ValidateOptions, repo_path: str 
 
 
 def source_dir(info: AppInfo, repo_path: str) -> str | None:
-    """The tree directory an Application's source path names (None when outside the tree)."""
+    """The tree directory an Application's source path names (None when outside the tree or a chart)."""
+    if info.chart:
+        return None
     return _tree_dir(info.path, repo_path)
+
+
+def _load_registrations(tree: Path, problems: list[Finding]) -> list[tuple[str, dict[str, Any]]]:
+    """``clusters/*/registration.yaml``: one cluster Secret each (as the hub holds it, minus credentials)."""
+    out = []
+    for file in sorted((tree / layout.CLUSTERS_DIR).glob(f"*/{layout.REGISTRATION}")):
+        where = file.relative_to(tree).as_posix()
+        try:
+            docs = yamlio.parse_all(yamlio.read_file_text(file, where), where)
+        except GitOpsError as exc:
+            problems.append(Finding(where, str(exc)))
+            continue
+        if len(docs) != 1 or not is_cluster_secret(docs[0]):
+            problems.append(Finding(where, "must hold exactly one v1 Secret labelled "
+                                    f"{layout.SECRET_TYPE_LABEL}: cluster (render it with registration_file)"))
+            continue
+        cluster = file.parent.name
+        if (docs[0].get("stringData") or {}).get("name") != cluster:
+            problems.append(Finding(where, f"stringData.name must be {cluster!r}, the cluster of its directory"))
+            continue
+        out.append((where, docs[0]))
+    return out
+
+
+def contract_findings(argo: _ArgoObjects) -> list[Finding]:
+    """Selected clusters that lack metadata an ApplicationSet reads, located at the cluster's Secret."""
+    findings = []
+    by_namespace: dict[str, list[dict[str, Any]]] = {}
+    for _, appset in argo.appsets:
+        by_namespace.setdefault(_namespace(appset), []).append(appset)
+    for namespace, appsets in sorted(by_namespace.items()):
+        for f in check_metadata_contract(appsets, argo.cluster_secrets, namespace):
+            findings.append(Finding(argo.secret_sources.get(f.secret, f.applicationset), str(f)))
+    return findings
+
+
+def _namespace(obj: dict[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("namespace") or "argocd")
 
 
 def expand_all(tree: Path, argo: _ArgoObjects, repo_path: str, strict: bool = False) -> tuple[list[tuple[AppInfo, dict[str, Any], str]], list[Finding]]:
     """Expand every ApplicationSet; with ``strict`` an appset that cannot be expanded is raised, else reported."""
     repo_urls = sorted({_repo_url(g) for _, a in argo.appsets for g in _generators(a) if _repo_url(g)})
-    ctx = ExpansionContext(
-        repos=[RepoCheckout(url, tree, "" if repo_path in (".", "") else repo_path) for url in repo_urls],
-        cluster_secrets=argo.cluster_secrets,
-    )
+    repos = [RepoCheckout(url, tree, "" if repo_path in (".", "") else repo_path) for url in repo_urls]
+    contexts: dict[str, ExpansionContext] = {}   # one per Argo CD namespace: it lists its own cluster Secrets
+    projects = {"default": DEFAULT_PROJECT, **argo.projects}
     out: list[tuple[AppInfo, dict[str, Any], str]] = []
     problems: list[Finding] = []
     for where, appset in argo.appsets:
         name = (appset.get("metadata") or {}).get("name", "?")
+        namespace = _namespace(appset)
+        if namespace not in contexts:
+            contexts[namespace] = ExpansionContext(repos=repos, cluster_secrets=argo.cluster_secrets,
+                                                   argocd_namespace=namespace)
+        ctx = contexts[namespace]
         try:
             apps = expand(appset, ctx)
         except GitOpsError as exc:
@@ -196,7 +268,7 @@ def expand_all(tree: Path, argo: _ArgoObjects, repo_path: str, strict: bool = Fa
                 raise InputError(f"{where}: {exc}") from None
             problems.append(Finding(where, str(exc)))
             continue
-        for problem in check_applications(apps, argo.projects, ctx):
+        for problem in check_applications(apps, projects, ctx):
             problems.append(Finding(where, f"ApplicationSet {name}: {problem}"))
         for app in apps:
             out.append((_info(app, name), app, where))
@@ -207,6 +279,7 @@ def _info(app: dict[str, Any], appset: str) -> AppInfo:
     spec = app.get("spec") or {}
     dest = spec.get("destination") or {}
     source = spec.get("source") or {}
+    chart = f"{source['chart']}@{source.get('targetRevision', '')}" if source.get("chart") else ""
     return AppInfo(
         name=str((app.get("metadata") or {}).get("name", "")),
         project=str(spec.get("project", "")),
@@ -214,6 +287,7 @@ def _info(app: dict[str, Any], appset: str) -> AppInfo:
         destination=str(dest.get("server") or dest.get("name") or ""),
         namespace=str(dest.get("namespace", "")),
         applicationset=appset,
+        chart=chart,
     )
 
 
@@ -223,10 +297,10 @@ def _collect(obj: dict[str, Any], where: str, argo: _ArgoObjects) -> None:
         argo.appsets.append((where, obj))
     elif api.startswith("argoproj.io/") and kind == "AppProject":
         argo.projects[str((obj.get("metadata") or {}).get("name"))] = obj
-    elif api == "v1" and kind == "Secret":
-        labels = (obj.get("metadata") or {}).get("labels") or {}
-        if labels.get("argocd.argoproj.io/secret-type") == "cluster":
-            argo.cluster_secrets.append(obj)
+    elif is_cluster_secret(obj):
+        argo.cluster_secrets.append(obj)
+        meta = obj.get("metadata") or {}
+        argo.secret_sources.setdefault(f"{meta.get('namespace') or 'argocd'}/{meta.get('name', '')}", where)
 
 
 def _generators(appset: dict[str, Any]) -> Iterable[dict[str, Any]]:

@@ -2,7 +2,12 @@
 
 The mocks echo inputs as outputs and add the computed outputs the program reads
 (ARNs, the EKS endpoint and CA, a real PEM key pair for pulumi-tls), so code
-that derives values from them runs as it would against the engine.
+that derives values from them runs as it would against the engine. Stack
+references answer with the outputs a test gives (``stack_outputs``), for
+example another stack's exports from an earlier ``program(...)`` run.
+
+The ``program`` fixture runs the whole ``__main__.py`` of a project directory
+(the repository's or a ``project_copy``) for one stack.
 """
 
 from __future__ import annotations
@@ -12,18 +17,25 @@ import base64
 import datetime
 import functools
 import json
+import runpy
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping, Optional
 
 import pulumi
 import pytest
 import yaml
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.sync_await import _sync_await
 
 MOCK_ACCOUNT = "123456789012"
 PROJECT = "gitops-platform"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+SECRETS_KEY = f"{PROJECT}:secrets"
+PLAINTEXT_MARK = "plaintext-"
 
 
 def engine_config(root: Path, stack: str) -> tuple[dict[str, str], list[str]]:
@@ -54,6 +66,19 @@ def plain_strings(value: Any) -> Iterator[str]:
             yield from plain_strings(item)
     elif isinstance(value, str):
         yield value
+
+
+@dataclass(frozen=True)
+class Export:
+    """A stack output as the engine stores it: its value and whether it is secret."""
+
+    value: Any
+    secret: bool
+
+
+def export(value: Any) -> Export:
+    output = pulumi.Output.from_input(value)
+    return Export(_sync_await(output.future()), bool(_sync_await(output.is_secret())))
 
 
 @dataclass(frozen=True)
@@ -155,6 +180,13 @@ class RecordingMonitor(MockMonitor):
                 frozenset(deps), tuple(request.ignoreChanges))
         return super().RegisterResource(request)
 
+    def ReadResource(self, request):  # type: ignore[no-untyped-def]  # noqa: N802 (gRPC name)
+        """Reads (``.get()``, StackReference) have a URN and a parent too, and whatever they depend on."""
+        self.recording.links[(request.type, request.name)] = Links(
+            self.make_urn(request.parent, request.type, request.name), request.parent,
+            frozenset(request.dependencies), ())
+        return super().ReadResource(request)
+
 
 @dataclass
 class RecordingMocks(pulumi.runtime.Mocks):
@@ -167,13 +199,26 @@ class RecordingMocks(pulumi.runtime.Mocks):
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     links: dict[tuple[str, str], Links] = field(default_factory=dict)
     secrets_manager: dict[str, str] = field(default_factory=dict)   # secret id -> secret string
+    # Stack reference name -> {output: value}; an ``Export`` value carries its secretness.
+    stack_outputs: dict[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = dict(args.inputs)
         self.registrations.append(Registration(args.typ, args.name, inputs, args.custom, args.provider or ""))
+        if args.typ == STACK_REFERENCE:
+            return self._stack_reference(args.resource_id or inputs.get("name") or args.name)
         outputs = inputs if self.preview else {
             **inputs, **computed_outputs(args.typ, args.name, inputs, self.account_id, self.region)}
         return f"{args.name}-id", outputs
+
+    def _stack_reference(self, name: str) -> tuple[str, dict[str, Any]]:
+        """What the engine reads for ``StackReference(name)``: outputs and which of them are secret (also in a preview)."""
+        if name not in self.stack_outputs:
+            raise LookupError(f"no outputs mocked for stack reference {name!r}; pass stack_outputs={{{name!r}: ...}}")
+        given = self.stack_outputs[name]
+        outputs = {k: v.value if isinstance(v, Export) else v for k, v in given.items()}
+        secret = sorted(k for k, v in given.items() if isinstance(v, Export) and v.secret)
+        return name, {"name": name, "outputs": outputs, "secretOutputNames": secret}
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
         self.calls.append((args.token, dict(args.args)))
@@ -228,14 +273,19 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 @pytest.fixture()
 def pulumi_mocks() -> Iterator[Callable[..., RecordingMocks]]:
-    """Call ``start(stack=..., preview=..., account_id=..., region=...)`` to install mocks; torn down after the test."""
+    """Call ``start(stack=..., preview=..., account_id=..., region=..., stack_outputs=...)`` to install mocks; torn down after the test."""
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     pulumi.runtime.reset_options()
 
     def start(stack: str = "dev", preview: bool = False, account_id: str = MOCK_ACCOUNT,
-              region: str = "eu-west-1") -> RecordingMocks:
-        mocks = RecordingMocks(account_id=account_id, region=region, preview=preview)
+              region: str = "eu-west-1",
+              stack_outputs: Optional[Mapping[str, Mapping[str, Any]]] = None) -> RecordingMocks:
+        # A fresh root stack per start: a second program in the same test (a hub, then its spoke)
+        # must not see the first one's exports.
+        pulumi.runtime.reset_options()
+        mocks = RecordingMocks(account_id=account_id, region=region, preview=preview,
+                               stack_outputs=dict(stack_outputs or {}))
         pulumi.runtime.set_mocks(mocks, project="gitops-platform", stack=stack, preview=preview,
                                  monitor=RecordingMonitor(mocks))
         return mocks
@@ -251,3 +301,68 @@ def pulumi_mocks() -> Iterator[Callable[..., RecordingMocks]]:
     pulumi.runtime.set_all_config({}, [])
     loop.close()
     asyncio.set_event_loop(None)
+
+
+# --- the whole program ------------------------------------------------------------------
+
+
+def secret_values(root: Path) -> dict[str, dict[str, str]]:
+    """A value for every secret the catalog declares (distinct per service and name)."""
+    from gitops.project import load_project
+
+    project = load_project(root)
+    return {s.name: {n: f"{PLAINTEXT_MARK}{s.name}-{n}" for n in s.secrets} for s in project.catalog.services if s.secrets}
+
+
+def project_copy(tmp_path: Path, stacks: tuple[str, ...] = ("dev", "staging", "prod")) -> Path:
+    """The example project plus the program (with the given shipped stack files), so a test can edit it and run it."""
+    root = tmp_path / "program"
+    root.mkdir()
+    for item in ("Pulumi.yaml", *(f"Pulumi.{s}.yaml" for s in stacks), "__main__.py"):
+        shutil.copyfile(REPO_ROOT / item, root / item)
+    shutil.copytree(REPO_ROOT / "services", root / "services")
+    return root
+
+
+def write_stack(root: Path, name: str, source: Path, edit: Callable[[dict[str, Any]], None]) -> Path:
+    """``Pulumi.<name>.yaml`` in ``root``: the stack file ``source`` with ``edit`` applied to its ``config``."""
+    doc = yaml.safe_load(source.read_text())
+    edit(doc["config"])
+    path = root / f"Pulumi.{name}.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+ProgramRun = Callable[..., tuple[RecordingMocks, dict[str, Export]]]
+
+
+@pytest.fixture
+def program(pulumi_mocks) -> ProgramRun:  # type: ignore[no-untyped-def]
+    """``program(stack, root=REPO_ROOT, extra={...}, preview=False, secrets=None, stack_outputs=None)``.
+
+    Runs ``__main__.py`` of ``root`` for ``stack`` with its config fed the way the
+    CLI would; returns the mocks and the exports. ``stack_outputs`` answers stack
+    references: ``{"hub": exports_of_the_hub_run}``.
+    """
+
+    def _run(stack: str, root: Path = REPO_ROOT, extra: Optional[dict[str, str]] = None, preview: bool = False,
+             secrets: Optional[dict[str, dict[str, str]]] = None,
+             stack_outputs: Optional[Mapping[str, Mapping[str, Any]]] = None) -> tuple[RecordingMocks, dict[str, Export]]:
+        config, secret = engine_config(root, stack)
+        # What `pulumi config set --secret --path 'gitops-platform:secrets.<svc>.<NAME>'` gives the program.
+        config[SECRETS_KEY] = json.dumps(secret_values(root) if secrets is None else secrets)
+        secret.append(SECRETS_KEY)
+        config.update(extra or {})
+        account = config[f"{PROJECT}:awsAccountId"]
+        pulumi.runtime.set_all_config(config, secret)
+        mocks = pulumi_mocks(stack=stack, preview=preview, account_id=account, stack_outputs=stack_outputs)
+
+        @pulumi.runtime.test
+        def run() -> None:
+            runpy.run_path(str(root / "__main__.py"), run_name="__main__")
+
+        run()
+        outputs = pulumi.runtime.get_root_resource().outputs  # type: ignore[union-attr]
+        return mocks, {name: export(value) for name, value in outputs.items()}
+
+    return _run

@@ -309,3 +309,39 @@ def test_the_component_registers_under_its_gitops_platform_type(pulumi_mocks) ->
     mocks, _ = _build(pulumi_mocks)
     component = mocks.of_type("gitops-platform:argocd:ArgoCD")
     assert len(component) == 1 and component[0].custom is False
+
+
+# --- teardown and a hub's own identity -----------------------------------------------------
+
+DRAINED = "pulumi-python:dynamic/argocd:ApplicationsDrained"
+
+
+def test_without_a_kubeconfig_there_is_no_drain(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+    mocks, argocd = _build(pulumi_mocks)
+    assert mocks.of_type(DRAINED) == [] and argocd.drained is None
+
+
+def test_with_a_kubeconfig_the_destroy_waits_for_every_application_between_root_app_and_argocd(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+    mocks, _ = _build(pulumi_mocks, dataclasses.replace(ARGS, kubeconfig='{"kind": "Config"}'))
+    drained = mocks.named("argocd-applications-drained")
+    assert drained.typ == DRAINED
+    assert _is_wire_secret(drained.inputs["kubeconfig"])
+    assert drained.inputs["namespace"] == "argocd"
+    assert "destinationName" not in drained.inputs and "destinationServer" not in drained.inputs
+    assert _after(mocks, "argocd-root-app", "argocd-applications-drained")
+    assert _after(mocks, "argocd-applications-drained", "argocd-argo-cd")
+
+
+def test_argocd_starts_after_the_pod_identities_it_is_given(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+    mocks = pulumi_mocks(stack="qa-eu")
+
+    @pulumi.runtime.test
+    def program():  # type: ignore[no-untyped-def]
+        association = pulumi.CustomResource("test:index:Association", "hub-identity", {})
+        k8s_provider = k8s.Provider("k8s", kubeconfig="{}", cluster_identifier="c")
+        ArgoCD("argocd", dataclasses.replace(ARGS, pod_identities=[association]),
+               pulumi.ResourceOptions(providers={"kubernetes": k8s_provider}))
+
+    program()
+    assert _after(mocks, "argocd-argo-cd", "hub-identity")
+    assert _after(mocks, "argocd-argo-cd", "argocd-namespace")

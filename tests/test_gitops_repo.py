@@ -11,9 +11,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 
-from components.gitops_repo import GitOpsFilesProvider, files_digest
+from components.gitops_repo import GitOpsFilesProvider, GitOpsRepo, GitOpsRepoArgs, files_digest, merge_files
 from gitops.project import load_project
 from gitops.render import RenderResult, render_stack
 from gitops.slices import Slice, slice_render
@@ -191,3 +192,35 @@ def test_refresh_reports_files_missing_from_a_fresh_checkout(project: Path, chec
     assert "apps/payments/base/service.yaml" not in read.outs["files"]
     assert provider.diff("id", read.outs, props).changes is True
 
+
+
+# --- more files in the cluster slice (a spoke's registration) --------------------------------------
+
+REGISTRATION = "clusters/shop-dev/registration.yaml"
+
+
+def test_extra_cluster_files_are_added_but_never_replace_rendered_ones() -> None:
+    rendered = {"clusters/shop-dev/sealed-secrets-cert.pem": "PEM"}
+    assert merge_files(rendered, {REGISTRATION: "kind: Secret\n"}) == {**rendered, REGISTRATION: "kind: Secret\n"}
+    assert merge_files(rendered, None) == rendered
+    with pytest.raises(ValueError, match="sealed-secrets-cert.pem would replace"):
+        merge_files(rendered, {"clusters/shop-dev/sealed-secrets-cert.pem": "other"})
+
+
+@pytest.mark.parametrize("as_output", [False, True], ids=["plain", "output"])
+def test_extra_cluster_files_land_in_the_cluster_slice_only(pulumi_mocks, project: Path, as_output: bool) -> None:  # type: ignore[no-untyped-def]
+    mocks = pulumi_mocks()
+    loaded = load_project(project)
+
+    @pulumi.runtime.test
+    def program() -> None:
+        extra: Any = {REGISTRATION: "kind: Secret\n"}
+        extra = pulumi.Output.from_input(extra) if as_output else extra
+        GitOpsRepo("gitops", GitOpsRepoArgs(project=loaded, stack=loaded.stack(STACK), extra_cluster_files=extra))
+
+    program()
+    cluster = mocks.named("gitops-cluster").inputs["files"]
+    assert cluster[REGISTRATION] == "kind: Secret\n"
+    assert all(path.startswith("clusters/shop-dev/") for path in cluster)
+    others = [r for r in mocks.of_type("pulumi-python:dynamic/gitops:Files") if r.name != "gitops-cluster"]
+    assert others and not any(REGISTRATION in r.inputs["files"] for r in others)

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import json
 import runpy
-import shutil
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pulumi
 import pytest
 import yaml
-from pulumi.runtime.sync_await import _sync_await
 
 from components import charts
 from gitops.project import load_project
@@ -26,7 +23,17 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from gitops.render import RenderResult, render_stack
 from gitops.render.secrets import sealed_secret_file
 from gitops.sealing import UnsealError, load_certificate, stability_key, unseal_sealed_secret
-from pulumi_harness import RecordingMocks, engine_config, mock_key_pair, plain_strings
+from pulumi_harness import (  # noqa: F401  (program: the fixture, also imported from here by other modules)
+    PLAINTEXT_MARK,
+    Export,
+    RecordingMocks,
+    engine_config,
+    mock_key_pair,
+    plain_strings,
+    program,
+    secret_values,
+)
+from pulumi_harness import project_copy as _project_copy
 
 from conftest import REPO_ROOT
 
@@ -36,39 +43,6 @@ RELEASE = "kubernetes:helm.sh/v3:Release"
 REPOSITORY = "aws:ecr/repository:Repository"
 NS = "gitops-platform"
 SECRETS = f"{NS}:secrets"
-PLAINTEXT_MARK = "plaintext-"
-
-
-@pytest.fixture
-def program(pulumi_mocks, tmp_path: Path) -> Callable[..., tuple[RecordingMocks, dict[str, Any]]]:  # type: ignore[no-untyped-def]
-    """``program(stack, root=REPO_ROOT, extra={...})``: run __main__.py; returns the mocks and the exports."""
-
-    def _run(stack: str, root: Path = REPO_ROOT, extra: dict[str, str] | None = None,
-             preview: bool = False, secrets: dict[str, dict[str, str]] | None = None) -> tuple[RecordingMocks, dict[str, Any]]:
-        config, secret = engine_config(root, stack)
-        # What `pulumi config set --secret --path 'gitops-platform:secrets.<svc>.<NAME>'` gives the program.
-        config[SECRETS] = json.dumps(secret_values(root) if secrets is None else secrets)
-        secret.append(SECRETS)
-        config.update(extra or {})
-        account = config[f"{NS}:awsAccountId"]
-        pulumi.runtime.set_all_config(config, secret)
-        mocks = pulumi_mocks(stack=stack, preview=preview, account_id=account)
-
-        @pulumi.runtime.test
-        def run() -> None:
-            runpy.run_path(str(root / "__main__.py"), run_name="__main__")
-
-        run()
-        outputs = pulumi.runtime.get_root_resource().outputs  # type: ignore[union-attr]
-        return mocks, {name: _export(value) for name, value in outputs.items()}
-
-    return _run
-
-
-def secret_values(root: Path) -> dict[str, dict[str, str]]:
-    """A value for every secret the catalog declares (distinct per service and name)."""
-    project = load_project(root)
-    return {s.name: {n: f"{PLAINTEXT_MARK}{s.name}-{n}" for n in s.secrets} for s in project.catalog.services if s.secrets}
 
 
 def expected_render(root: Path, stack_name: str) -> RenderResult:
@@ -84,30 +58,8 @@ def expected_render(root: Path, stack_name: str) -> RenderResult:
     return render_stack(project, stack, sealing_cert=cert_pem, sealed=sealed)
 
 
-def _project_copy(tmp_path: Path) -> Path:
-    """The example project plus the program, so a test can edit a service and run it."""
-    root = tmp_path / "program"
-    root.mkdir()
-    for item in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.staging.yaml", "Pulumi.prod.yaml", "__main__.py"):
-        shutil.copyfile(REPO_ROOT / item, root / item)
-    shutil.copytree(REPO_ROOT / "services", root / "services")
-    return root
-
-
 def _files(mocks: RecordingMocks) -> dict[str, dict[str, str]]:
     return {r.name: r.inputs["files"] for r in mocks.of_type(FILES)}
-
-
-@dataclass(frozen=True)
-class Export:
-    value: Any
-    secret: bool
-
-
-def _export(value: Any) -> Export:
-    """A stack output as the engine would store it: its value and whether it is secret."""
-    output = pulumi.Output.from_input(value)
-    return Export(_sync_await(output.future()), bool(_sync_await(output.is_secret())))
 
 
 def _resolve(export: Export) -> Any:

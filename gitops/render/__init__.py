@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Sequence
 
 from .. import layout
 from ..errors import InputError, Problem
@@ -16,9 +16,10 @@ from ..model import Project, Service, Stack
 from .argocd import render_argocd
 from .manifest import Manifest
 from .overlays import render_overlay
+from .registration import registration_file
 from .workloads import render_base
 
-__all__ = ["Manifest", "RenderResult", "render_service", "render_stack", "sealing_cert_file"]
+__all__ = ["Manifest", "RenderResult", "registration_file", "render_service", "render_stack", "sealing_cert_file"]
 
 
 @dataclass(frozen=True)
@@ -31,17 +32,29 @@ class RenderResult:
 
 
 def render_stack(project: Project, stack: Stack, sealing_cert: Optional[str] = None,
-                 sealed: Mapping[str, Manifest] = MappingProxyType({})) -> RenderResult:
+                 sealed: Mapping[str, Manifest] = MappingProxyType({}),
+                 registration: Optional[Manifest] = None, published: Sequence[Manifest] = ()) -> RenderResult:
     """``sealing_cert``: the cluster's sealed-secrets certificate (PEM) once the program created it.
     ``sealed``: service -> its SealedSecret for this environment (render.secrets); a service with
     secrets and no entry renders without one (its secrets are pending: the caller decides whether
-    that is an error)."""
+    that is an error).
+    ``registration``: ``clusters/<cluster>/registration.yaml`` (``registration_file``) once the
+    program registered the cluster with its hub; the endpoint and role come from the cloud.
+    ``published``: any other file the program published under ``clusters/<cluster>/``, carried
+    forward as it is, so a render never deletes what only the program can make."""
     files: list[Manifest] = []
     for service in project.catalog.services:
         files.extend(render_service(service, stack, sealed.get(service.name)))
     files.extend(render_argocd(project.catalog, stack))
     if sealing_cert is not None:
         files.append(sealing_cert_file(stack.cluster.name, sealing_cert))
+    if registration is not None:
+        _check_cluster_file(registration, stack, layout.registration_path(stack.cluster.name))
+        files.append(registration)
+    for manifest in published:
+        _check_cluster_file(manifest, stack)
+    known = {m.path for m in files}
+    files.extend(m for m in published if m.path not in known)
     files.sort(key=lambda m: m.path)
     return RenderResult(stack.name, stack.environment, stack.gitops.repo_url, stack.gitops.path, tuple(files))
 
@@ -49,6 +62,14 @@ def render_stack(project: Project, stack: Stack, sealing_cert: Optional[str] = N
 def render_service(service: Service, stack: Stack, sealed: Optional[Manifest] = None) -> list[Manifest]:
     """One service's files for one stack: its base and this environment's overlay."""
     return [*render_base(service), *render_overlay(service, stack, sealed)]
+
+
+def _check_cluster_file(manifest: Manifest, stack: Stack, path: Optional[str] = None) -> None:
+    """A published file belongs to this stack's cluster directory (and, when given, at that path)."""
+    directory = layout.cluster_dir(stack.cluster.name) + "/"
+    if (path is not None and manifest.path != path) or not manifest.path.startswith(directory):
+        raise InputError([Problem(manifest.path, "", f"is not {path or f'a file under {directory}'}: "
+                                  f"stack {stack.name} publishes only its cluster's files")])
 
 
 def sealing_cert_file(cluster: str, pem: str) -> Manifest:

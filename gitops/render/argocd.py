@@ -1,9 +1,12 @@
 """The environment's Argo CD root: AppProjects, the ApplicationSet and the Image Updater policy.
 
-``argocd/<env>/`` is what the root Application (created by the Pulumi
-program) syncs. One ApplicationSet per environment generates one Application
-per service from the ``config.json`` files of that environment's overlays; its
-template is the only place an Application is described.
+``argocd/<env>/`` is what the root Application syncs: the one the Pulumi
+program creates (standalone, hub) or, for a spoke, the one the hub's
+``fleet-roots`` generates. One ApplicationSet per environment generates one
+Application per service from the ``config.json`` files of that environment's
+overlays; its template is the only place an Application is described. A hub
+adds its fleet files (``render.fleet``); a spoke's Applications target the
+spoke by its registered name instead of the in-cluster server.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Any
 
 from .. import layout
 from ..model import Catalog, Stack, SyncMode
+from .fleet import destination, hub_files
 from .imageupdater import FILE as IMAGE_UPDATER_FILE
 from .imageupdater import image_updater
 from .manifest import Manifest, kustomization, yaml_file
@@ -44,6 +48,7 @@ def render_argocd(catalog: Catalog, stack: Stack) -> list[Manifest]:
     updater = image_updater(catalog, stack)
     if updater is not None:
         files.append(yaml_file(f"{directory}/{IMAGE_UPDATER_FILE}", updater))
+    files.extend(hub_files(stack))
     resources = sorted(f.path.rsplit("/", 1)[1] for f in files)
     files.append(yaml_file(f"{directory}/{layout.KUSTOMIZATION}", kustomization(resources)))
     return files
@@ -70,9 +75,7 @@ def app_project(team: str, namespaces: list[str], stack: Stack) -> dict[str, Any
         "spec": {
             "description": f"Services of team {team} in {stack.environment}",
             "sourceRepos": [stack.gitops.repo_url],
-            "destinations": [
-                {"server": layout.IN_CLUSTER_SERVER, "namespace": ns} for ns in namespaces
-            ],
+            "destinations": [destination(stack, ns) for ns in namespaces],
             "clusterResourceWhitelist": [{"group": "", "kind": "Namespace"}],
             "namespaceResourceWhitelist": [{"group": g, "kind": k} for g, k in NAMESPACED_KINDS],
             "orphanedResources": {"warn": True},
@@ -114,7 +117,7 @@ def application_set(stack: Stack) -> dict[str, Any]:
                 "targetRevision": stack.gitops.revision,
                 "path": "{{.path.path}}",
             },
-            "destination": {"server": layout.IN_CLUSTER_SERVER, "namespace": "{{.namespace}}"},
+            "destination": destination(stack, "{{.namespace}}"),
             "syncPolicy": sync_policy,
         },
     }

@@ -18,7 +18,7 @@ from .manifest import Manifest, json_file, kustomization, yaml_file
 
 def effective_replicas(service: Service, stack: Stack) -> int:
     """The replica floor in this environment (autoscaler minimum when scaling)."""
-    override = service.override(stack.environment)
+    override = service.override(stack.profile)
     hpa = override.autoscaling or service.autoscaling
     if hpa is not None:
         return hpa.min_replicas
@@ -31,7 +31,7 @@ def render_overlay(service: Service, stack: Stack, sealed: Optional[Manifest] = 
     """``sealed``: the service's SealedSecret for this environment (see render.secrets), when it has one yet."""
     env = stack.environment
     directory = layout.overlay_dir(service.name, env)
-    override = service.override(env)
+    override = service.override(stack.profile)
     files: list[Manifest] = []
     resources = [f"../../{layout.BASE_DIR}"]
     patches: list[dict[str, Any]] = []
