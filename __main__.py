@@ -24,12 +24,14 @@ from components.config import load_program_config
 from components.fleet import HubAccess, HubAccessArgs, SpokeRegistration, SpokeRegistrationArgs
 from components.gitops_repo import GitOpsRepo, GitOpsRepoArgs
 from components.guard import require_account
+from components.registration import check_against_hub, hub_self_registration, published_files, role_arn
 from components.registry import Registry, RegistryArgs
 from components.sealing import SealingKey, SealingKeyArgs
 from gitops import layout
 from gitops.errors import GitOpsError
 from gitops.model import Topology
 from gitops.project import registry_accounts
+from gitops.render.registration import registration_secret
 
 ROOT = Path(__file__).resolve().parent
 
@@ -56,13 +58,19 @@ sealing = SealingKey("sealing", SealingKeyArgs(cluster_name=stack.cluster.name, 
                      opts=in_cluster)
 
 topology = stack.argocd.topology
+cluster_files = None
+if topology is not Topology.STANDALONE:
+    check_against_hub(project, stack)
+    cluster_files = published_files(stack, cluster.endpoint if topology is Topology.SPOKE else layout.IN_CLUSTER_SERVER)
 if topology is Topology.SPOKE:
     hub = pulumi.StackReference(stack.argocd.hub)
+    metadata = registration_secret(stack, layout.IN_CLUSTER_SERVER, role_arn(stack))["metadata"]
     registration = SpokeRegistration("fleet", SpokeRegistrationArgs(
         cluster_name=stack.cluster.name,
         cluster=cluster,
         hub=hub,
-        labels={layout.LABEL_ENVIRONMENT: stack.environment, layout.LABEL_MANAGED_BY: layout.MANAGED_BY},
+        labels=metadata["labels"],
+        annotations=metadata["annotations"],
         ready=[sealing],
         tags=tags,
     ))
@@ -94,6 +102,8 @@ else:
     pulumi.export("argocdNamespace", stack.argocd.namespace)
     pulumi.export("imageUpdaterRoleArn", argocd.image_updater_role_arn)
     if hub_access is not None:
+        hub_self_registration(stack, pulumi.ResourceOptions(providers={"kubernetes": cluster.provider},
+                                                            depends_on=[argocd.release]))
         pulumi.export("argocdFleetRoleArn", hub_access.role_arn)
 
 gitops_repo = GitOpsRepo("gitops", GitOpsRepoArgs(
@@ -102,6 +112,7 @@ gitops_repo = GitOpsRepo("gitops", GitOpsRepoArgs(
     sealing_cert=sealing.certificate_pem,
     stability_key=sealing.stability_key,
     secret_values=config.secret_values,
+    extra_cluster_files=cluster_files,
 ))
 
 pulumi.export("environment", stack.environment)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+import yaml
 from pulumi.runtime import rpc
 
 from components.fleet import (
@@ -318,3 +319,30 @@ def test_standalone_teardown_drains_between_the_root_application_and_argocd(prog
     assert _is_secret(drained.inputs["kubeconfig"]) and drained.inputs["namespace"] == "argocd"
     assert "destinationName" not in drained.inputs and "destinationServer" not in drained.inputs
     assert mocks.of_type("gitops-platform:fleet:HubAccess") == [] and _cluster_secrets(mocks) == []
+
+
+@pytest.mark.parametrize("name", sorted(SPOKES))
+def test_the_spokes_secret_carries_the_metadata_the_hubs_applicationsets_select_and_read(spoke, name: str) -> None:  # type: ignore[no-untyped-def]
+    cluster, account = SPOKES[name]
+    mocks, _ = spoke(name)
+    metadata = _only(_cluster_secrets(mocks)).inputs["metadata"]
+    assert metadata["labels"]["gitops-platform.io/role"] == "spoke"
+    assert metadata["labels"]["gitops-platform.io/cluster"] == cluster
+    assert metadata["annotations"]["gitops-platform.io/argocd-role-arn"] == f"arn:aws:iam::{account}:role/{cluster}-argocd-spoke"
+
+
+@pytest.mark.parametrize("name", sorted(SPOKES))
+def test_a_spoke_publishes_its_registration_metadata_in_the_gitops_repository(spoke, name: str) -> None:  # type: ignore[no-untyped-def]
+    cluster, _ = SPOKES[name]
+    mocks, exports = spoke(name)
+    files = mocks.named("gitops-cluster").inputs["files"]
+    registration = yaml.safe_load(files[f"clusters/{cluster}/registration.yaml"])
+    assert registration["stringData"] == {"name": cluster, "server": exports["clusterEndpoint"].value}
+    assert "config" not in registration["stringData"]
+
+
+def test_the_hub_registers_itself_with_its_labels_and_no_credentials(hub) -> None:  # type: ignore[no-untyped-def]
+    mocks, _ = hub
+    secret = mocks.named("fleet-hub-registration").inputs
+    assert secret["metadata"]["labels"]["gitops-platform.io/role"] == "hub"
+    assert _unsecret(secret["stringData"]) == {"name": "shop-hub", "server": "https://kubernetes.default.svc"}
