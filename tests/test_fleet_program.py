@@ -346,3 +346,14 @@ def test_the_hub_registers_itself_with_its_labels_and_no_credentials(hub) -> Non
     secret = mocks.named("fleet-hub-registration").inputs
     assert secret["metadata"]["labels"]["gitops-platform.io/role"] == "hub"
     assert _unsecret(secret["stringData"]) == {"name": "shop-hub", "server": "https://kubernetes.default.svc"}
+
+
+def test_a_stack_made_by_new_cluster_runs_under_the_program_unchanged(program: ProgramRun, run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    root = project_copy(tmp_path)
+    made = run("new-cluster", "shop-prod-eu2", "--env", "prod", "--region", "eu-west-2", "--project", root)
+    assert made.code == 0, made.err
+    mocks, exports = program("shop-prod-eu2", root=root)
+    assert exports["clusterName"].value == "shop-prod-eu2"
+    cluster = _only(mocks.of_type("aws:eks/cluster:Cluster"))
+    assert cluster.inputs["name"] == "shop-prod-eu2"
+    assert mocks.of_type("aws:ecr/repository:Repository") == []   # a new cluster never owns the registry
