@@ -5,7 +5,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 OUT    ?= gitops-repo
 
-.PHONY: venv render validate test bench clean
+CHECKOV_VENV := .venv-checkov
+
+.PHONY: venv render validate test bench checkov clean
 
 $(PY): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +15,14 @@ $(PY): requirements.txt
 	@touch $(PY)
 
 venv: $(PY)
+
+## checkov (Kubernetes static analysis) in a venv of its own; tests/test_checkov.py runs it over every overlay.
+$(CHECKOV_VENV)/bin/checkov: requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	@touch $(CHECKOV_VENV)/bin/checkov
+
+checkov: $(CHECKOV_VENV)/bin/checkov
 
 ## Render every stack's part of the example GitOps repository into $(OUT)/ and validate it.
 render: $(PY)
@@ -22,8 +32,8 @@ render: $(PY)
 validate: $(PY)
 	$(PY) -m gitops validate $(OUT)
 
-## The test suite (parallel on both cores).
-test: $(PY)
+## The test suite (parallel on both cores); includes checkov over every overlay.
+test: $(PY) $(CHECKOV_VENV)/bin/checkov
 	$(PY) -m pytest -q -n 2
 
 ## Benchmarks (numbers for the issue notes; not part of the tests).
@@ -33,4 +43,4 @@ bench: $(PY)
 	$(PY) benchmarks/bench_diff.py
 
 clean:
-	rm -rf $(OUT) .pytest_cache
+	rm -rf $(OUT) .pytest_cache $(CHECKOV_VENV)

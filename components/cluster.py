@@ -37,6 +37,8 @@ NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
 AMI_TYPE = "AL2023_x86_64_STANDARD"
 POD_IDENTITY_AGENT = "eks-pod-identity-agent"
+VPC_CNI = "vpc-cni"
+VPC_CNI_CONFIGURATION = {"enableNetworkPolicy": "true"}
 EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
 # Cluster autoscalers (or people) move the desired size; a deploy must not reset it.
 AUTOSCALER_OWNED = ["scalingConfig.desiredSize"]
@@ -195,6 +197,18 @@ class Cluster(pulumi.ComponentResource):
             # A DaemonSet: without nodes the addon never becomes healthy.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[node_group]),
         )
+        # The VPC CNI as a managed add-on with its network policy agent: without it EKS accepts the
+        # NetworkPolicies every service ships with but enforces none of them.
+        network_policies = aws.eks.Addon(
+            f"{name}-vpc-cni",
+            cluster_name=cluster.name,
+            addon_name=VPC_CNI,
+            configuration_values=json.dumps(VPC_CNI_CONFIGURATION, sort_keys=True),
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            tags=self._tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[node_group]),
+        )
         self.name = cluster.name
         self.endpoint = cluster.endpoint
         self.certificate_authority = cluster.certificate_authority.apply(lambda ca: ca.data)
@@ -209,7 +223,7 @@ class Cluster(pulumi.ComponentResource):
             # this changes, never because the kubeconfig text did.
             cluster_identifier=config.name,
             enable_server_side_apply=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[node_group, addon, *associations]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[node_group, addon, network_policies, *associations]),
         )
         self.register_outputs({"name": self.name, "endpoint": self.endpoint, "kubeconfig": self.kubeconfig})
 

@@ -391,3 +391,9 @@ def test_the_component_registers_under_its_gitops_platform_type_and_parents_ever
     assert all(r.name.startswith("eks-") for r in children)
     assert all("gitops-platform:cluster:Cluster$" in mocks.links_of(r).urn for r in children)
     assert {mocks.links_of(r).parent for r in children} == {mocks.links_of(component[0]).urn}
+
+
+def test_the_vpc_cni_enforces_network_policies(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+    mocks, _ = _build(pulumi_mocks)
+    addon = next(r for r in mocks.of_type("aws:eks/addon:Addon") if r.inputs["addonName"] == "vpc-cni")
+    assert json.loads(addon.inputs["configurationValues"]) == {"enableNetworkPolicy": "true"}

@@ -146,7 +146,8 @@ def _pdb(service: Service, stack: Stack) -> dict[str, Any]:
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
-        "metadata": {"name": service.name},
+        # The overlay sets no namespace (Argo CD's destination does); explicit, so `kubectl apply -k` agrees.
+        "metadata": {"name": service.name, "namespace": service.namespace},
         "spec": {
             "maxUnavailable": stack.workloads.pdb_max_unavailable,
             "selector": {"matchLabels": {layout.LABEL_NAME: service.name}},

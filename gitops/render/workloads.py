@@ -33,6 +33,7 @@ def _render_base(service: Service) -> list[Manifest]:
     files = [
         yaml_file(f"{base}/serviceaccount.yaml", service_account(service)),
         yaml_file(f"{base}/deployment.yaml", deployment(service)),
+        yaml_file(f"{base}/networkpolicy.yaml", network_policy(service)),
     ]
     if service.ports:
         files.append(yaml_file(f"{base}/service.yaml", k8s_service(service)))
@@ -80,11 +81,29 @@ def service_account(service: Service) -> dict[str, Any]:
     }
 
 
+def network_policy(service: Service) -> dict[str, Any]:
+    """Ingress to the service's pods only on its declared ports; a worker (no ports) accepts none.
+
+    Per service rather than one default-deny per namespace: a team's services
+    share a namespace, and one object in several Applications would make them
+    fight over it. Every pod the platform deploys is selected by its own policy,
+    which denies everything it does not allow. Egress stays open: the catalog
+    does not describe outbound dependencies.
+    """
+    spec: dict[str, Any] = {"podSelector": {"matchLabels": selector(service)}, "policyTypes": ["Ingress"]}
+    if service.ports:
+        spec["ingress"] = [{"ports": [{"port": p.container_port, "protocol": "TCP"} for p in service.ports]}]
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": service.name},
+            "spec": spec}
+
+
 def deployment(service: Service) -> dict[str, Any]:
     container: dict[str, Any] = {
         "name": service.name,
         "image": service.name,
-        "imagePullPolicy": "IfNotPresent",
+        # Re-checked at every start: a node never runs a stale copy of a tag (tags are immutable
+        # where the registry says so, and the check is a manifest request, not a download).
+        "imagePullPolicy": "Always",
         "resources": service.resources.as_k8s(),
         "securityContext": {
             "allowPrivilegeEscalation": False,
