@@ -220,12 +220,24 @@ class IngressConfig:
 
 
 @dataclass(frozen=True)
+class SyncWindow:
+    """An Argo CD sync window on the environment's AppProjects (e.g. no prod syncs at night)."""
+
+    kind: str            # allow | deny
+    schedule: str        # cron, five fields
+    duration: str        # e.g. 1h, 30m
+    manual_sync: bool    # a person may still sync inside a deny window
+    time_zone: str = "UTC"
+
+
+@dataclass(frozen=True)
 class DeliveryPolicy:
     sync: SyncMode
     prune: bool
     self_heal: bool
     retry_limit: int
     preserve_resources_on_deletion: bool
+    sync_windows: tuple[SyncWindow, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from .catalog import tag_problem
 from .errors import InputError, Problem
 from .model import (
     ArgoCDConfig, ClusterConfig, DeliveryPolicy, GitOpsConfig, IngressConfig, NodeGroup,
-    DEFAULT_ALLOW_TAGS, AddOn, ImageUpdatePolicy, RegistryConfig, SealingConfig, Stack, SyncMode, Topology, UpdateMode,
+    DEFAULT_ALLOW_TAGS, AddOn, ImageUpdatePolicy, RegistryConfig, SealingConfig, Stack, SyncMode, SyncWindow, Topology, UpdateMode,
     WorkloadDefaults,
 )
 from .reader import Node, Problems, checked, did_you_mean, type_name
@@ -119,6 +119,9 @@ def read_stack_values(root: Path, stack: str) -> dict[str, Any]:
 
 # Masterminds semver constraints as the Image Updater reads them: "~1.4", "^2", ">=1.2 <2", "1.x", "*".
 SEMVER_CONSTRAINT = re.compile(r"[\^~<>=!*xX0-9vV.|, -]+(-[0-9A-Za-z.-]+)?")
+CRON = re.compile(r"(\S+\s+){4}\S+")
+DURATION = re.compile(r"(\d+h)?(\d+m)?(?<=[hm])")
+TIME_ZONE = re.compile(r"[A-Za-z_]+(/[A-Za-z_+-]+)*")
 STACK_REFERENCE = re.compile(r"([A-Za-z0-9_.-]+/){0,2}[A-Za-z0-9_.-]+")
 EXACT_VERSION = re.compile(r"v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?")
 KMS_KEY_REF = re.compile(r"(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/)?[A-Za-z0-9/_-]+")
@@ -384,10 +387,36 @@ class _StackReader:
         preserve = node.bool("preserveResourcesOnDeletion", False)
         if sync == SyncMode.MANUAL.value and (prune or heal):
             node.error("prune" if prune else "selfHeal", "applies only to automated sync; set sync: automated or remove it")
+        windows = self._sync_windows(node)
         node.done()
-        if sync is None or retry is None:
+        if sync is None or retry is None or windows is None:
             return None
-        return DeliveryPolicy(SyncMode(sync), prune, heal, retry, preserve)
+        return DeliveryPolicy(SyncMode(sync), prune, heal, retry, preserve, windows)
+
+    def _sync_windows(self, node: Node) -> "tuple[SyncWindow, ...] | None":
+        items = node.list("syncWindows")
+        if items is None:
+            return ()
+        out, ok = [], True
+        for i, item in enumerate(items):
+            key = f"syncWindows[{i}]"
+            if not isinstance(item, dict):
+                node.error(key, "expected {kind: allow|deny, schedule: <cron>, duration: <e.g. 1h>, manualSync: true|false}")
+                ok = False
+                continue
+            window = Node(item, self.file, f"{node.path}.{key}", self.problems)
+            kind = window.str("kind", required=True, choices=("allow", "deny"))
+            schedule = window.str("schedule", required=True, pattern=CRON,
+                                  describe="a five-field cron schedule such as '0 22 * * *'")
+            duration = window.str("duration", required=True, pattern=DURATION, describe="a duration such as '8h' or '30m'")
+            manual = window.bool("manualSync", True)
+            zone = window.str("timeZone", "UTC", pattern=TIME_ZONE, describe="an IANA time zone such as 'Europe/Berlin'")
+            window.done()
+            if None in (kind, schedule, duration, zone):
+                ok = False
+                continue
+            out.append(SyncWindow(kind, schedule, duration, manual, zone))  # type: ignore[arg-type]
+        return tuple(out) if ok else None
 
     def _argocd(self, node: "Node | None") -> "ArgoCDConfig | None":
         if node is not None and not self._is_map(node):

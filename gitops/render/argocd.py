@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import layout
-from ..model import Catalog, Stack, SyncMode
+from ..model import Catalog, Stack, SyncMode, SyncWindow
 from .fleet import destination, hub_files
 from .imageupdater import FILE as IMAGE_UPDATER_FILE
 from .imageupdater import image_updater
@@ -60,6 +60,12 @@ def _labels(stack: Stack, **extra: str) -> dict[str, str]:
     return out
 
 
+def sync_window(window: SyncWindow) -> dict[str, Any]:
+    """Applies to every Application of the project: the window is the environment's, not a service's."""
+    return {"kind": window.kind, "schedule": window.schedule, "duration": window.duration,
+            "applications": ["*"], "manualSync": window.manual_sync, "timeZone": window.time_zone}
+
+
 def app_project(team: str, namespaces: list[str], stack: Stack) -> dict[str, Any]:
     """One project per team and environment: this repository, these namespaces, these kinds."""
     return {
@@ -76,6 +82,7 @@ def app_project(team: str, namespaces: list[str], stack: Stack) -> dict[str, Any
             "description": f"Services of team {team} in {stack.environment}",
             "sourceRepos": [stack.gitops.repo_url],
             "destinations": [destination(stack, ns) for ns in namespaces],
+            **({"syncWindows": [sync_window(w) for w in stack.delivery.sync_windows]} if stack.delivery.sync_windows else {}),
             "clusterResourceWhitelist": [{"group": "", "kind": "Namespace"}],
             "namespaceResourceWhitelist": [{"group": g, "kind": k} for g, k in NAMESPACED_KINDS],
             "orphanedResources": {"warn": True},
