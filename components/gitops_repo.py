@@ -193,12 +193,15 @@ def _sealed_service_files(service: Service, stack: Stack, args: GitOpsRepoArgs) 
     def render(values: list[Any]) -> dict[str, str]:
         pem, stability_hex, secrets = values
         cert = load_certificate(pem.encode(), f"certificate of cluster {stack.cluster.name}")
-        given = {k: v.encode() for k, v in ((secrets or {}).get(service.name) or {}).items()}
+        given = {k: v.encode() for k, v in (secrets or {}).items()}
         derivation = bytes.fromhex(stability_hex) if stability_hex else None
         sealed = sealed_secret_file(service, stack, cert, given, derivation)
         return {m.path: m.content.decode("utf-8") for m in render_service(service, stack, sealed)}
 
-    sealed = pulumi.Output.all(args.sealing_cert, args.stability_key, args.secret_values).apply(render)
+    # Only this service's values go into the combined Output: the SDK scans every Output's value for
+    # unknowns, and combining the whole map per service made that quadratic in the catalog size.
+    own = pulumi.Output.from_input(args.secret_values).apply(lambda all_values: (all_values or {}).get(service.name) or {})
+    sealed = pulumi.Output.all(args.sealing_cert, args.stability_key, own).apply(render)
     return pulumi.Output.unsecret(sealed)
 
 
