@@ -52,6 +52,7 @@ import pulumi_kubernetes as k8s
 from components.argocd import REPO_SECRET_LABEL, pod_identity_trust_policy
 from components.cluster import CLUSTER_ADMIN_POLICY, Cluster
 from components.drain import ApplicationsDrained, ApplicationsDrainedArgs
+from gitops import layout
 
 HUB_TYPE = "gitops-platform:fleet:HubAccess"
 SPOKE_TYPE = "gitops-platform:fleet:SpokeRegistration"
@@ -84,7 +85,8 @@ def spoke_role_arn(account_id: str, cluster: str) -> str:
 
 
 def cluster_secret_name(cluster: str) -> str:
-    return f"cluster-{cluster}"
+    """The same name the core gives the registration (``clusters/<cluster>/registration.yaml``)."""
+    return layout.registration_secret_name(cluster)
 
 
 def fleet_policy() -> str:

@@ -144,11 +144,16 @@ def _render(args: argparse.Namespace, pending: dict[str, list[str]]) -> list[Rep
     stacks = project.stacks if args.all else (_find_stack(project, args.stack),)
     local = (load_local_secrets(args.secrets, os.environ, project, (args.project, args.out))
              if args.stack is not None else LocalSecrets())
+    try:
+        records = read_records(args.out) if args.out.is_dir() else {}
+    except GitOpsError:
+        records = {}  # the writer reports the unreadable record when it plans
     results = []
     for stack in stacks:
-        secrets = plan_secrets(project, stack, args.out, local)
+        record = records.get(stack.name, {})
+        secrets = plan_secrets(project, stack, args.out, local, record)
         pending[stack.name] = secrets.pending
-        cert, registration, published = _published_files(args.out, stack)
+        cert, registration, published = _published_files(args.out, stack, record)
         results.append(render_stack(project, stack, cert, secrets.sealed, registration, published))
     # Every stack is planned before anything is written: a conflict anywhere leaves the tree untouched.
     plans = plan_renders(args.out, results, WriteOptions(dry_run=args.dry_run, force=args.force))
@@ -160,17 +165,13 @@ def _render(args: argparse.Namespace, pending: dict[str, list[str]]) -> list[Rep
     return [p.report for p in plans]
 
 
-def _published_files(out: Path, stack: Any) -> "tuple[str | None, Manifest | None, list[Manifest]]":
+def _published_files(out: Path, stack: Any, record: "dict[str, str]") -> "tuple[str | None, Manifest | None, list[Manifest]]":
     """What ``pulumi up`` published for this stack's cluster (``clusters/<cluster>/``), carried forward.
 
     Only the program can make these (the certificate, the registration with the
     cluster's endpoint and role), so a render keeps every one the stack's record
     still owns with its recorded content: (certificate PEM, registration, others).
     """
-    try:
-        record = read_records(out).get(stack.name, {}) if out.is_dir() else {}
-    except GitOpsError:
-        record = {}
     prefix = layout.cluster_dir(stack.cluster.name) + "/"
     cert_path = layout.sealing_cert_path(stack.cluster.name)
     registration_path = layout.registration_path(stack.cluster.name)
@@ -178,7 +179,7 @@ def _published_files(out: Path, stack: Any) -> "tuple[str | None, Manifest | Non
     registration: "Manifest | None" = None
     others: list[Manifest] = []
     for path in sorted(p for p in record if p.startswith(prefix)):
-        content = owned_file(out, stack.name, path)
+        content = owned_file(out, stack.name, path, record)
         if content is None:
             continue  # gone or edited by hand: the writer reports it rather than carrying it forward
         if path == cert_path:

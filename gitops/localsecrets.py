@@ -111,20 +111,24 @@ def _stability(text: Optional[str], file: Optional[Path]) -> Optional[bytes]:
     return key
 
 
-def published_certificate(out: Path, stack: Stack) -> Optional[SealingCert]:
+def published_certificate(out: Path, stack: Stack, record: Optional[Mapping[str, str]] = None) -> Optional[SealingCert]:
     """The certificate ``pulumi up`` published for the stack's cluster, if the tree has it."""
     path = layout.sealing_cert_path(stack.cluster.name)
-    content = owned_file(out, stack.name, path)
+    content = owned_file(out, stack.name, path, record)
     return load_certificate(content, str(out / path)) if content is not None else None
 
 
-def plan_secrets(project: Project, stack: Stack, out: Path, local: LocalSecrets) -> SecretsPlan:
-    """Each service's SealedSecret for this render (see the module docstring)."""
+def plan_secrets(project: Project, stack: Stack, out: Path, local: LocalSecrets,
+                 record: Optional[Mapping[str, str]] = None) -> SecretsPlan:
+    """Each service's SealedSecret for this render (see the module docstring).
+
+    ``record``: the stack's ownership record, when the caller already read it.
+    """
     plan = SecretsPlan()
     with_secrets = [s for s in project.catalog.services if s.secrets]
     if not with_secrets:
         return plan
-    cert = published_certificate(out, stack)
+    cert = published_certificate(out, stack, record)
     problems: list[Problem] = []
     for service in with_secrets:
         given = local.values.get(service.name, {})
@@ -139,7 +143,7 @@ def plan_secrets(project: Project, stack: Stack, out: Path, local: LocalSecrets)
             elif given:
                 plan.sealed[service.name] = sealed_secret_file(service, stack, cert, given, local.stability_key)
             else:
-                plan.sealed[service.name] = _carried(service, stack, out, cert)
+                plan.sealed[service.name] = _carried(service, stack, out, cert, record)
         except InputError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -147,9 +151,10 @@ def plan_secrets(project: Project, stack: Stack, out: Path, local: LocalSecrets)
     return plan
 
 
-def _carried(service: Service, stack: Stack, out: Path, cert: SealingCert) -> Manifest:
+def _carried(service: Service, stack: Stack, out: Path, cert: SealingCert,
+             record: Optional[Mapping[str, str]]) -> Manifest:
     path = sealed_secret_path(service, stack)
-    content = owned_file(out, stack.name, path)
+    content = owned_file(out, stack.name, path, record)
     if content is not None:
         try:
             doc = yamlio.parse(content.decode("utf-8"), path)

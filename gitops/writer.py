@@ -31,7 +31,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Mapping
 
 from . import layout
 from .errors import OutputError, Problem
@@ -327,16 +327,19 @@ def read_records(out: Path) -> dict[str, dict[str, str]]:
     return records
 
 
-def owned_file(out: Path, stack: str, path: str) -> "bytes | None":
+def owned_file(out: Path, stack: str, path: str, record: "Mapping[str, str] | None" = None) -> "bytes | None":
     """A file the stack's record owns, when it still has the recorded content; else None.
 
     Some files (the sealing certificate) come from the Pulumi program; the CLI
     carries them forward from the tree instead of deleting what it cannot make.
+    ``record``: the stack's record when the caller already read it (a render
+    asks for many files; reading every record per file would repeat that I/O).
     """
-    try:
-        record = read_records(out).get(stack, {}) if out.is_dir() else {}
-    except OutputError:
-        return None
+    if record is None:
+        try:
+            record = read_records(out).get(stack, {}) if out.is_dir() else {}
+        except OutputError:
+            return None
     if path not in record:
         return None
     try:
