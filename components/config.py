@@ -57,7 +57,8 @@ def load_program_config(root: Path, stack_name: str) -> ProgramConfig:
     except GitOpsError as exc:
         raise pulumi.RunError(str(exc)) from None
     config = pulumi.Config()
-    credentials = config.get_secret_object(CREDENTIALS_KEY)
+    # The project default is {} (a public repository); only a non-empty value becomes the Secret.
+    credentials = config.get_secret_object(CREDENTIALS_KEY) if config.get_object(CREDENTIALS_KEY) else None
     values = config.get_secret_object(SECRETS_KEY) or pulumi.Output.secret({})
     return ProgramConfig(project, stack, credentials, values)
 

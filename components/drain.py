@@ -36,6 +36,8 @@ from typing import Any, Iterator, Mapping, Optional, Union
 import pulumi
 import pulumi.dynamic as dynamic
 
+from components.unknowns import is_unknown
+
 APPLICATIONS = "applications.argoproj.io"
 DEFAULT_TIMEOUT_SECONDS = 900
 DEFAULT_POLL_SECONDS = 5.0
@@ -172,15 +174,21 @@ class ApplicationsDrainedProvider(dynamic.ResourceProvider):
     serialize_as_secret_always = True
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
+        """Refuse malformed inputs; accept unknown ones (a preview of a new cluster or spoke: kubeconfig,
+        endpoint and namespace may depend on resources not created yet)."""
         failures = []
         for key in ("kubeconfig", "namespace"):
-            if not isinstance(news.get(key), str) or not news.get(key):
+            value = news.get(key)
+            if not is_unknown(value) and (not isinstance(value, str) or not value):
                 failures.append(dynamic.CheckFailure(key, "must be a non-empty string"))
         for key in ("destinationName", "destinationServer"):
-            if news.get(key) is not None and not isinstance(news.get(key), str):
+            value = news.get(key)
+            if value is not None and not is_unknown(value) and not isinstance(value, str):
                 failures.append(dynamic.CheckFailure(key, "must be a string when set"))
         for key in ("timeoutSeconds", "pollSeconds"):
             value = news.get(key)
+            if is_unknown(value):
+                continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 failures.append(dynamic.CheckFailure(key, "must be a positive number of seconds"))
         return dynamic.CheckResult(news, failures)

@@ -24,6 +24,7 @@ from typing import Any, Mapping, Optional
 import pulumi
 import pulumi.dynamic as dynamic
 
+from components.unknowns import is_unknown
 from gitops.errors import GitOpsError
 from gitops.model import Project, Service, Stack
 from gitops.render import Manifest, RenderResult, render_service, render_stack, sealing_cert_file
@@ -52,19 +53,30 @@ class GitOpsFilesProvider(dynamic.ResourceProvider):
     serialize_as_secret_always = False  # it captures nothing secret; keep diffs readable
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
+        """Refuse malformed inputs; accept unknown ones.
+
+        During a preview the engine passes values that depend on resources not
+        created yet (the certificate of a new cluster or key generation, a new
+        spoke's endpoint) as unknowns, whole or inside ``files``. They are
+        checked when known, at ``pulumi up``.
+        """
         failures = []
         files = news.get("files")
-        if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
+        if not is_unknown(files) and not (isinstance(files, dict) and all(
+                isinstance(k, str) and (isinstance(v, str) or is_unknown(v)) for k, v in files.items())):
             failures.append(dynamic.CheckFailure("files", "must map tree paths to file contents (strings)"))
         prefixes = news.get("prefixes")
-        if not isinstance(prefixes, list) or not prefixes or not all(isinstance(p, str) and p.endswith("/") for p in prefixes):
+        if is_unknown(prefixes):
+            pass
+        elif not isinstance(prefixes, list) or not prefixes or not all(isinstance(p, str) and p.endswith("/") for p in prefixes):
             failures.append(dynamic.CheckFailure("prefixes", "must be a non-empty list of directory prefixes"))
         elif isinstance(files, dict):
             for path in files:
                 if not path.startswith(tuple(prefixes)):
                     failures.append(dynamic.CheckFailure("files", f"{path} lies outside {', '.join(prefixes)}"))
         for key in ("checkout", "stack", "environment", "repoUrl", "repoPath"):
-            if not isinstance(news.get(key), str) or not news.get(key):
+            value = news.get(key)
+            if not is_unknown(value) and (not isinstance(value, str) or not value):
                 failures.append(dynamic.CheckFailure(key, "must be a non-empty string"))
         return dynamic.CheckResult(news, failures)
 

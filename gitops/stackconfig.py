@@ -30,6 +30,9 @@ NS = layout.CONFIG_NAMESPACE
 _TYPES = {"string": str, "integer": int, "boolean": bool, "array": list, "object": dict}
 _STACK_FILE_KEYS = ("config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment")
 REQUIRED_KEYS = ("environment", "awsAccountId", "cluster", "gitops")
+# Keys whose values must be encrypted (`pulumi config set --secret`). Pulumi.yaml cannot say so with
+# `secret: true`: the CLI would then demand them in every stack, since a default is never encrypted.
+SECRET_KEYS = ("secrets", "gitopsCredentials")
 # Providers the program configures from stack config; any other namespace is a typo.
 PROVIDER_NAMESPACES = ("aws", "kubernetes", "tls", "pulumi")
 
@@ -72,7 +75,7 @@ def read_project_config(root: Path) -> ProjectConfig:
             if default is not None and not _is_type(default, spec["type"]):
                 problems.add(file, f"{where}.default", f"expected {spec['type']}, got {type_name(default)}")
                 continue
-            declarations[short] = Declaration(spec["type"], default, spec.get("secret") is True)
+            declarations[short] = Declaration(spec["type"], default, spec.get("secret") is True or short in SECRET_KEYS)
     if problems:
         raise InputError(problems.items)
     return ProjectConfig(declarations, providers)
@@ -179,6 +182,11 @@ def stack_from_config(
             problems.add(file, f"config.{NS}:{short}", f"expected {decl.type}, got {type_name(config[short])}{hint}")
             mistyped.add(short)
             del config[short]
+    for short in SECRET_KEYS:
+        for path in plaintext_paths(config.get(short)):
+            problems.add(file, f"config.{NS}:{short}{path}",
+                         f"is not encrypted: set it with `pulumi config set --secret --path '{NS}:{short}{path}' <value>` "
+                         "(and rotate the value: it has been in plain text)")
     for short in REQUIRED_KEYS:
         if short not in config and short not in mistyped and short in project.declarations:
             problems.add(file, f"config.{NS}:{short}", "is required")
@@ -191,6 +199,22 @@ def stack_from_config(
     if problems or stack_obj is None:
         raise InputError(problems.items)
     return stack_obj
+
+
+def plaintext_paths(value: Any, path: str = "") -> list[str]:
+    """Key paths (``.billing.API_KEY``) of the leaves of a secret key's value that are not ``{secure: ...}``.
+
+    The engine hands the program a properly encrypted key as secret and
+    ``engine_values`` drops it, so whatever reaches here unencrypted was set
+    without ``--secret``. Paths only: a value is never put into a message.
+    """
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            return []
+        return [p for key, item in value.items() for p in plaintext_paths(item, f"{path}.{key}")]
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in plaintext_paths(item, f"{path}[{i}]")]
+    return [path] if value is not None else []
 
 
 class _StackReader:
@@ -252,7 +276,7 @@ class _StackReader:
     def _profile(self, top: Node) -> "str | None":
         """"" when absent (the environment is its own profile); None when invalid (reported)."""
         value = top.raw("profile")
-        if value is None:
+        if value is None or value == "":   # "" is the project default: the environment is its own profile
             return ""
         key = f"config.{NS}:profile"
         if not isinstance(value, str):

@@ -17,6 +17,7 @@ import base64
 import datetime
 import functools
 import json
+import re
 import runpy
 import shutil
 from dataclasses import dataclass, field
@@ -38,20 +39,119 @@ SECRETS_KEY = f"{PROJECT}:secrets"
 PLAINTEXT_MARK = "plaintext-"
 
 
-def engine_config(root: Path, stack: str) -> tuple[dict[str, str], list[str]]:
-    """What ``pulumi up`` hands the program: every key namespaced, every value a string."""
+class ConfigValidationError(Exception):
+    """What the Pulumi CLI prints when it refuses a stack's config before the program starts."""
+
+
+def _is_secure(value: Any) -> bool:
+    """A ``{secure: ...}`` value anywhere inside: the CLI marks the whole top-level key secret."""
+    if isinstance(value, dict):
+        return set(value) == {"secure"} or any(_is_secure(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_is_secure(v) for v in value)
+    return False
+
+
+def _valid_config_value(type_name: str, items: Optional[Mapping[str, Any]], value: Any) -> bool:
+    """``ValidateConfigValue`` of the CLI (pulumi sdk/go/common/workspace/project.go).
+
+    Non-object stack values reach it as the string the CLI stores, so any
+    scalar is a valid ``string``; integers and booleans may come as text.
+    """
+    if type_name == "string":
+        return isinstance(value, str)
+    if type_name == "integer":
+        if isinstance(value, bool):
+            return False
+        if isinstance(value, int) or (isinstance(value, float) and value == int(value)):
+            return True
+        return isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value) is not None
+    if type_name == "boolean":
+        return isinstance(value, bool) or value in ("true", "false")
+    if type_name == "object":
+        return isinstance(value, dict)
+    if type_name != "array" or not isinstance(value, list) or not items:
+        return False
+    return all(_valid_config_value(items["type"], items.get("items"), v) for v in value)
+
+
+def _as_cli_value(value: Any) -> Any:
+    """A scalar as the CLI holds it (text, YAML's own spelling of booleans); objects and lists as they are."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, str)):
+        return str(value)
+    return value
+
+
+def cli_stack_config(root: Path, stack: str) -> tuple[dict[str, Any], set[str]]:
+    """The stack's config after the Pulumi CLI's project-config validation, before the program runs.
+
+    Emulates ``mergeConfig`` and ``validateStackConfigValues`` of pulumi
+    ``sdk/go/common/workspace/config.go``: every key ``Pulumi.yaml`` declares in
+    the project's namespace without ``default``/``value`` must be set by the
+    stack ("Stack 'dev' is missing configuration value 'x'"); declared defaults
+    fill in what the stack does not set; every declared key's value (defaults
+    included) must have the declared type, and a ``secret: true`` key must be
+    encrypted. Returns the namespaced values and the keys the engine marks
+    secret; ConfigValidationError with the CLI's message otherwise.
+    """
     project = yaml.safe_load((root / "Pulumi.yaml").read_text())
-    values: dict[str, Any] = {f"{PROJECT}:{k}": d["default"] for k, d in project.get("config", {}).items()
-                              if isinstance(d, dict) and "default" in d}
-    values.update(yaml.safe_load((root / f"Pulumi.{stack}.yaml").read_text())["config"])
-    config: dict[str, str] = {}
-    secret: list[str] = []
-    for key, value in values.items():
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            secret.append(key)
-            value = "mock-secret"
-        config[key] = value if isinstance(value, str) else json.dumps(value)
-    return config, secret
+    stack_values: dict[str, Any] = dict(yaml.safe_load((root / f"Pulumi.{stack}.yaml").read_text()).get("config") or {})
+    declared = {(k if ":" in k else f"{PROJECT}:{k}"): (d if isinstance(d, dict) else {"default": d})
+                for k, d in (project.get("config") or {}).items()}
+    missing = sorted(key.split(":", 1)[1] for key, d in declared.items()
+                     if key.startswith(PROJECT + ":") and key not in stack_values
+                     and d.get("default") is None and d.get("value") is None)
+    if missing:
+        quoted = [f"'{m}'" for m in missing]
+        listed = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} and {quoted[-1]}"
+        raise ConfigValidationError(
+            f"Stack '{stack}' is missing configuration value{'s' if len(missing) > 1 else ''} {listed}")
+    values = dict(stack_values)
+    for key, d in declared.items():
+        if key not in values:
+            values[key] = d["default"] if d.get("default") is not None else d.get("value")
+    secret = {key for key, value in values.items() if _is_secure(value)}
+    for key, d in sorted(declared.items()):
+        if "type" not in d or not key.startswith(PROJECT + ":"):
+            continue
+        short = key.split(":", 1)[1]
+        if d.get("secret") and key not in secret:
+            raise ConfigValidationError(
+                f"Stack '{stack}' with configuration key '{short}' must be encrypted as it's secret")
+        value = values[key]
+        if not _is_secure(value) and not _valid_config_value(d["type"], d.get("items"), _as_cli_value(value)):
+            raise ConfigValidationError(
+                f"Stack '{stack}' with configuration key '{short}' must be of type '{d['type']}'")
+    return values, secret
+
+
+def engine_config(root: Path, stack: str) -> tuple[dict[str, str], list[str]]:
+    """What ``pulumi up`` hands the program: the CLI-validated config, every key namespaced, every value a string.
+
+    Encrypted leaves become ``mock-secret``; a key holding one is secret.
+    """
+    values, secret_keys = cli_stack_config(root, stack)
+    config = {key: _engine_string(_decrypted(value)) for key, value in values.items()}
+    return config, sorted(secret_keys)
+
+
+def _decrypted(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            return "mock-secret"
+        return {k: _decrypted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decrypted(v) for v in value]
+    return value
+
+
+def _engine_string(value: Any) -> str:
+    """The engine's wire form: text as is, YAML scalars as their text, structures as JSON."""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return _as_cli_value(value)
 
 
 def plain_strings(value: Any) -> Iterator[str]:
@@ -188,13 +288,60 @@ class RecordingMonitor(MockMonitor):
         return super().ReadResource(request)
 
 
+DYNAMIC_PREFIX = "pulumi-python:dynamic"
+
+
+class CheckFailed(Exception):
+    """A provider's ``check`` refused a resource's inputs: the engine stops the preview or update there."""
+
+
+@functools.lru_cache(maxsize=None)
+def _dynamic_provider(serialized: str) -> Any:
+    """The provider object the dynamic provider host would load from ``__provider`` (dill, base64)."""
+    import dill  # what pulumi.dynamic serialises providers with
+
+    return dill.loads(base64.b64decode(serialized))
+
+
+def engine_view(value: Any) -> Any:
+    """Inputs as the engine hands them to a dynamic provider that does not accept secrets: secrets unwrapped,
+    unknowns kept as ``pulumi.output.Unknown`` (pulumi/dynamic/__main__.py deserialises with keep_unknowns)."""
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:  # noqa: SLF001
+            return engine_view(value.get("value"))
+        return {k: engine_view(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [engine_view(v) for v in value]
+    return value
+
+
+def run_dynamic_check(typ: str, name: str, inputs: Mapping[str, Any]) -> None:
+    """Call the dynamic provider's ``check`` as the engine does before every create, update and preview step."""
+    news = engine_view(dict(inputs))
+    serialized = news.get("__provider")
+    if not isinstance(serialized, str):
+        raise CheckFailed(f"{typ} {name}: no serialised provider in its inputs")
+    result = _dynamic_provider(serialized).check({}, news)
+    if result.failures:
+        reasons = "; ".join(f"{f.property}: {f.reason}" for f in result.failures)
+        raise CheckFailed(f"{typ} {name}: check failed: {reasons}")
+
+
 @dataclass
 class RecordingMocks(pulumi.runtime.Mocks):
-    """Echoes inputs as outputs (plus ``computed_outputs``) and records every registration."""
+    """Echoes inputs as outputs (plus ``computed_outputs``) and records every registration.
+
+    Like the engine, it runs every dynamic provider's ``check`` on the inputs
+    it gets (unknowns included during a preview) and fails the registration
+    on a check failure.
+    """
 
     account_id: str = MOCK_ACCOUNT
     region: str = "eu-west-1"
-    preview: bool = False   # a first preview: nothing exists, so computed outputs are unknown
+    # A preview: what does not exist yet has unknown computed outputs. ``existing`` names the
+    # resources that do (an update's preview); None means nothing does (a new stack's first preview).
+    preview: bool = False
+    existing: Optional[frozenset[str]] = None
     registrations: list[Registration] = field(default_factory=list)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     links: dict[tuple[str, str], Links] = field(default_factory=dict)
@@ -207,8 +354,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.registrations.append(Registration(args.typ, args.name, inputs, args.custom, args.provider or ""))
         if args.typ == STACK_REFERENCE:
             return self._stack_reference(args.resource_id or inputs.get("name") or args.name)
-        outputs = inputs if self.preview else {
-            **inputs, **computed_outputs(args.typ, args.name, inputs, self.account_id, self.region)}
+        if args.typ.startswith(DYNAMIC_PREFIX):
+            run_dynamic_check(args.typ, args.name, inputs)
+        known = not self.preview or (self.existing is not None and args.name in self.existing)
+        outputs = {**inputs, **computed_outputs(args.typ, args.name, inputs, self.account_id, self.region)} if known else inputs
         return f"{args.name}-id", outputs
 
     def _stack_reference(self, name: str) -> tuple[str, dict[str, Any]]:
@@ -280,11 +429,12 @@ def pulumi_mocks() -> Iterator[Callable[..., RecordingMocks]]:
 
     def start(stack: str = "dev", preview: bool = False, account_id: str = MOCK_ACCOUNT,
               region: str = "eu-west-1",
-              stack_outputs: Optional[Mapping[str, Mapping[str, Any]]] = None) -> RecordingMocks:
+              stack_outputs: Optional[Mapping[str, Mapping[str, Any]]] = None,
+              existing: Optional[frozenset[str]] = None) -> RecordingMocks:
         # A fresh root stack per start: a second program in the same test (a hub, then its spoke)
         # must not see the first one's exports.
         pulumi.runtime.reset_options()
-        mocks = RecordingMocks(account_id=account_id, region=region, preview=preview,
+        mocks = RecordingMocks(account_id=account_id, region=region, preview=preview, existing=existing,
                                stack_outputs=dict(stack_outputs or {}))
         pulumi.runtime.set_mocks(mocks, project="gitops-platform", stack=stack, preview=preview,
                                  monitor=RecordingMonitor(mocks))
@@ -338,16 +488,21 @@ ProgramRun = Callable[..., tuple[RecordingMocks, dict[str, Export]]]
 
 @pytest.fixture
 def program(pulumi_mocks) -> ProgramRun:  # type: ignore[no-untyped-def]
-    """``program(stack, root=REPO_ROOT, extra={...}, preview=False, secrets=None, stack_outputs=None)``.
+    """``program(stack, root=REPO_ROOT, extra={...}, preview=False, secrets=None, stack_outputs=None, existing=None)``.
 
     Runs ``__main__.py`` of ``root`` for ``stack`` with its config fed the way the
-    CLI would; returns the mocks and the exports. ``stack_outputs`` answers stack
-    references: ``{"hub": exports_of_the_hub_run}``.
+    CLI would (``cli_stack_config``: a stack the CLI refuses raises
+    ConfigValidationError); returns the mocks and the exports. ``stack_outputs``
+    answers stack references: ``{"hub": exports_of_the_hub_run}``. ``preview``
+    with ``existing`` (names of resources already created, e.g. every
+    registration of an earlier run) previews an update: only the others have
+    unknown computed outputs.
     """
 
     def _run(stack: str, root: Path = REPO_ROOT, extra: Optional[dict[str, str]] = None, preview: bool = False,
              secrets: Optional[dict[str, dict[str, str]]] = None,
-             stack_outputs: Optional[Mapping[str, Mapping[str, Any]]] = None) -> tuple[RecordingMocks, dict[str, Export]]:
+             stack_outputs: Optional[Mapping[str, Mapping[str, Any]]] = None,
+             existing: Optional[frozenset[str]] = None) -> tuple[RecordingMocks, dict[str, Export]]:
         config, secret = engine_config(root, stack)
         # What `pulumi config set --secret --path 'gitops-platform:secrets.<svc>.<NAME>'` gives the program.
         config[SECRETS_KEY] = json.dumps(secret_values(root) if secrets is None else secrets)
@@ -355,7 +510,8 @@ def program(pulumi_mocks) -> ProgramRun:  # type: ignore[no-untyped-def]
         config.update(extra or {})
         account = config[f"{PROJECT}:awsAccountId"]
         pulumi.runtime.set_all_config(config, secret)
-        mocks = pulumi_mocks(stack=stack, preview=preview, account_id=account, stack_outputs=stack_outputs)
+        mocks = pulumi_mocks(stack=stack, preview=preview, account_id=account, stack_outputs=stack_outputs,
+                             existing=existing)
 
         @pulumi.runtime.test
         def run() -> None:
