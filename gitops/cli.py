@@ -23,7 +23,7 @@ from .project import load_project
 from .reader import did_you_mean
 from .stackconfig import stack_names
 from .render import Manifest, render_stack
-from .writer import Report, WriteOptions, apply_plans, owned_file, plan_renders, read_records
+from .writer import Report, WriteOptions, apply_plans, owned_file, plan_renders, read_records, tree_lock
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     which = render.add_mutually_exclusive_group(required=True)
     which.add_argument("--stack", help="one stack (Pulumi.<stack>.yaml)")
     which.add_argument("--all", action="store_true", help="every stack of the project")
-    render.add_argument("--out", type=Path, default=opts.DEFAULT_OUT, help=f"GitOps tree to write (default: {opts.DEFAULT_OUT})")
+    render.add_argument("--out", type=_tree_dir, default=opts.DEFAULT_OUT, help=f"GitOps tree to write (default: {opts.DEFAULT_OUT})")
     render.add_argument("--project", type=Path, default=Path("."), help="project root holding Pulumi.yaml (default: .)")
     render.add_argument("--dry-run", action="store_true", help="report what would change, write nothing")
     render.add_argument("--force", action="store_true", help="overwrite owned files that were edited by hand")
@@ -89,6 +89,14 @@ def _parser() -> argparse.ArgumentParser:
     _promote_parser(sub)
     _new_cluster_parser(sub)
     return parser
+
+
+def _tree_dir(value: str) -> Path:
+    """A GitOps tree directory argument; an empty one would silently mean the current directory."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("must name the GitOps tree's directory (an empty path would be the "
+                                         "current directory, usually the project itself)")
+    return Path(value)
 
 
 def _output(p: argparse.ArgumentParser) -> None:
@@ -144,21 +152,22 @@ def _render(args: argparse.Namespace, pending: dict[str, list[str]]) -> list[Rep
     stacks = project.stacks if args.all else (_find_stack(project, args.stack),)
     local = (load_local_secrets(args.secrets, os.environ, project, (args.project, args.out))
              if args.stack is not None else LocalSecrets())
-    try:
+    # Locked from reading the records to the last write: a `pulumi up` (or another render) writing the
+    # tree meanwhile would otherwise have its record entries dropped by a plan made before it wrote.
+    with tree_lock(args.out, enabled=not args.dry_run):
         records = read_records(args.out) if args.out.is_dir() else {}
-    except GitOpsError:
-        records = {}  # the writer reports the unreadable record when it plans
-    results = []
-    for stack in stacks:
-        record = records.get(stack.name, {})
-        secrets = plan_secrets(project, stack, args.out, local, record)
-        pending[stack.name] = secrets.pending
-        cert, registration, published = _published_files(args.out, stack, record)
-        results.append(render_stack(project, stack, cert, secrets.sealed, registration, published))
-    # Every stack is planned before anything is written: a conflict anywhere leaves the tree untouched.
-    plans = plan_renders(args.out, results, WriteOptions(dry_run=args.dry_run, force=args.force))
+        results = []
+        for stack in stacks:
+            record = records.get(stack.name, {})
+            secrets = plan_secrets(project, stack, args.out, local, record)
+            pending[stack.name] = secrets.pending
+            cert, registration, published = _published_files(args.out, stack, record)
+            results.append(render_stack(project, stack, cert, secrets.sealed, registration, published))
+        # Every stack is planned before anything is written: a conflict anywhere leaves the tree untouched.
+        plans = plan_renders(args.out, results, WriteOptions(dry_run=args.dry_run, force=args.force))
+        if not args.dry_run:
+            apply_plans(args.out, plans)
     if not args.dry_run:
-        apply_plans(args.out, plans)
         project_hash = fastpath.project_digest(args.project)
         for result in results:
             fastpath.remember(args.out, result.stack, fastpath.input_fingerprint(project_hash, result.stack))
@@ -406,7 +415,7 @@ def _promote_parser(sub: Any) -> None:
     promote.add_argument("--dry-run", action="store_true", help="report what would change, write nothing")
     promote.add_argument("--project", type=Path, default=Path("."),
                          help="project root holding Pulumi.yaml (default: .)")
-    promote.add_argument("--out", type=Path, default=opts.DEFAULT_OUT,
+    promote.add_argument("--out", type=_tree_dir, default=opts.DEFAULT_OUT,
                          help=f"the rendered GitOps tree to read running tags from (default: {opts.DEFAULT_OUT})")
     _output(promote)
     promote.set_defaults(func=cmd_promote)

@@ -19,9 +19,13 @@ import os
 from pathlib import Path
 
 from . import layout
+from .errors import GitOpsError
+from .record import load_record
 
 CACHE_DIR = f"{layout.STATE_DIR}/cache"
 _GITIGNORE = f"{layout.STATE_DIR}/.gitignore"
+# Local to one checkout: the render cache, a crashed write's journal (and the lock file older versions made).
+GITIGNORE_TEXT = "# Local to this checkout: render cache, write journals.\ncache/\n*.journal\nlock\n"
 
 
 @functools.lru_cache(maxsize=1)
@@ -73,13 +77,16 @@ def is_unchanged(out: Path, stack: str, fingerprint: str | None) -> list[str] | 
     """The stack's files when nothing changed since its last render, else None."""
     if fingerprint is None:
         return None
+    state = out / layout.STATE_DIR
+    if state.is_symlink() or any(state.glob(f"*{layout.JOURNAL_SUFFIX}")):
+        return None   # a crashed write to finish, or a state directory the full render refuses
     try:
         entry = json.loads(_cache_file(out, stack).read_text(encoding="utf-8"))
         record_path = out / layout.ownership_record(stack)
         record_bytes = record_path.read_bytes()
-        files = json.loads(record_bytes)["files"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+        files = load_record(record_path, record_bytes).files   # every path checked to lie in the tree
+    except (OSError, ValueError, KeyError, TypeError, GitOpsError):
+        return None   # the full render reports what is wrong
     if not isinstance(entry, dict) or entry.get("fingerprint") != fingerprint:
         return None
     if entry.get("record") != hashlib.sha256(record_bytes).hexdigest() or not isinstance(files, dict):
@@ -101,8 +108,8 @@ def remember(out: Path, stack: str, fingerprint: str | None) -> None:
     try:
         (out / CACHE_DIR).mkdir(parents=True, exist_ok=True)
         ignore = out / _GITIGNORE
-        if not ignore.exists():
-            ignore.write_text("# Local to this checkout: render cache and lock.\ncache/\nlock\n", encoding="utf-8")
+        if not ignore.is_file() or ignore.read_text(encoding="utf-8") != GITIGNORE_TEXT:
+            ignore.write_text(GITIGNORE_TEXT, encoding="utf-8")   # the state directory is ours
         tmp = _cache_file(out, stack).with_suffix(".tmp")
         tmp.write_text(json.dumps({"fingerprint": fingerprint, "record": record}), encoding="utf-8")
         os.replace(tmp, _cache_file(out, stack))

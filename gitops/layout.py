@@ -23,6 +23,7 @@ OVERLAYS_DIR: Final = "overlays"
 ARGOCD_DIR: Final = "argocd"
 CLUSTERS_DIR: Final = "clusters"
 STATE_DIR: Final = ".gitops-platform"  # hidden: Argo CD's directory generator skips it
+JOURNAL_SUFFIX: Final = ".journal"      # a write in progress (STATE_DIR/<pid>.journal); left behind by a crash
 KUSTOMIZATION: Final = "kustomization.yaml"
 # Read by the ApplicationSet's git files generator: one per service and environment.
 APP_CONFIG: Final = "config.json"

@@ -26,8 +26,10 @@ import contextlib
 import errno
 import fcntl
 import hashlib
+import hmac
 import json
 import os
+import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,11 +37,13 @@ from typing import Callable, Iterator, Mapping
 
 from . import layout
 from .errors import OutputError, Problem
+from .record import Record, checked_files, load_records
 from .render import RenderResult
 
-RECORD_VERSION = 1
-JOURNAL_SUFFIX = ".journal"
 TEMP_MARK = ".gitops-platform-tmp-"
+# Where this user's local writer state lives (the key that signs write journals); never in a tree.
+STATE_ENV = "GITOPS_PLATFORM_STATE_DIR"
+JOURNAL_KEY = "journal.key"
 
 
 @dataclass(frozen=True)
@@ -90,14 +94,19 @@ class Plan:
 
 def write_render(out: Path, result: RenderResult, options: WriteOptions = WriteOptions()) -> Report:
     """Bring ``out`` to ``result`` for this stack; see the module docstring."""
-    plans = plan_renders(out, [result], options)
-    if not options.dry_run:
-        apply_plans(out, plans)
+    with tree_lock(out, enabled=not options.dry_run):
+        plans = plan_renders(out, [result], options)
+        if not options.dry_run:
+            apply_plans(out, plans)
     return plans[0].report
 
 
 def plan_renders(out: Path, results: list[RenderResult], options: WriteOptions = WriteOptions()) -> list[Plan]:
-    """Plan every stack against the tree as it is; raises before anything is written."""
+    """Plan every stack against the tree as it is; raises before anything is written.
+
+    Call it under ``tree_lock`` when the plans will be applied: a plan made
+    from records another writer is about to change would drop its entries.
+    """
     _check_root(out)
     records = read_records(out) if out.is_dir() else {}
     known = _known(out, records)
@@ -117,10 +126,8 @@ def plan_renders(out: Path, results: list[RenderResult], options: WriteOptions =
 
 
 def apply_plans(out: Path, plans: list[Plan]) -> None:
-    """Write the plans (locked); identical writes of shared files happen once."""
-    out.mkdir(parents=True, exist_ok=True)
-    with _locked(out):
-        _apply(out, plans)
+    """Write the plans; identical writes of shared files happen once. Call under ``tree_lock``."""
+    _apply(out, plans)
 
 
 def write_slice(out: Path, result: RenderResult, prefixes: tuple[str, ...],
@@ -136,9 +143,7 @@ def write_slice(out: Path, result: RenderResult, prefixes: tuple[str, ...],
     if stray:
         raise ValueError(f"{stray[0]} lies outside the slice {', '.join(prefixes)}")
     _check_root(out)
-    if not options.dry_run:
-        out.mkdir(parents=True, exist_ok=True)
-    with (_locked(out, wait_seconds) if not options.dry_run else contextlib.nullcontext()):
+    with tree_lock(out, wait_seconds, enabled=not options.dry_run):
         records = read_records(out) if out.is_dir() else {}
         known = _known(out, records)
         problems: list[Problem] = []
@@ -161,48 +166,166 @@ def _known(out: Path, records: dict[str, dict[str, str]]) -> dict[str, set[str]]
 
 
 def _journals(out: Path) -> list[dict[str, str]]:
-    """What interrupted writes were about to write: the next write recognises those files as its own."""
+    """What interrupted writes were about to write: the next write recognises those files as its own.
+
+    A journal counts only when it carries this user's signature (a key kept
+    outside every tree, see ``journal_key``): a journal that arrived any other
+    way, e.g. committed in a pull request, could otherwise declare a hand edit
+    to be the writer's own and have it overwritten. Unsigned or foreign
+    journals are ignored; their paths are checked like a record's all the same.
+    """
     journals = []
-    for file in sorted((out / layout.STATE_DIR).glob(f"*{JOURNAL_SUFFIX}")) if out.is_dir() else []:
+    key = journal_key(create=False)
+    for file in sorted((out / layout.STATE_DIR).glob(f"*{layout.JOURNAL_SUFFIX}")) if out.is_dir() else []:
         try:
-            files = json.loads(file.read_text(encoding="utf-8"))["files"]
-            if isinstance(files, dict):
-                journals.append({str(k): str(v) for k, v in files.items()})
+            doc = json.loads(file.read_text(encoding="utf-8"))
+            files, signature = doc["files"], doc["signature"]
         except (OSError, ValueError, KeyError, TypeError):
             continue  # a journal cut short by the crash it records: its files were never written
+        files = checked_files(files, str(file))
+        if key is not None and isinstance(signature, str) and hmac.compare_digest(signature, _sign(key, files)):
+            journals.append(files)
     return journals
 
 
-def _apply(out: Path, plans: list[Plan]) -> None:
-    """Write the plans crash-safely.
+def journal_key(create: bool = True) -> "bytes | None":
+    """This user's key for signing write journals, made on first use (0600); None when there is none.
 
-    Each file is written to a temporary sibling and renamed, so no file is
-    ever half-written. Before the first write, a journal records the hashes
-    about to be written; the record is written last and the journal removed
-    after it. A render killed in between leaves every file either as it was or
-    as it was meant to be, and the next render recognises the new ones as its
-    own (from the journal) instead of reporting them as hand edits.
+    Kept in ``$GITOPS_PLATFORM_STATE_DIR`` or the XDG state directory
+    (``~/.local/state/gitops-platform``): crash recovery happens where the
+    crash did, so the key never needs to leave the machine.
+    """
+    base = os.environ.get(STATE_ENV) or os.path.join(
+        os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state"), "gitops-platform")
+    path = os.path.join(base, JOURNAL_KEY)
+    try:
+        with open(path, "rb") as fh:
+            key = fh.read()
+        if len(key) >= 32:
+            return key
+    except OSError:
+        pass
+    if not create:
+        return None
+    try:
+        os.makedirs(base, mode=0o700, exist_ok=True)
+        fd = os.open(path + f".{os.getpid()}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_bytes(32))
+        os.replace(path + f".{os.getpid()}", path)
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError:
+        return None   # no journal then: a crash leaves files the next render reports instead of trusting
+
+
+def _sign(key: bytes, files: dict[str, str]) -> str:
+    return hmac.new(key, json.dumps(files, sort_keys=True).encode(), hashlib.sha256).hexdigest()
+
+
+def _apply(out: Path, plans: list[Plan]) -> None:
+    """Write the plans crash-safely, staging everything before the first visible change.
+
+    1. Stage: every new file (records included) is written to a temporary
+       sibling, and every directory a delete touches must be writable. A
+       failure here (a full disk, an unwritable directory) removes what was
+       staged and says that nothing was written.
+    2. A journal, signed with this user's key, records the hashes about to
+       appear.
+    3. Commit: renames and deletes, the records last, then the journal goes.
+       A render killed in between leaves every file either as it was or as it
+       was meant to be, and the next render recognises the new ones as its own
+       (from the journal) instead of reporting them as hand edits. Should a
+       rename or delete still fail, the message lists what was and was not
+       written.
     """
     _remove_stale_temporaries(out)
-    journal = out / layout.STATE_DIR / f"{os.getpid()}{JOURNAL_SUFFIX}"
-    pending = {path: sha256(content) for plan in plans for path, content in plan.writes}
-    if pending:
-        _atomic_write(journal, (json.dumps({"files": pending}) + "\n").encode())
-    done: dict[str, bytes] = {}
+    targets: dict[str, bytes] = {}
     for plan in plans:
         for path, content in plan.writes:
-            if done.get(path) != content:
-                _atomic_write(os.path.join(out, path), content)
-                done[path] = content
-        for path in plan.deletes:
+            targets.setdefault(path, content)
+        if plan.record_changed:
+            record = Record(plan.result.stack, plan.result.environment, plan.result.repo_url,
+                            plan.result.repo_path, plan.record)
+            targets[layout.ownership_record(plan.result.stack)] = record.dump()
+    deletes = [path for plan in plans for path in plan.deletes]
+    staged = _stage(out, targets, deletes)
+    journal = out / layout.STATE_DIR / f"{os.getpid()}{layout.JOURNAL_SUFFIX}"
+    pending = {path: sha256(targets[path]) for path in targets if not path.startswith(layout.STATE_DIR + "/")}
+    key = journal_key() if pending else None
+    if key is not None:
+        try:
+            _atomic_write(journal, (json.dumps({"files": pending, "signature": _sign(key, pending)}) + "\n").encode())
+        except OutputError:
+            _unstage(staged)
+            raise
+    done: list[str] = []
+    try:
+        # Tree files first, records last: a record never names a file that is not there yet.
+        for path in sorted(staged, key=lambda p: p.startswith(layout.STATE_DIR + "/")):
+            os.replace(staged[path], os.path.join(out, path))
+            done.append(path)
+        for path in deletes:
             target = os.path.join(out, path)
             if os.path.isfile(target):
                 os.unlink(target)
                 _prune_empty_dirs(out, Path(target).parent)
-        if plan.record_changed:
-            _write_record(out, plan.result, plan.record)
-    for stale in (out / layout.STATE_DIR).glob(f"*{JOURNAL_SUFFIX}"):
-        stale.unlink()   # this write completed, and so (under the lock) did every earlier one
+            done.append(path)
+    except OSError as exc:
+        _unstage({p: t for p, t in staged.items() if p not in done})
+        left = [p for p in [*staged, *deletes] if p not in done]
+        raise OutputError(
+            f"{out}: writing stopped ({exc.strerror}: {exc.filename}); written: {len(done)} "
+            f"({', '.join(done[:10])}{' ...' if len(done) > 10 else ''}); not written: {len(left)} "
+            f"({', '.join(left[:10])}{' ...' if len(left) > 10 else ''}). Fix the cause and render again: "
+            "the files written are recognised as the render's own") from None
+    for stale in (out / layout.STATE_DIR).glob(f"*{layout.JOURNAL_SUFFIX}"):
+        with contextlib.suppress(OSError):
+            stale.unlink()   # this write completed, and so (under the lock) did every earlier one
+
+
+def _stage(out: Path, targets: dict[str, bytes], deletes: list[str]) -> dict[str, str]:
+    """Every target written to a temporary sibling ({path: temporary}); OutputError with nothing left behind."""
+    staged: dict[str, str] = {}
+    made_dirs: list[str] = []
+    try:
+        for path, content in targets.items():
+            target = os.path.join(out, path)
+            directory = os.path.dirname(target)
+            if not os.path.isdir(directory):
+                made_dirs.extend(_makedirs(directory))
+            tmp = os.path.join(directory, f".{os.path.basename(target)}{TEMP_MARK}{os.getpid()}")
+            with open(tmp, "wb") as fh:
+                staged[path] = tmp
+                fh.write(content)
+        for path in deletes:
+            directory = os.path.dirname(os.path.join(out, path))
+            if not os.access(directory, os.W_OK | os.X_OK):
+                raise PermissionError(errno.EACCES, "Permission denied", directory)
+    except OSError as exc:
+        _unstage(staged)
+        for directory in reversed(made_dirs):
+            with contextlib.suppress(OSError):
+                os.rmdir(directory)
+        raise OutputError(f"{exc.filename or out}: cannot write ({exc.strerror}); nothing was written") from None
+    return staged
+
+
+def _makedirs(directory: str) -> list[str]:
+    """``os.makedirs``, returning the directories it created (outermost first) so a failed stage can remove them."""
+    missing = []
+    while directory and not os.path.isdir(directory):
+        missing.append(directory)
+        directory = os.path.dirname(directory)
+    for d in reversed(missing):
+        os.mkdir(d)
+    return list(reversed(missing))
+
+
+def _unstage(staged: dict[str, str]) -> None:
+    for tmp in staged.values():
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
 
 
 def _remove_stale_temporaries(out: Path) -> None:
@@ -246,6 +369,14 @@ def _plan(out: Path, result: RenderResult, records: dict[str, dict[str, str]], k
             report.kept_shared.append(path)
             continue
         target = os.path.join(root, path)
+        blocked = _blocked_parent(root, path, checked_dirs)
+        if blocked is not None:
+            problems.append(blocked)
+            continue
+        if os.path.islink(target):
+            problems.append(Problem(target, "", "is a symbolic link where the render wrote a file; "
+                                    "the writer never deletes through a link: remove it yourself"))
+            continue
         if not os.path.isfile(target):
             continue
         with open(target, "rb") as fh:
@@ -267,14 +398,10 @@ def _plan(out: Path, result: RenderResult, records: dict[str, dict[str, str]], k
 def _classify(root: str, path: str, content: bytes, known: dict[str, set[str]], force: bool,
               problems: list[Problem], checked_dirs: set[str]) -> str:
     target = os.path.join(root, path)
-    parent = os.path.dirname(path)
-    while parent and parent not in checked_dirs:
-        p = os.path.join(root, parent)
-        if os.path.exists(p) and not os.path.isdir(p):
-            problems.append(Problem(p, "", f"is a file, but {path} needs it to be a directory; move it away"))
-            return "error"
-        checked_dirs.add(parent)
-        parent = os.path.dirname(parent)
+    blocked = _blocked_parent(root, path, checked_dirs)
+    if blocked is not None:
+        problems.append(blocked)
+        return "error"
     try:
         with open(target, "rb") as fh:
             if os.path.islink(target):
@@ -301,6 +428,25 @@ def _classify(root: str, path: str, content: bytes, known: dict[str, set[str]], 
     return "update"
 
 
+def _blocked_parent(root: str, path: str, checked_dirs: set[str]) -> "Problem | None":
+    """A directory on the way to ``path`` that the writer must not go through: a symbolic link or a file.
+
+    A symbolic link (Git carries them, so a pull request can add one) could
+    lead a write, rename or delete out of the tree; none is ever followed.
+    """
+    parent = os.path.dirname(path)
+    while parent and parent not in checked_dirs:
+        p = os.path.join(root, parent)
+        if os.path.islink(p):
+            return Problem(p, "", f"is a symbolic link, and {path} lies behind it; the writer never writes "
+                           "through a link (it could lead outside the tree): replace it with a directory")
+        if os.path.exists(p) and not os.path.isdir(p):
+            return Problem(p, "", f"is a file, but {path} needs it to be a directory; move it away")
+        checked_dirs.add(parent)
+        parent = os.path.dirname(parent)
+    return None
+
+
 def _problems_message(problems: list[Problem]) -> str:
     if len(problems) == 1:
         return str(problems[0])
@@ -310,21 +456,8 @@ def _problems_message(problems: list[Problem]) -> str:
 
 
 def read_records(out: Path) -> dict[str, dict[str, str]]:
-    """Every stack's ownership record in ``out`` (stack -> path -> sha256)."""
-    state = out / layout.STATE_DIR
-    records: dict[str, dict[str, str]] = {}
-    if not state.is_dir():
-        return records
-    for file in sorted(state.glob("*.json")):
-        try:
-            data = json.loads(file.read_text(encoding="utf-8"))
-            files = data["files"]
-            if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
-                raise ValueError("files must map paths to hashes")
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise OutputError(f"{file}: unreadable ownership record ({exc}); restore it from Git") from None
-        records[file.stem] = files
-    return records
+    """Every stack's ownership record in ``out`` (stack -> path -> sha256), each path checked (``gitops.record``)."""
+    return {stack: dict(record.files) for stack, record in load_records(out).items()}
 
 
 def owned_file(out: Path, stack: str, path: str, record: "Mapping[str, str] | None" = None) -> "bytes | None":
@@ -342,19 +475,15 @@ def owned_file(out: Path, stack: str, path: str, record: "Mapping[str, str] | No
             return None
     if path not in record:
         return None
+    target = os.path.join(out, path)
+    if os.path.islink(target) or _blocked_parent(str(out), path, set()) is not None:
+        return None
     try:
-        with open(os.path.join(out, path), "rb") as fh:
+        with open(target, "rb") as fh:
             content = fh.read()
     except OSError:
         return None
     return content if sha256(content) == record[path] else None
-
-
-def _write_record(out: Path, result: RenderResult, files: dict[str, str]) -> None:
-    doc = {"version": RECORD_VERSION, "stack": result.stack, "environment": result.environment,
-           "gitops": {"repoURL": result.repo_url, "path": result.repo_path},
-           "files": dict(sorted(files.items()))}
-    _atomic_write(out / layout.ownership_record(result.stack), (json.dumps(doc, indent=1) + "\n").encode())
 
 
 def _check_root(out: Path) -> None:
@@ -366,10 +495,24 @@ def _check_root(out: Path) -> None:
 
 
 @contextlib.contextmanager
-def _locked(out: Path, wait_seconds: float = 0.0) -> Iterator[None]:
-    state = out / layout.STATE_DIR
-    state.mkdir(exist_ok=True)
-    fd = os.open(state / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+def tree_lock(out: Path, wait_seconds: float = 0.0, enabled: bool = True) -> Iterator[None]:
+    """One writer at a time per tree: hold it from reading the records to writing the last file.
+
+    The lock is taken on the tree's directory itself, so a render that ends
+    up writing nothing leaves nothing behind (not even a lock file); a tree
+    directory the command had to create is removed again if it stays empty.
+    ``enabled=False`` (a dry run) takes no lock: it writes nothing.
+    """
+    if not enabled:
+        yield
+        return
+    _check_root(out)
+    created = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise OutputError(f"{exc.filename or out}: cannot open the tree to lock it ({exc.strerror})") from None
     deadline = time.monotonic() + wait_seconds
     try:
         while True:
@@ -385,6 +528,9 @@ def _locked(out: Path, wait_seconds: float = 0.0) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+        if created:
+            with contextlib.suppress(OSError):
+                out.rmdir()   # only succeeds while empty
 
 
 def _atomic_write(target: "str | Path", content: bytes) -> None:
@@ -416,4 +562,5 @@ def _prune_empty_dirs(out: Path, directory: Path) -> None:
         directory = directory.parent
 
 
-__all__ = ["Plan", "Report", "WriteOptions", "apply_plans", "plan_renders", "owned_file", "read_records", "sha256", "write_render", "write_slice"]
+__all__ = ["Plan", "Report", "WriteOptions", "apply_plans", "plan_renders", "owned_file", "read_records", "sha256",
+           "tree_lock", "write_render", "write_slice"]

@@ -1,14 +1,16 @@
 """Shared fixtures: a private copy of the example project, an in-process CLI
-runner and a directory snapshot. Nothing here is autouse or changes the
-working directory, so any test module can ignore what it does not need."""
+runner and a directory snapshot. Nothing here changes the working directory;
+the one autouse fixture keeps the writer's local state (its journal key) in a
+temporary directory instead of the home directory of whoever runs the tests."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pytest
 
@@ -17,6 +19,7 @@ if str(REPO_ROOT) not in sys.path:  # also when pytest is started from another d
     sys.path.insert(0, str(REPO_ROOT))
 
 from gitops.cli import main  # noqa: E402
+from gitops.writer import STATE_ENV  # noqa: E402
 
 # The Pulumi mocks fixture (pulumi_mocks) for the component tests.
 pytest_plugins = ("pulumi_harness",)
@@ -34,6 +37,19 @@ def snapshot_tree(root: Path) -> dict[str, bytes]:
     if not root.is_dir():
         return {}
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def local_writer_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """``GITOPS_PLATFORM_STATE_DIR`` for this test session (inherited by the CLI subprocesses tests start)."""
+    state = tmp_path_factory.mktemp("writer-state")
+    previous = os.environ.get(STATE_ENV)
+    os.environ[STATE_ENV] = str(state)
+    yield state
+    if previous is None:
+        os.environ.pop(STATE_ENV, None)
+    else:
+        os.environ[STATE_ENV] = previous
 
 
 @pytest.fixture
