@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pulumi
 
+from components.addons import ClusterAddons, ClusterAddonsArgs
 from components.argocd import ArgoCD, ArgoCDArgs
 from components.cluster import Cluster, ClusterArgs
 from components.config import load_program_config
@@ -29,9 +30,11 @@ from components.registry import Registry, RegistryArgs
 from components.sealing import SealingKey, SealingKeyArgs
 from gitops import layout
 from gitops.errors import GitOpsError
+from gitops.lifecycle import pinned_tags
 from gitops.model import Topology
 from gitops.project import registry_accounts
 from gitops.render.registration import registration_secret
+from gitops.tenancy import argocd_hostname
 
 ROOT = Path(__file__).resolve().parent
 
@@ -49,12 +52,33 @@ registry = Registry("ecr", RegistryArgs(
     repositories=tuple(sorted({s.image_repository for s in project.catalog.services})),
     pull_principals=[f"arn:aws:iam::{account}:root" for account in registry_accounts(project, stack.registry)],
     kms_key_arn=stack.registry.kms_key_arn,
+    # Every stack's pins, read from all stack files: the owner's policy must keep what any of them runs.
+    protected_tags=pinned_tags(project.catalog, project.stacks, stack.registry),
+    stack_account_id=stack.account_id,
+    stack_region=stack.region,
 ))
 
 cluster = Cluster("eks", ClusterArgs(config=stack.cluster, region=stack.region, tags=tags))
 in_cluster = pulumi.ResourceOptions(providers={"kubernetes": cluster.provider})
 
-sealing = SealingKey("sealing", SealingKeyArgs(cluster_name=stack.cluster.name, config=stack.sealing, tags=tags),
+# Every topology: whoever runs Argo CD for this cluster, its Ingresses, HPAs and node group need these.
+addons = ClusterAddons("addons", ClusterAddonsArgs(
+    config=stack.addons,
+    cluster_name=stack.cluster.name,
+    kubernetes_version=stack.cluster.kubernetes_version,
+    account_id=stack.account_id,
+    region=stack.region,
+    vpc_id=cluster.vpc_id,
+    ready=[cluster],
+    stack_file=stack.file,
+    tags=tags,
+), opts=in_cluster)
+
+# The load balancer controller's webhook refuses Services until it runs: charts with Services install after it.
+webhooks = [addons.load_balancer_controller] if addons.load_balancer_controller is not None else []
+
+sealing = SealingKey("sealing", SealingKeyArgs(cluster_name=stack.cluster.name, config=stack.sealing, tags=tags,
+                                               installed_after=webhooks),
                      opts=in_cluster)
 
 topology = stack.argocd.topology
@@ -71,7 +95,8 @@ if topology is Topology.SPOKE:
         hub=hub,
         labels=metadata["labels"],
         annotations=metadata["annotations"],
-        ready=[sealing],
+        # The first sync needs them, and deleting the Applications needs them (load balancers, volumes).
+        ready=[sealing, *addons.releases],
         tags=tags,
     ))
     pulumi.export("argocdHub", stack.argocd.hub)
@@ -90,20 +115,27 @@ else:
         gitops=stack.gitops,
         registry=stack.registry,
         ha=stack.argocd.ha,
-        hostname=stack.argocd.hostname or (f"argocd.{stack.ingress.domain}" if stack.ingress.domain else None),
+        hostname=argocd_hostname(stack),
         ingress_class=stack.ingress.class_name,
         ingress_annotations=dict(stack.ingress.annotations),
+        ingress_tls=stack.ingress.tls,
+        certificate_arn=stack.ingress.certificate_arn,
         repo_credentials=config.repo_credentials,
         tags=tags,
         kubeconfig=cluster.kubeconfig,
+        # What deleting the Applications needs stays until the drain is done.
+        keep_until_drained=[sealing.release, *addons.releases],
+        installed_after=webhooks,
         pod_identities=hub_access.associations if hub_access else (),
+        # The hub's own registration: its labels select the hub's add-ons, so it outlives the drain too.
+        cluster_registration=(
+            (lambda opts: hub_self_registration(stack, pulumi.ResourceOptions.merge(in_cluster, opts)))
+            if hub_access is not None else None),
     ), opts=in_cluster)
     pulumi.export("argocdUrl", argocd.url)
     pulumi.export("argocdNamespace", stack.argocd.namespace)
     pulumi.export("imageUpdaterRoleArn", argocd.image_updater_role_arn)
     if hub_access is not None:
-        hub_self_registration(stack, pulumi.ResourceOptions(providers={"kubernetes": cluster.provider},
-                                                            depends_on=[argocd.release]))
         pulumi.export("argocdFleetRoleArn", hub_access.role_arn)
 
 gitops_repo = GitOpsRepo("gitops", GitOpsRepoArgs(

@@ -16,18 +16,28 @@ than a ``CustomResource``: its CRD is installed by the argo-cd release in the
 same ``pulumi up``, and a CustomResource of a kind that does not exist yet
 fails at preview ("no matches for kind"), while a Release does not.
 
+The root Application comes after the Image Updater release (whose CRD its
+first sync needs for the ImageUpdater objects) and retries a failed sync with
+backoff, since the CRDs of a fresh install can still be settling.
+
 Teardown: given the cluster's kubeconfig, an ``ApplicationsDrained`` resource
-(``components/drain.py``) sits between the root Application and Argo CD, so
-``pulumi destroy`` removes the root Application, waits until Argo CD has
-deleted every Application with what it deployed (load balancers, volumes), and
-only then removes Argo CD and, after it, the cluster.
+(``components/drain.py``) is created last and depends on everything the
+Applications' deletion needs, so ``pulumi destroy`` deletes it first. Its
+delete deletes every Application with what it deployed (load balancers,
+volumes), even those an ApplicationSet with ``preserveResourcesOnDeletion``
+made without the finalizer, the root Application last, and waits until they
+are gone. Only then go the root release (already empty), the Image Updater
+(which alone finalizes the ImageUpdater objects the root's cascade deleted),
+the cluster's own registration, the controllers in ``keep_until_drained``,
+Argo CD and, after it, the cluster. A hub refuses to drain while spokes are
+still registered: destroy them first.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -36,7 +46,8 @@ import pulumi_kubernetes as k8s
 from components.charts import ARGO_CD, ARGOCD_APPS, IMAGE_UPDATER
 from components.drain import ApplicationsDrained, ApplicationsDrainedArgs
 from gitops.errors import InputError
-from gitops.layout import IN_CLUSTER_SERVER, argocd_env_dir, repo_path
+from gitops.layout import IN_CLUSTER_SERVER, PLATFORM_PROJECT, argocd_env_dir, repo_path
+from gitops.render.argocd import platform_project
 from gitops.model import GitOpsConfig, RegistryConfig
 
 TYPE = "gitops-platform:argocd:ArgoCD"
@@ -55,6 +66,17 @@ ECR_LOGIN_SCRIPT = "ecr-login.sh"
 # ECR tokens last 12 h; refresh an hour early.
 ECR_CREDS_EXPIRE = "11h"
 APP_FINALIZER = "resources-finalizer.argocd.argoproj.io"
+# What the AWS Load Balancer Controller needs to serve Argo CD over HTTPS (ingress class "alb" only): both
+# listeners, HTTP redirected to HTTPS, plain HTTP to the pods (server.insecure). The certificate is the
+# stack's certificateArn, else the one ACM holds for the TLS host (the controller's discovery).
+ALB_INGRESS_CLASS = "alb"
+ALB_ANNOTATION_PREFIX = "alb.ingress.kubernetes.io/"
+ALB_HTTPS_ANNOTATIONS: Mapping[str, str] = {
+    f"{ALB_ANNOTATION_PREFIX}listen-ports": json.dumps([{"HTTP": 80}, {"HTTPS": 443}]),
+    f"{ALB_ANNOTATION_PREFIX}ssl-redirect": "443",
+    f"{ALB_ANNOTATION_PREFIX}backend-protocol": "HTTP",
+}
+ALB_CERTIFICATE_ANNOTATION = f"{ALB_ANNOTATION_PREFIX}certificate-arn"
 POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
 # GetAuthorizationToken has no resource-level permissions; it can only be granted on "*".
 ECR_TOKEN_ACTION = "ecr:GetAuthorizationToken"
@@ -81,18 +103,32 @@ class ArgoCDArgs:
     account (the cluster config name, at most 40 characters, so the role name
     stays within IAM's 64). ``ha``: replicated server, repo-server and
     ApplicationSet controller plus redis-ha (default False: chart defaults).
-    ``hostname``: Argo CD UI/API host behind an ingress that terminates TLS
-    (default None: no ingress, reach it with port-forward). ``ingress_class`` and
+    ``hostname``: Argo CD UI/API host behind an ingress (default None: no
+    ingress, reach it with port-forward). ``ingress_class`` and
     ``ingress_annotations`` apply only with a hostname (default none).
+    ``ingress_tls``: the ingress serves HTTPS for the hostname (default False:
+    plain HTTP); with class ``alb`` it gets the listener annotations, and the
+    certificate is ``certificate_arn`` or, when None, found in ACM by host.
     ``repo_credentials``: secret ``{username, password}`` or ``{sshPrivateKey}``
     to read the GitOps repository (default None: a public repository).
     ``tags``: AWS tags of the IAM role and the Pod Identity association.
-    ``kubeconfig``: of the cluster (secret); with it, ``pulumi destroy`` waits
-    between the root Application and Argo CD until Argo CD has deleted every
-    Application (default None: no wait). ``pod_identities``: Pod Identity
-    associations of Argo CD's own service accounts (a hub's fleet role), made
-    before the argo-cd release because credentials are injected at pod start
-    (default none).
+    ``kubeconfig``: of the cluster (secret); with it, ``pulumi destroy`` first
+    deletes every Application and waits until Argo CD has deleted what they
+    deployed (default None: no drain). ``keep_until_drained``: what that
+    deletion needs besides Argo CD and the Image Updater, such as the
+    controllers that remove load balancers and volumes; the drain depends on
+    them, so a destroy removes them only after it (default none).
+    ``pod_identities``: Pod Identity associations of Argo CD's own service
+    accounts (a hub's fleet role), made before the argo-cd release because
+    credentials are injected at pod start (default none). ``installed_after``:
+    in-cluster components the argo-cd release waits for, such as the load
+    balancer controller, whose admission webhook refuses Services until its
+    pods run (default none).
+    ``cluster_registration``: makes the cluster's own cluster Secret (a hub's
+    self-registration), given options that order it after the argo-cd release
+    and before the drain: its labels are what the hub's add-on
+    ApplicationSets select the hub by, so it must outlive the drain (default
+    None).
     """
 
     environment: str
@@ -106,10 +142,15 @@ class ArgoCDArgs:
     hostname: Optional[str] = None
     ingress_class: Optional[str] = None
     ingress_annotations: Mapping[str, str] = field(default_factory=dict)
+    ingress_tls: bool = False
+    certificate_arn: Optional[str] = None
     repo_credentials: Optional[pulumi.Input[Mapping[str, str]]] = None
     tags: Mapping[str, str] = field(default_factory=dict)
     kubeconfig: Optional[pulumi.Input[str]] = None
+    keep_until_drained: Sequence[pulumi.Resource] = ()
     pod_identities: Sequence[pulumi.Resource] = ()
+    installed_after: Sequence[pulumi.Resource] = ()
+    cluster_registration: Optional[Callable[[pulumi.ResourceOptions], pulumi.Resource]] = None
 
 
 def root_application_name(environment: str) -> str:
@@ -120,9 +161,11 @@ def image_updater_role_name(role_prefix: str) -> str:
     return f"{role_prefix}-image-updater"
 
 
-def argocd_url(hostname: Optional[str]) -> Optional[str]:
-    """The UI/API URL, or None when Argo CD is reachable only through port-forward."""
-    return f"https://{hostname}" if hostname else None
+def argocd_url(hostname: Optional[str], tls: bool) -> Optional[str]:
+    """The UI/API URL as the ingress serves it, or None when Argo CD is reachable only through port-forward."""
+    if not hostname:
+        return None
+    return f"{'https' if tls else 'http'}://{hostname}"
 
 
 def argocd_values(args: ArgoCDArgs) -> dict[str, Any]:
@@ -155,9 +198,14 @@ HA_VALUES: Mapping[str, Any] = {
 def _ingress_values(args: ArgoCDArgs) -> dict[str, Any]:
     return {
         "global": {"domain": args.hostname},
-        # The ingress terminates TLS and forwards plain HTTP, which a TLS-serving
-        # server would answer with redirects to itself.
-        "configs": {"params": {"server.insecure": True}},
+        "configs": {
+            # The chart would say https://<domain> whether or not the ingress serves HTTPS; links
+            # and SSO redirects must use the URL that works.
+            "cm": {"url": argocd_url(args.hostname, args.ingress_tls)},
+            # The ingress terminates TLS (if any) and forwards plain HTTP, which a
+            # TLS-serving server would answer with redirects to itself.
+            "params": {"server.insecure": True},
+        },
         "server": {"ingress": _server_ingress(args)},
     }
 
@@ -178,9 +226,25 @@ def _server_ingress(args: ArgoCDArgs) -> dict[str, Any]:
     ingress: dict[str, Any] = {"enabled": True, "hostname": args.hostname}
     if args.ingress_class:
         ingress["ingressClassName"] = args.ingress_class
-    if args.ingress_annotations:
-        ingress["annotations"] = dict(args.ingress_annotations)
+    annotations = dict(args.ingress_annotations)
+    if args.ingress_tls:
+        # The chart's spec.tls for the hostname (Secret argocd-server-tls): the host other controllers serve
+        # and the ALB controller looks up its ACM certificate by.
+        ingress["tls"] = True
+        if args.ingress_class == ALB_INGRESS_CLASS:
+            # The stack's own annotations win: they are the more specific choice.
+            annotations = {**alb_https_annotations(args.certificate_arn), **annotations}
+    if annotations:
+        ingress["annotations"] = annotations
     return ingress
+
+
+def alb_https_annotations(certificate_arn: Optional[str]) -> dict[str, str]:
+    """The ALB annotations for HTTPS on 443 with HTTP redirected; the certificate by ARN, else by ACM discovery."""
+    annotations = dict(ALB_HTTPS_ANNOTATIONS)
+    if certificate_arn:
+        annotations[ALB_CERTIFICATE_ANNOTATION] = certificate_arn
+    return annotations
 
 
 def ecr_registry_entry(registry: RegistryConfig) -> dict[str, Any]:
@@ -226,13 +290,27 @@ def image_updater_values(args: ArgoCDArgs) -> dict[str, Any]:
     }
 
 
+# Argo CD's Application retry shape (syncPolicy.retry); the argocd-apps chart passes syncPolicy through.
+# 10s, 20s, 40s, 80s, 160s: about five minutes for CRDs to be served before the root reports a failure.
+ROOT_APP_RETRY: Mapping[str, Any] = {"limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}}
+
+
 def root_app_values(args: ArgoCDArgs) -> dict[str, Any]:
     """Helm values of argocd-apps (2.x: ``applications`` is a map keyed by name): the app of apps of the environment."""
     return {
+        # The roots' own project (Argo CD's ``default`` grants nothing, see gitops.render.argocd).
+        "projects": {
+            PLATFORM_PROJECT: {
+                "namespace": args.namespace,
+                # Kept until no Application uses it.
+                "finalizers": [APP_FINALIZER],
+                **platform_project(args.gitops.repo_url, args.namespace),
+            },
+        },
         "applications": {
             root_application_name(args.environment): {
                 "namespace": args.namespace,
-                "project": "default",
+                "project": PLATFORM_PROJECT,
                 # Deleting the root Application deletes what it created.
                 "finalizers": [APP_FINALIZER],
                 "source": {
@@ -242,7 +320,8 @@ def root_app_values(args: ArgoCDArgs) -> dict[str, Any]:
                 },
                 # AppProjects and ApplicationSets belong in Argo CD's own namespace.
                 "destination": {"server": IN_CLUSTER_SERVER, "namespace": args.namespace},
-                "syncPolicy": {"automated": {"prune": True, "selfHeal": True}},
+                # Its first sync can race the CRDs of a fresh install (ImageUpdater, Argo CD's own): retry.
+                "syncPolicy": {"automated": {"prune": True, "selfHeal": True}, "retry": ROOT_APP_RETRY},
             },
         },
     }
@@ -315,7 +394,7 @@ class ArgoCD(pulumi.ComponentResource):
         super().__init__(TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         # Known at preview, like the registry URLs: it depends on config only.
-        self.url = argocd_url(args.hostname)
+        self.url = argocd_url(args.hostname, args.ingress_tls)
         self.namespace = k8s.core.v1.Namespace(f"{name}-namespace", metadata={"name": args.namespace}, opts=child)
         after_namespace = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
         self.repo_secret = self._repo_secret(name, args, after_namespace)
@@ -326,7 +405,8 @@ class ArgoCD(pulumi.ComponentResource):
             create_namespace=False,
             values=argocd_values(args),
             **ARGO_CD.release_args(),  # type: ignore[arg-type]
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.namespace, *args.pod_identities]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.namespace, *args.pod_identities,
+                                                                 *args.installed_after]),
         )
         role = self._image_updater_role(name, args, child)
         self.image_updater_role_arn = role.arn
@@ -350,19 +430,13 @@ class ArgoCD(pulumi.ComponentResource):
             # Pod Identity credentials are injected when the pod starts: the association must exist first.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release, association]),
         )
-        root_needs: list[pulumi.Resource] = [self.release]
+        # The ImageUpdater CRD comes with the Image Updater; a destroy then removes the root before it.
+        root_needs: list[pulumi.Resource] = [self.release, self.image_updater]
         if self.repo_secret is not None:
             root_needs.append(self.repo_secret)
-        self.drained: Optional[ApplicationsDrained] = None
-        if args.kubeconfig is not None:
-            # Destroy order: root Application (Argo CD starts deleting every Application and
-            # its workloads) -> this waits until none is left -> Argo CD -> the cluster.
-            self.drained = ApplicationsDrained(
-                f"{name}-applications-drained",
-                ApplicationsDrainedArgs(kubeconfig=args.kubeconfig, namespace=args.namespace),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release]),
-            )
-            root_needs.append(self.drained)
+        self.registration: Optional[pulumi.Resource] = (
+            args.cluster_registration(pulumi.ResourceOptions(depends_on=[self.release]))
+            if args.cluster_registration is not None else None)
         self.root_app = k8s.helm.v3.Release(
             f"{name}-root-app",
             name=APPS_RELEASE,
@@ -373,6 +447,18 @@ class ArgoCD(pulumi.ComponentResource):
             # The Application CRD comes with the argo-cd release; the first sync needs the credentials.
             opts=pulumi.ResourceOptions(parent=self, depends_on=root_needs),
         )
+        self.drained: Optional[ApplicationsDrained] = None
+        if args.kubeconfig is not None:
+            # Made last, so a destroy deletes it first: it deletes every Application (the root last)
+            # while all of these still run, and only then does the engine remove them.
+            keep = [self.root_app, self.image_updater, self.release, *args.keep_until_drained]
+            if self.registration is not None:
+                keep.append(self.registration)
+            self.drained = ApplicationsDrained(
+                f"{name}-applications-drained",
+                ApplicationsDrainedArgs(kubeconfig=args.kubeconfig, namespace=args.namespace),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=keep),
+            )
         self.register_outputs({
             "namespace": args.namespace,
             "url": self.url,

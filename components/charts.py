@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 ARGO_HELM = "https://argoproj.github.io/argo-helm"
 SEALED_SECRETS_HELM = "https://bitnami-labs.github.io/sealed-secrets"
+EKS_CHARTS = "https://aws.github.io/eks-charts"
+AUTOSCALER_HELM = "https://kubernetes.github.io/autoscaler"
 
 
 @dataclass(frozen=True)
@@ -26,5 +28,14 @@ ARGO_CD = Chart("argo-cd", ARGO_HELM, "10.1.1")                      # Argo CD v
 IMAGE_UPDATER = Chart("argocd-image-updater", ARGO_HELM, "1.2.4")    # Image Updater v1.2.2 (CRD model)
 ARGOCD_APPS = Chart("argocd-apps", ARGO_HELM, "2.0.5")               # the root Application
 SEALED_SECRETS = Chart("sealed-secrets", SEALED_SECRETS_HELM, "2.18.5")  # controller 0.36.6
+AWS_LOAD_BALANCER_CONTROLLER = Chart("aws-load-balancer-controller", EKS_CHARTS, "3.4.2")   # controller v3.4.2
 
-ALL = (ARGO_CD, IMAGE_UPDATER, ARGOCD_APPS, SEALED_SECRETS)
+# Cluster Autoscaler simulates the scheduler of one Kubernetes minor version, so its release must match the
+# cluster's: one chart per supported minor, each the chart whose appVersion is that minor's autoscaler.
+CLUSTER_AUTOSCALER_BY_KUBERNETES = {
+    "1.33": Chart("cluster-autoscaler", AUTOSCALER_HELM, "9.51.0"),   # Cluster Autoscaler 1.33.0
+    "1.34": Chart("cluster-autoscaler", AUTOSCALER_HELM, "9.53.0"),   # Cluster Autoscaler 1.34.2
+}
+
+ALL = (ARGO_CD, IMAGE_UPDATER, ARGOCD_APPS, SEALED_SECRETS, AWS_LOAD_BALANCER_CONTROLLER,
+       *CLUSTER_AUTOSCALER_BY_KUBERNETES.values())

@@ -35,6 +35,10 @@ CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager",
 CLUSTER_POLICIES = ("AmazonEKSClusterPolicy",)
 NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+# Read-only on every resource, Secrets included: `pulumi preview --refresh` reads the Helm releases'
+# storage Secrets (sh.helm.release.v1.*) and the sealing key Secret, which AmazonEKSViewPolicy
+# (the Kubernetes `view` role: no Secrets, no custom resources) would refuse.
+CLUSTER_VIEW_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy"
 AMI_TYPE = "AL2023_x86_64_STANDARD"
 POD_IDENTITY_AGENT = "eks-pod-identity-agent"
 VPC_CNI = "vpc-cni"
@@ -42,6 +46,16 @@ VPC_CNI_CONFIGURATION = {"enableNetworkPolicy": "true"}
 EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
 # Cluster autoscalers (or people) move the desired size; a deploy must not reset it.
 AUTOSCALER_OWNED = ["scalingConfig.desiredSize"]
+# Changing instance types, disk size, subnets or AMI type replaces the node group, and Pulumi
+# creates the new one before deleting the old: a fixed name would collide with the group still
+# running (ResourceInUseException). A prefix gets a fresh name per group; node group names are
+# per cluster, so the prefix needs no cluster name (and stays within the provider's 37 characters).
+NODE_GROUP_NAME_PREFIX = "default-"
+# Read at creation only, and ForceNew in the provider (terraform-provider-aws
+# internal/service/eks/cluster.go; the EKS API never returns it, so the state keeps what was
+# sent): clusters created when this program still asked for creator admin would otherwise be
+# replaced, control plane and all, by the switch to explicit access entries.
+CREATE_ONLY = ["accessConfig.bootstrapClusterCreatorAdminPermissions"]
 
 
 @dataclass(frozen=True)
@@ -118,9 +132,10 @@ def admin_names(role_arns: Sequence[str]) -> dict[str, str]:
     """{role ARN: role name} for the admin access resources' names.
 
     Names come from the ARN, not the list position, so reordering or removing
-    one admin never replaces (and briefly revokes) another admin's access.
-    Two different roles with the same name (other account or path) would
-    collide, so that is refused.
+    one admin never replaces (and briefly revokes) another admin's access, and
+    the deploy role keeps its resources whether or not it is also listed as an
+    admin. Two different roles with the same name (other account or path)
+    would collide, so that is refused.
     """
     names: dict[str, str] = {}
     for arn in dict.fromkeys(role_arns):  # the same ARN twice is one admin
@@ -185,6 +200,7 @@ class Cluster(pulumi.ComponentResource):
                    else self._network(name, config))
         cluster = self._cluster(name, args, network)
         associations = self._admin_access(name, config, cluster)
+        self._preview_access(name, config, cluster)
         node_role = self._role(name, config, "node", "ec2.amazonaws.com", NODE_POLICIES)
         node_group = self._node_group(name, config, cluster, node_role, network)
         addon = aws.eks.Addon(
@@ -216,6 +232,8 @@ class Cluster(pulumi.ComponentResource):
             pulumi.Output.all(cluster.name, self.endpoint, self.certificate_authority)
             .apply(lambda v: kubeconfig(v[0], v[1], v[2], args.region)))
         self.node_role_arn = node_role.arn
+        # As EKS reports it: the VPC of the subnets, created here or given as subnetIds (no lookup, no config).
+        self.vpc_id: pulumi.Output[str] = cluster.vpc_config.vpc_id
         self.provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=self.kubeconfig,
@@ -223,6 +241,8 @@ class Cluster(pulumi.ComponentResource):
             # this changes, never because the kubeconfig text did.
             cluster_identifier=config.name,
             enable_server_side_apply=True,
+            # The deploy role's admin association is among them: `pulumi up` talks to the
+            # cluster as that role, which has no other way in.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[node_group, addon, network_policies, *associations]),
         )
         self.register_outputs({"name": self.name, "endpoint": self.endpoint, "kubeconfig": self.kubeconfig})
@@ -318,8 +338,9 @@ class Cluster(pulumi.ComponentResource):
             role_arn=role.arn,
             access_config={
                 "authentication_mode": "API",
-                # Whoever runs `pulumi up` installs the charts, so it needs admin from the start.
-                "bootstrap_cluster_creator_admin_permissions": True,
+                # No admin for whoever happens to create the cluster: the deploy role gets it through
+                # its own access entry (and an entry EKS made for the creator would make ours fail).
+                "bootstrap_cluster_creator_admin_permissions": False,
             },
             vpc_config={
                 "subnet_ids": [*network.private_subnet_ids, *network.public_subnet_ids],
@@ -331,7 +352,7 @@ class Cluster(pulumi.ComponentResource):
             encryption_config={"provider": {"key_arn": key.arn}, "resources": ["secrets"]},
             enabled_cluster_log_types=list(CONTROL_PLANE_LOG_TYPES),
             tags=self._tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs, *role.attachments]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs, *role.attachments], ignore_changes=CREATE_ONLY),
         )
 
     def _role(self, name: str, config: ClusterConfig, suffix: str, service: str,
@@ -349,10 +370,14 @@ class Cluster(pulumi.ComponentResource):
 
     def _admin_access(self, name: str, config: ClusterConfig,
                       cluster: aws.eks.Cluster) -> list[aws.eks.AccessPolicyAssociation]:
-        """Cluster-admin access for each configured role, through EKS access entries (no aws-auth)."""
+        """Cluster-admin access for the deploy role and each admin role, through EKS access entries (no aws-auth).
+
+        The deploy role is one more admin: listed in ``adminRoleArns`` too, it
+        still gets one entry (a second for the same principal would fail).
+        """
         child = pulumi.ResourceOptions(parent=self)
         associations = []
-        for arn, role in admin_names(config.admin_role_arns).items():
+        for arn, role in admin_names((config.deploy_role_arn, *config.admin_role_arns)).items():
             entry = aws.eks.AccessEntry(f"{name}-admin-{role}", cluster_name=cluster.name, principal_arn=arn,
                                         type="STANDARD", tags=self._tags, opts=child)
             associations.append(aws.eks.AccessPolicyAssociation(
@@ -365,6 +390,24 @@ class Cluster(pulumi.ComponentResource):
             ))
         return associations
 
+    def _preview_access(self, name: str, config: ClusterConfig,
+                        cluster: aws.eks.Cluster) -> Optional[aws.eks.AccessPolicyAssociation]:
+        """Read access, at cluster scope, for the role previews run as (none when not configured)."""
+        if config.preview_role_arn is None:
+            return None
+        child = pulumi.ResourceOptions(parent=self)
+        role = config.preview_role_arn.rsplit("/", 1)[-1]
+        entry = aws.eks.AccessEntry(f"{name}-preview-{role}", cluster_name=cluster.name,
+                                    principal_arn=config.preview_role_arn, type="STANDARD", tags=self._tags, opts=child)
+        return aws.eks.AccessPolicyAssociation(
+            f"{name}-preview-{role}-policy",
+            cluster_name=cluster.name,
+            principal_arn=entry.principal_arn,
+            policy_arn=CLUSTER_VIEW_POLICY,
+            access_scope={"type": "cluster"},
+            opts=child,
+        )
+
     def _node_group(self, name: str, config: ClusterConfig, cluster: aws.eks.Cluster, node_role: _Role,
                     network: _Network) -> aws.eks.NodeGroup:
         """The default managed node group, in the private subnets, following the cluster's version."""
@@ -372,7 +415,7 @@ class Cluster(pulumi.ComponentResource):
         return aws.eks.NodeGroup(
             f"{name}-default",
             cluster_name=cluster.name,
-            node_group_name=f"{config.name}-default",
+            node_group_name_prefix=NODE_GROUP_NAME_PREFIX,
             node_role_arn=node_role.arn,
             subnet_ids=network.private_subnet_ids,
             version=cluster.version,

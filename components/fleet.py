@@ -19,24 +19,33 @@ no long-lived credential anywhere:
 The spoke stack owns its registration, so adding a cluster to the fleet is a
 new stack file and ``pulumi up`` of that stack; the hub's stack does not change.
 
-Ordering. ``pulumi up`` creates: spoke cluster -> access entry and policy ->
-``ApplicationsDrained`` (records only) -> cluster Secret on the hub; Argo CD
-sees the spoke only once it can log in. ``pulumi destroy`` runs the same edges
-backwards, which is the point of the drain resource in the middle:
+Ordering. ``pulumi up`` creates: spoke cluster -> access entry and policy
+(and the in-cluster prerequisites in ``ready``) -> cluster Secret on the hub
+(Argo CD sees the spoke only once it can log in) -> ``ApplicationsDrained``
+(records only). ``pulumi destroy`` runs the same edges backwards, so the drain
+goes first, while Argo CD can still reach the spoke:
 
-1. the cluster Secret goes first: the hub's cluster generators drop the spoke,
-   and Argo CD deletes the spoke's Applications and, through their finalizers,
-   the workloads with their load balancers and volumes;
-2. ``ApplicationsDrained`` is deleted next, which waits until no Application
-   on the hub targets the spoke any more (or fails naming them, stopping the
-   destroy);
-3. only then the access entry (Argo CD needs it while deleting) and the
-   cluster.
+1. ``ApplicationsDrained`` deletes the spoke's Applications on the hub: the
+   workloads first (their ApplicationSet held, so it neither re-creates them
+   nor strips the resources finalizer the drain adds where
+   ``preserveResourcesOnDeletion`` left it out), then it removes the cluster
+   Secret's labels, so no ApplicationSet selects the spoke any more and the
+   hub deletes its add-ons and root Application with cascade; it returns once
+   none is left (or fails naming them, stopping the destroy);
+2. then the cluster Secret, which nothing selects any more;
+3. then the access entry (Argo CD needed it while deleting), ``ready`` and
+   the cluster.
 
-Destroy spokes before their hub. A spoke destroyed after its hub finds the
-hub's API server gone: the drain counts that as drained, but deleting the
-Secret through an unreachable hub fails; set ``PULUMI_K8S_DELETE_UNREACHABLE=true``
-for that destroy (or ``pulumi state delete`` the Secret).
+Deleting the Secret first instead would make Argo CD drop the Applications
+without deleting anything: with the destination gone, it cannot reach the
+cluster, so it removes their finalizers and orphans the load balancers and
+volumes.
+
+Destroy spokes before their hub (a hub's drain refuses while spokes are
+registered). A spoke destroyed after its hub finds the hub's API server gone:
+the drain counts that as drained, but deleting the Secret through an
+unreachable hub fails; set ``PULUMI_K8S_DELETE_UNREACHABLE=true`` for that
+destroy (or ``pulumi state delete`` the Secret).
 """
 
 from __future__ import annotations
@@ -208,9 +217,11 @@ class SpokeRegistrationArgs:
     ``labels`` / ``annotations``: extra metadata of the cluster Secret (what the
     hub's cluster generators select and template by; default none).
     ``ready``: in-cluster prerequisites the first sync needs (the sealed-secrets
-    controller); the hub deploys only after them and they stay until the drain
-    is done (default none). ``drain_timeout_seconds``: how long a destroy waits
-    for the spoke's Applications (default 900). ``tags``: AWS tags.
+    controller) and what deleting the Applications needs (controllers that
+    remove load balancers and volumes); the hub deploys only after them and
+    they stay until the drain is done (default none).
+    ``drain_timeout_seconds``: how long a destroy's drain may take for the
+    spoke's Applications (default 900). ``tags``: AWS tags.
     """
 
     cluster_name: str
@@ -253,18 +264,6 @@ class SpokeRegistration(pulumi.ComponentResource):
             access_scope={"type": "cluster"},
             opts=child,
         )
-        self.drained = ApplicationsDrained(
-            f"{name}-applications-drained",
-            ApplicationsDrainedArgs(
-                kubeconfig=hub.require_output(HUB_KUBECONFIG),
-                namespace=hub_namespace,
-                destination_name=args.cluster_name,
-                destination_server=cluster.endpoint,
-                timeout_seconds=args.drain_timeout_seconds,
-            ),
-            # Deleted before any of these: Argo CD needs the cluster and its access while it deletes.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[entry, admin, cluster, *args.ready]),
-        )
         self.hub_provider = k8s.Provider(
             f"{name}-hub-k8s",
             kubeconfig=hub.require_output(HUB_KUBECONFIG),
@@ -281,6 +280,21 @@ class SpokeRegistration(pulumi.ComponentResource):
             type="Opaque",
             # Nothing in it is a credential, but it is a Secret: keep it out of plain state and diffs.
             string_data=pulumi.Output.secret(string_data),
-            opts=pulumi.ResourceOptions(parent=self, provider=self.hub_provider, depends_on=[self.drained]),
+            # Argo CD sees the spoke once it can log in and the first sync's prerequisites run.
+            opts=pulumi.ResourceOptions(parent=self, provider=self.hub_provider,
+                                        depends_on=[entry, admin, *args.ready]),
+        )
+        self.drained = ApplicationsDrained(
+            f"{name}-applications-drained",
+            ApplicationsDrainedArgs(
+                kubeconfig=hub.require_output(HUB_KUBECONFIG),
+                namespace=hub_namespace,
+                destination_name=args.cluster_name,
+                destination_server=cluster.endpoint,
+                cluster_secret=cluster_secret_name(args.cluster_name),
+                timeout_seconds=args.drain_timeout_seconds,
+            ),
+            # Deleted before any of these: Argo CD needs the Secret, the cluster and its access while it deletes.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.secret, entry, admin, cluster, *args.ready]),
         )
         self.register_outputs({"roleArn": self.role_arn, "secretName": cluster_secret_name(args.cluster_name)})

@@ -54,7 +54,11 @@ def published_files(stack: Stack, server: pulumi.Input[str]) -> pulumi.Output[Ma
 
 def hub_self_registration(stack: Stack, opts: Optional[pulumi.ResourceOptions] = None) -> k8s.core.v1.Secret:
     """The hub's own cluster Secret (in-cluster server, no credentials): it carries the hub's labels,
-    so fleet add-ons reach the hub too, replacing Argo CD's built-in in-cluster entry."""
+    so fleet add-ons reach the hub too, replacing Argo CD's built-in in-cluster entry.
+
+    Made through ``ArgoCDArgs.cluster_registration``, with options that keep it until the drain is
+    done: removed earlier, the add-on ApplicationSets would delete the hub's add-ons while its
+    workloads (whose load balancers they may manage) are still being deleted."""
     doc = registration_secret(stack, layout.IN_CLUSTER_SERVER, role_arn(stack))
     return k8s.core.v1.Secret(
         "fleet-hub-registration",

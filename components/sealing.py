@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -66,12 +66,16 @@ class SealingKeyArgs:
     --controller-namespace; it must exist), backup and restore.
     ``validity_days``: certificate lifetime (default 3650, the controller's own
     default key TTL); kubeseal refuses to seal with an expired certificate.
+    ``installed_after``: in-cluster components the controller's release waits
+    for (the load balancer controller's webhook refuses Services until it
+    runs; default none).
     """
 
     cluster_name: str
     config: SealingConfig = SealingConfig()
     validity_days: int = 3650
     tags: Mapping[str, str] = field(default_factory=dict)
+    installed_after: Sequence[pulumi.Resource] = ()
 
 
 @dataclass(frozen=True)
@@ -159,7 +163,7 @@ class SealingKey(pulumi.ComponentResource):
             values=controller_values(config.generations),
             **SEALED_SECRETS.release_args(),  # type: ignore[arg-type]
             # The controller reads its keys once, at start-up: they must already be there.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=self.secrets),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*self.secrets, *args.installed_after]),
         )
         self.backup = self._backup(name, args) if config.backup else None
         self.backup_arn: Optional[pulumi.Output[str]] = self.backup.arn if self.backup is not None else None

@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from . import names, yamlio
-from .errors import InputError, Problem
+from . import layout, names, yamlio
+from .errors import InputError, Problem, printable
 from .model import (
     Autoscaling, Catalog, EnvOverride, Ingress, Port, Probe, ProbeKind, Resources, Service,
 )
@@ -32,7 +32,7 @@ def load_catalog(catalog_dir: Path, shown_dir: str, environments: Iterable[str],
     problems = Problems()
     if not catalog_dir.is_dir():
         raise InputError([Problem(shown_dir, "", "catalog directory not found; create it with one <service>.yaml per service")])
-    files = sorted(p for p in catalog_dir.iterdir() if p.suffix in (".yaml", ".yml"))
+    files = sorted(p for p in catalog_dir.iterdir() if p.suffix in (".yaml", ".yml") and p.name != layout.NAMESPACES_FILE)
     if not files:
         raise InputError([Problem(shown_dir, "", "the catalog is empty; add one <service>.yaml per service")])
     profiles = dict(profiles or {})
@@ -42,11 +42,8 @@ def load_catalog(catalog_dir: Path, shown_dir: str, environments: Iterable[str],
     seen: dict[str, str] = {}
     for path in files:
         shown = f"{shown_dir}/{path.name}"
-        try:
-            if path.stat().st_size > MAX_FILE_BYTES:
-                problems.add(shown, "", f"larger than {MAX_FILE_BYTES} bytes; a service file is a few dozen lines")
-                continue
-            data = yamlio.parse(yamlio.read_file_text(path, shown), shown)
+        try:   # the reader refuses a dangling link, a FIFO, a device or more than MAX_FILE_BYTES
+            data = yamlio.parse(yamlio.read_file_text(path, shown, max_bytes=MAX_FILE_BYTES), shown)
         except InputError as exc:
             problems.items.extend(exc.problems)
             continue
@@ -58,9 +55,117 @@ def load_catalog(catalog_dir: Path, shown_dir: str, environments: Iterable[str],
             continue
         seen[service.name] = shown
         services.append(service)
+    shared_file = f"{shown_dir}/{layout.NAMESPACES_FILE}"
+    shared = read_shared_namespaces(catalog_dir / layout.NAMESPACES_FILE, shared_file, problems)
+    if shared is not None:
+        check_namespace_owners(services, shared, shared_file, problems)
+    check_secret_variables(services, problems)
     if problems:
         raise InputError(problems.items)
     return Catalog(tuple(sorted(services, key=lambda s: s.name)))
+
+
+def read_shared_namespaces(path: Path, shown: str, problems: Problems) -> "dict[str, tuple[str, ...]] | None":
+    """``services/_namespaces.yaml``: ``shared: {<namespace>: [<team>, ...]}``; {} when absent, None when bad.
+
+    Sharing a namespace is a decision of every team in it, so it is written
+    once, in a file of its own (which CODEOWNERS can give to the platform
+    team), rather than claimed by whichever service file says so.
+    """
+    if not path.exists():
+        return {}
+    before = len(problems.items)
+    try:
+        if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
+            problems.add(shown, "", f"larger than {MAX_FILE_BYTES} bytes; it lists a few shared namespaces")
+            return None
+        data = yamlio.parse(yamlio.read_file_text(path, shown), shown)
+    except InputError as exc:
+        problems.items.extend(exc.problems)
+        return None
+    node = Node.root({} if data is None else data, shown, problems, "namespace declarations")
+    if node is None:
+        return None
+    shared: dict[str, tuple[str, ...]] = {}
+    for namespace, teams in node.entries("shared"):
+        key = node.child_key("shared", namespace)
+        problem = _shared_namespace_problem(namespace)
+        if problem:
+            problems.add(shown, key, problem)
+            continue
+        if not isinstance(teams, list) or not teams:
+            problems.add(shown, key, f"expected a list of teams, e.g. [checkout, storefront], got {type_name(teams)}")
+            continue
+        for i, team in enumerate(teams):
+            team_problem = (names.label_problem(team, names.TEAM_MAX) if isinstance(team, str)
+                            else f"expected a team name, got {type_name(team)}")
+            if team_problem:
+                problems.add(shown, f"{key}[{i}]", team_problem)
+        shared[namespace] = tuple(sorted({t for t in teams if isinstance(t, str)}))
+    node.done()
+    return shared if len(problems.items) == before else None
+
+
+def _shared_namespace_problem(namespace: str) -> "str | None":
+    if namespace in names.RESERVED_NAMESPACES:
+        return f"{namespace!r} is a system namespace; no team may deploy there, shared or not"
+    return names.label_problem(namespace, names.NAMESPACE_MAX)
+
+
+def check_namespace_owners(services: list[Service], shared: Mapping[str, tuple[str, ...]], shared_file: str,
+                           problems: Problems) -> None:
+    """A namespace is one team's unless ``shared_file`` shares it.
+
+    A team's AppProject may deploy into every namespace its services name, so
+    a service naming another team's namespace would open that namespace to its
+    whole team. The owner is the team the namespace is named after (the
+    default namespace of that team's services), else the team of the first
+    service file using it.
+    """
+    first_of_team: dict[str, Service] = {}
+    for service in sorted(services, key=lambda s: s.file):
+        first_of_team.setdefault(service.team, service)
+    users: dict[str, list[Service]] = {}
+    for service in sorted(services, key=lambda s: s.file):
+        users.setdefault(service.namespace, []).append(service)
+    for namespace, using in sorted(users.items()):
+        teams = sorted({s.team for s in using})
+        if namespace in shared:
+            for team in (t for t in teams if t not in shared[namespace]):
+                problems.add(next(s.file for s in using if s.team == team), "namespace",
+                             f"{namespace!r} is shared by teams {', '.join(shared[namespace])} only ({shared_file}); "
+                             f"add {team} there or use a namespace of the team's own")
+            continue
+        if namespace in first_of_team:
+            owner = namespace
+            whose = f"belongs to team {owner} (a namespace named after a team is that team's)"
+        else:
+            owner = using[0].team
+            whose = f"is team {owner}'s ({using[0].file} uses it)"
+        share = ", ".join(sorted({owner, *teams}))
+        for team in (t for t in teams if t != owner):
+            problems.add(next(s.file for s in using if s.team == team), "namespace",
+                         f"{namespace!r} {whose}; a namespace belongs to one team: use a namespace of the team's own, "
+                         f"or share it in {shared_file}: shared: {{{namespace}: [{share}]}}")
+
+
+def check_secret_variables(services: list[Service], problems: Problems) -> None:
+    """Every declared secret reads its own environment variable (``layout.secret_env_var``).
+
+    The separator leaves one way for two secrets to meet: a service name with
+    '--' against a secret name with '__' (``a--b`` + ``C`` and ``a`` +
+    ``B__C``). Then one team's value would be sealed into the other's Secret,
+    so the pair is refused, naming both.
+    """
+    seen: dict[str, tuple[Service, str]] = {}
+    for service in sorted(services, key=lambda s: s.file):
+        for name in service.secrets:
+            variable = layout.secret_env_var(service.name, name)
+            other = seen.setdefault(variable, (service, name))
+            if other[0] is not service:
+                problems.add(service.file, "secrets",
+                             f"{name} would be read from {variable}, which is also the variable of secret {other[1]} "
+                             f"of service {other[0].name} ({other[0].file}); rename one of the two secrets")
 
 
 def read_service(data: object, file: str, stem: str, envs: tuple[str, ...], problems: Problems,
@@ -69,7 +174,8 @@ def read_service(data: object, file: str, stem: str, envs: tuple[str, ...], prob
     node = Node.root(data, file, problems, "service settings")
     if node is None:
         return None
-    name_problem = names.label_problem(stem, names.SERVICE_MAX, names.DNS1035_LABEL)
+    name_problem = (names.label_problem(stem, names.SERVICE_MAX, names.DNS1035_LABEL)
+                    or names.reserved_service_problem(stem))
     if name_problem:
         problems.add(file, "", f"the file name gives the service name, and {name_problem}")
     name = node.str("name", stem)
@@ -78,7 +184,9 @@ def read_service(data: object, file: str, stem: str, envs: tuple[str, ...], prob
     team = checked(node.str("team", required=True, describe="the owning team, e.g. 'checkout'"),
                    lambda v: names.label_problem(v, names.TEAM_MAX), node, "team")
     namespace = checked(node.str("namespace", team), lambda v: _namespace_problem(v), node, "namespace")
-    description = node.str("description", "") or ""
+    description = checked(node.str("description", ""),
+                          lambda v: names.annotations_size_problem({layout.ANNOTATION_DESCRIPTION: v}),
+                          node, "description") or ""
     image = node.node("image")
     repository, tag = stem, None
     if image is not None:
@@ -311,7 +419,8 @@ def read_config(node: Node, name: str) -> tuple[tuple[str, str], ...]:
             node.problems.add(node.file, where, "not a valid environment variable name (letters, digits, '_', not starting with a digit)")
             continue
         if isinstance(value, bool) or isinstance(value, float) or not isinstance(value, (str, int)):
-            node.problems.add(node.file, where, f"expected a string, got {type_name(value)}; quote the value, e.g. \"{value}\"")
+            hint = "" if isinstance(value, (list, dict)) else f"; quote the value, e.g. \"{printable(str(value), 40)}\""
+            node.problems.add(node.file, where, f"expected a string, got {type_name(value)}{hint}")
             continue
         out[key] = str(value)
     return tuple(sorted(out.items()))

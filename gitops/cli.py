@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 from . import fastpath, layout
 from . import options as opts
-from .errors import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, GitOpsError, InputError, Problem
+from .errors import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, GitOpsError, InputError, OutputError, Problem
 from .localsecrets import ENV_PREFIX, LocalSecrets, load_local_secrets, plan_secrets
 from .project import load_project
 from .reader import did_you_mean
@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--force", action="store_true", help="overwrite owned files that were edited by hand")
     render.add_argument("--secrets", type=Path, metavar="FILE",
                         help="secret values for --stack, kept outside the project and the tree (see README, Secrets); "
-                             f"{ENV_PREFIX}<SERVICE>_<NAME> variables also count")
+                             f"{ENV_PREFIX}<SERVICE>__<NAME> variables also count")
     _output(render)
     render.set_defaults(func=cmd_render)
 
@@ -214,6 +214,11 @@ def _validate_options(args: argparse.Namespace, with_schemas: bool) -> opts.Vali
         raise InputError(f"--jobs: {args.jobs} is not a positive number")
     schema_dir = None
     if with_schemas:
+        from .k8sschema import kubernetes_version_problem
+
+        version_problem = kubernetes_version_problem(args.kubernetes_version)
+        if version_problem:   # before any build: nothing would be validated against that version
+            raise InputError([Problem("--kubernetes-version", "", version_problem)])
         schema_dir = args.schemas
         if schema_dir is None:
             for candidate in (Path(opts.DEFAULT_SCHEMA_DIR), PROJECT_ROOT / opts.DEFAULT_SCHEMA_DIR):
@@ -311,20 +316,22 @@ def cmd_seal(args: argparse.Namespace) -> int:
                                           ("--from-file", args.from_file)) if value is not None]
         if given:
             raise InputError(f"{given[0]}: only used with --raw; a Secret file carries its own metadata")
-    cert = load_certificate(_read_seal_input(args.cert), str(args.cert))
+    cert = load_certificate(yamlio.read_input_bytes(args.cert, str(args.cert), expected="a PEM certificate"),
+                            str(args.cert))
 
     if args.raw:
-        value = _read_seal_input(args.from_file) if args.from_file is not None else sys.stdin.buffer.read()
+        value = (yamlio.read_input_bytes(args.from_file, str(args.from_file), expected="a file holding the value")
+                 if args.from_file is not None else yamlio.read_stream_bytes(sys.stdin.buffer, "<stdin>"))
         chosen = scope or Scope.STRICT
         sealed = seal_value(cert.public_key, value, label_for(chosen, args.namespace or "", args.name or ""))
         sys.stdout.write(base64.b64encode(sealed).decode("ascii") + "\n")
         return EXIT_OK
 
     if args.file in (None, "-"):
-        source, text = "<stdin>", yamlio.read_file_text(_Stdin(), "<stdin>")
+        source, text = "<stdin>", yamlio.decode_text(yamlio.read_stream_bytes(sys.stdin.buffer, "<stdin>"), "<stdin>")
     else:
         source, text = args.file, yamlio.read_file_text(Path(args.file), args.file)
-    docs = yamlio.parse_all(text, source)
+    docs = yamlio.parse_all(text, source, secret=True)
     if not docs:
         raise InputError([Problem(source, "", "holds no Secret to seal")])
     sealed_docs = [
@@ -344,24 +351,6 @@ def _check_raw_flags(args: argparse.Namespace, scope: Any) -> None:
     if scope.value == "strict" and not args.name:
         raise InputError("--name: required with --raw and --scope strict "
                          "(the value can only be opened by a Secret of that name); or choose --scope namespace-wide")
-
-
-def _read_seal_input(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise InputError([Problem(str(path), "", "file not found")]) from None
-    except IsADirectoryError:
-        raise InputError([Problem(str(path), "", "is a directory, expected a file")]) from None
-    except OSError as exc:
-        raise InputError([Problem(str(path), "", f"cannot read: {exc.strerror}")]) from None
-
-
-class _Stdin:
-    """Standard input where a path is expected (``yamlio.read_file_text`` only calls ``read_bytes``)."""
-
-    def read_bytes(self) -> bytes:
-        return sys.stdin.buffer.read()
 
 
 # --- drift ---------------------------------------------------------------------------------------
@@ -520,20 +509,45 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
     if args.output_dir is not None and args.format != "markdown":
         raise InputError([Problem("--output-dir", "", "writes Markdown parts; add --format markdown")])
+    if args.output_dir is not None:
+        _check_output_dir(args.output_dir)   # before the renders, which take a while
     report = diff_revisions(args.project, args.base, args.head, _validate_options(args, with_schemas=False))
     if args.output == "json":
         _print_json(report.as_json())
     elif args.format == "markdown":
         parts = markdown_parts(report)
         if args.output_dir is not None:
-            args.output_dir.mkdir(parents=True, exist_ok=True)
-            for stale in args.output_dir.glob("diff-part-*.md"):
-                stale.unlink()
-            for n, part in enumerate(parts, start=1):
-                (args.output_dir / f"diff-part-{n}.md").write_text(part, encoding="utf-8")
+            _write_parts(args.output_dir, parts)
             print(f"{len(parts)} part(s) written to {args.output_dir}")
         else:
             sys.stdout.write("\n".join(parts))
     else:
         sys.stdout.write(text_report(report))
     return EXIT_OK if args.exit_zero or not report.changed else EXIT_PROBLEMS
+
+
+def _check_output_dir(directory: Path) -> None:
+    """Refuse an --output-dir the parts cannot be written to, naming the path that is in the way."""
+    what = "--output-dir names the directory the Markdown parts are written to (created when missing)"
+    for path in (directory, *directory.parents):
+        if path.exists() and not path.is_dir():
+            raise InputError([Problem(str(path), "", f"is a file, not a directory: {what}")])
+        if path.is_dir():
+            break
+    for stale in sorted(directory.glob("diff-part-*.md")) if directory.is_dir() else []:
+        if stale.is_dir() and not stale.is_symlink():
+            raise InputError([Problem(str(stale), "", "is a directory where an earlier part would be replaced; "
+                                      "remove it or choose another --output-dir")])
+
+
+def _write_parts(directory: Path, parts: Sequence[str]) -> None:
+    """Replace the earlier ``diff-part-<n>.md`` files with these parts; a failure is one message, not a traceback."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("diff-part-*.md"):
+            stale.unlink()
+        for n, part in enumerate(parts, start=1):
+            (directory / f"diff-part-{n}.md").write_text(part, encoding="utf-8")
+    except OSError as exc:
+        raise OutputError(f"{exc.filename or directory}: cannot write the Markdown parts ({exc.strerror}); "
+                          "choose a writable --output-dir") from None

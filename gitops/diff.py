@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from . import layout, yamlio
-from .errors import GitOpsError, InputError, Problem
+from .errors import GitOpsError, InputError, Problem, printable
 from .kustomize import build_many
 from .options import ValidateOptions
 from .project import load_project
@@ -145,7 +145,20 @@ def _checkout(project: Path, ref: str, dest: Path) -> Path:
         tar_file.write(proc.stdout)
         tar_file.seek(0)
         with tarfile.open(fileobj=tar_file) as archive:
-            archive.extractall(dest, filter="data")
+            try:
+                archive.extractall(dest, filter="data")
+            except tarfile.FilterError as exc:
+                # A link committed as an input (to /etc/..., or out of the project) would read a file that is
+                # no part of the revision; git stores only the link's target path.
+                where = f"{ref}:{prefix}{printable(exc.tarinfo.name)}"
+                if isinstance(exc, (tarfile.AbsoluteLinkError, tarfile.LinkOutsideDestinationError)):
+                    message = (f"is a symbolic link to {printable(exc.tarinfo.linkname)}, outside the project; diff "
+                               "reads the files committed at the revision, so commit the file itself, not a link")
+                else:
+                    message = f"cannot be extracted safely ({printable(str(exc))})"
+                raise InputError([Problem(where, "", message)]) from None
+            except tarfile.TarError as exc:
+                raise InputError(f"git archive of {ref}: cannot extract the project ({exc})") from None
     return dest
 
 
@@ -232,7 +245,7 @@ def masked_manifests(stream: str) -> str:
     A change of a Secret value still shows (as a changed key), never the value.
     """
     docs = []
-    for obj in yamlio.parse_all(stream, "kustomize output"):
+    for obj in yamlio.parse_all(stream, "kustomize output", generated=True):
         if not isinstance(obj, dict):
             continue
         docs.append(_mask(obj))

@@ -168,7 +168,7 @@ def find_overlays(tree: Path) -> dict[str, dict[str, str]]:
 
 
 def _objects(build: Build) -> list[dict[str, Any]]:
-    docs = yamlio.parse_all(build.output, f"{build.directory} (built)")
+    docs = yamlio.parse_all(build.output, f"{build.directory} (built)", generated=True)
     return [d for d in docs if isinstance(d, dict)]
 
 

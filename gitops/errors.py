@@ -29,8 +29,47 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        where = f"{self.file}: {self.key}" if self.key else self.file
-        return f"{where}: {self.message}"
+        key = printable(self.key, MAX_KEY_CHARS)
+        where = f"{self.file}: {key}" if key else self.file
+        message = "\n".join(line if len(line) <= MAX_LINE_CHARS else f"{line[:MAX_LINE_CHARS]}... (shortened)"
+                            for line in self.message.split("\n"))
+        return f"{where}: {message}"
+
+
+# Key paths and values come from the input: a key may hold a newline (which would split the one
+# ``Error:`` line), a value may be a megabyte. Messages show at most this much of either; a message
+# line that quotes a value without ``shown`` is still cut at MAX_LINE_CHARS.
+MAX_KEY_CHARS = 200
+MAX_VALUE_CHARS = 80
+MAX_LINE_CHARS = 2000
+
+
+def printable(text: str, limit: int = MAX_KEY_CHARS) -> str:
+    """``text`` with control characters escaped and at most ``limit`` characters, for a message.
+
+    Why: a key path is printed as written, and a key with a newline or an
+    escape sequence would otherwise break the one-line error or the terminal.
+    """
+    if len(text) > limit:
+        text = f"{text[:limit]}... ({len(text)} characters)"
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def shown(value: object, limit: int = MAX_VALUE_CHARS) -> str:
+    """``repr(value)`` for an error message, cut to about ``limit`` characters.
+
+    Why: an input value can be up to the input size limit (or, built from
+    YAML aliases, far larger); quoting it whole would bury the message or
+    exhaust memory. Containers are not formatted at all, only described.
+    """
+    if isinstance(value, (dict, list, tuple, set)):
+        return f"a {type(value).__name__} of {len(value)} items"
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]!r}..."
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 class GitOpsError(Exception):

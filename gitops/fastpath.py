@@ -16,13 +16,16 @@ import functools
 import hashlib
 import json
 import os
+import stat
 from pathlib import Path
 
 from . import layout
 from .errors import GitOpsError
 from .record import load_record
+from .yamlio import MAX_INPUT_BYTES
 
 CACHE_DIR = f"{layout.STATE_DIR}/cache"
+MAX_TREE_FILE_BYTES = 64 * 1024 * 1024   # a rendered file is kilobytes; anything larger is not ours
 _GITIGNORE = f"{layout.STATE_DIR}/.gitignore"
 # Local to one checkout: the render cache, a crashed write's journal (and the lock file older versions made).
 GITIGNORE_TEXT = "# Local to this checkout: render cache, write journals.\ncache/\n*.journal\nlock\n"
@@ -48,12 +51,33 @@ def project_digest(project: Path) -> str | None:
         catalog = project / layout.CATALOG_DIR
         files += sorted(p for p in catalog.iterdir() if p.suffix in (".yaml", ".yml"))
         for file in files:
+            content = _read_regular(file, MAX_INPUT_BYTES)
+            if content is None:
+                return None   # the full render reports a FIFO, a device or an oversized input
             digest.update(file.name.encode() + b"\0")
-            digest.update(file.read_bytes())
+            digest.update(content)
             digest.update(b"\0")
     except OSError:
         return None
     return digest.hexdigest()
+
+
+def _read_regular(path: "str | Path", limit: int) -> bytes | None:
+    """The content of a regular file of at most ``limit`` bytes, else None.
+
+    The fast path must never hang or exhaust memory on what the full render
+    refuses: a FIFO blocks on open, /dev/zero never ends.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            return None
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            data = fh.read(limit + 1)
+    finally:
+        os.close(fd)
+    return data if len(data) <= limit else None
 
 
 def input_fingerprint(project_hash: str | None, stack: str) -> str | None:
@@ -67,10 +91,10 @@ def _cache_file(out: Path, stack: str) -> Path:
 
 def _file_hash(path: "str | Path") -> str | None:
     try:
-        with open(path, "rb") as fh:
-            return hashlib.sha256(fh.read()).hexdigest()
+        content = _read_regular(path, MAX_TREE_FILE_BYTES)
     except OSError:
         return None
+    return None if content is None else hashlib.sha256(content).hexdigest()
 
 
 def is_unchanged(out: Path, stack: str, fingerprint: str | None) -> list[str] | None:

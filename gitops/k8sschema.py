@@ -11,6 +11,8 @@ unless the schema preserves unknown fields.
 from __future__ import annotations
 
 import copy
+import functools
+import importlib.resources
 import re
 from pathlib import Path
 from typing import Any, Iterator
@@ -19,7 +21,8 @@ import jsonschema
 from kubernetes_validate import utils as kv
 from referencing import Registry, Resource
 
-from . import yamlio
+from . import names, yamlio
+from .errors import InputError, Problem, shown
 from .names import DNS1123_SUBDOMAIN
 
 
@@ -48,7 +51,8 @@ class Schemas:
             return
         name = (obj.get("metadata") or {}).get("name")
         if not isinstance(name, str) or len(name) > 253 or not DNS1123_SUBDOMAIN.fullmatch(name):
-            yield f"metadata.name {name!r} is not a valid object name (DNS-1123 subdomain, at most 253)"
+            yield f"metadata.name {shown(name)} is not a valid object name (DNS-1123 subdomain, at most 253)"
+        yield from _metadata_key_errors(obj.get("metadata"))
         try:
             validator = self._validator(api_version, kind)
         except SchemaNotFound as exc:
@@ -87,7 +91,7 @@ class Schemas:
         # Only the top of each vendor folder: version subfolders hold older copies.
         for file in sorted(crd_dir.glob("*/*.yaml")):
             try:
-                doc = yamlio.parse(file.read_text(encoding="utf-8"), str(file))
+                doc = yamlio.parse(file.read_text(encoding="utf-8"), str(file), generated=True)
             except Exception:  # noqa: BLE001 - a non-CRD helper file in the folder is not ours to judge
                 continue
             if not isinstance(doc, dict) or doc.get("kind") != "CustomResourceDefinition":
@@ -102,17 +106,63 @@ class Schemas:
 
 
 
+_VERSION = re.compile(r"v?(\d+)\.(\d+)(?:\.\d+)?")
+_STRICT_FOLDER = re.compile(r"v(\d+)\.(\d+)\.\d+-local-strict")
+
+
+@functools.lru_cache(maxsize=1)
+def supported_kubernetes_versions() -> tuple[str, ...]:
+    """The minor versions (``1.33``) whose strict schemas ``kubernetes-validate`` ships."""
+    folders = importlib.resources.files("kubernetes_validate").joinpath("kubernetes-json-schema")
+    found = {(int(m[1]), int(m[2])) for entry in folders.iterdir() if (m := _STRICT_FOLDER.fullmatch(entry.name))}
+    return tuple(f"{major}.{minor}" for major, minor in sorted(found))
+
+
+def kubernetes_version_problem(version: str) -> "str | None":
+    """Why ``version`` cannot be validated against, or None.
+
+    Only a minor version with its own schemas is accepted: validating 9.99
+    against the newest schemas there are (as this once did) reports success
+    for a version nothing was checked against.
+    """
+    supported = supported_kubernetes_versions()
+    match = _VERSION.fullmatch(version)
+    if match and f"{int(match[1])}.{int(match[2])}" in supported:
+        return None
+    return (f"{shown(version)} is not a Kubernetes version with schemas here; supported: {', '.join(supported)} "
+            f"(a minor version such as {supported[-1] if supported else '1.33'}, or one of its patch releases)")
+
+
 def _schema_version(version: str) -> str:
-    wanted = kv.major_minor(version.lstrip("v"))
-    candidates = [v for v in kv.all_versions() if _minor_key(kv.major_minor(v)) <= _minor_key(wanted)]
-    if not candidates:
-        raise ValueError(f"no Kubernetes schemas for {version}")
-    return candidates[-1]
+    """The schema folder version (``1.33.0``) for ``version``; an InputError when there is none."""
+    problem = kubernetes_version_problem(version)
+    if problem:
+        raise InputError([Problem("--kubernetes-version", "", problem)])
+    match = _VERSION.fullmatch(version)
+    assert match is not None
+    wanted = f"{int(match[1])}.{int(match[2])}"
+    return [v for v in kv.all_versions() if kv.major_minor(v) == wanted][-1]
 
 
-def _minor_key(text: str) -> tuple[int, int]:
-    major, minor = text.split(".")[:2]
-    return int(major), int(minor)
+def _metadata_key_errors(metadata: Any) -> Iterator[str]:
+    """Label and annotation keys and values as the API server checks them (the schemas do not)."""
+    if not isinstance(metadata, dict):
+        return
+    labels, annotations = metadata.get("labels"), metadata.get("annotations")
+    for key, value in (labels or {}).items() if isinstance(labels, dict) else ():
+        problem = names.qualified_name_problem(key, "label key") if isinstance(key, str) else "is not a string"
+        if problem:
+            yield f"metadata.labels: key {shown(key)} {problem}"
+        elif isinstance(value, str) and (value_problem := names.label_value_problem(value)):
+            yield f"metadata.labels.{key}: {value_problem}"
+    for key in annotations or {} if isinstance(annotations, dict) else ():
+        problem = names.annotation_key_problem(key) if isinstance(key, str) else "is not a string"
+        if problem:
+            yield f"metadata.annotations: key {shown(key)} {problem}"
+    if isinstance(annotations, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in annotations.items()):
+        size_problem = names.annotations_size_problem(annotations)
+        if size_problem:
+            yield f"metadata.annotations: {size_problem}"
 
 
 def _strict(schema: Any, top: bool = False) -> Any:

@@ -15,6 +15,23 @@ STACK_FILE_PREFIX: Final = "Pulumi."
 STACK_FILE_SUFFIX: Final = ".yaml"
 CATALOG_DIR: Final = "services"
 CONFIG_NAMESPACE: Final = PROJECT_NAME  # stack keys are "gitops-platform:<key>"
+# The catalog's one file that is not a service: namespaces shared by several teams. A leading '_'
+# cannot start a service name, so no service file can ever be mistaken for it.
+NAMESPACES_FILE: Final = "_namespaces.yaml"
+# Offline secret values: GITOPS_SECRET_<SERVICE>__<NAME> (service upper-cased, '-' as '_').
+SECRET_ENV_PREFIX: Final = "GITOPS_SECRET_"
+SECRET_ENV_SEPARATOR: Final = "__"
+
+
+def secret_env_var(service: str, name: str) -> str:
+    """The environment variable ``render`` reads a secret value from.
+
+    The separator is two underscores: a service name has no '_' and a DNS
+    label rarely has '--', so ``billing`` + ``API_KEY`` and ``billing-api`` +
+    ``KEY`` get different variables. Pairs that still meet (a service with
+    '--' or a secret name with '__') are refused when the catalog loads.
+    """
+    return f"{SECRET_ENV_PREFIX}{service.upper().replace('-', '_')}{SECRET_ENV_SEPARATOR}{name}"
 
 # --- GitOps repository (output) side --------------------------------------------
 APPS_DIR: Final = "apps"
@@ -114,13 +131,19 @@ def ownership_record(stack: str) -> str:
     return f"{STATE_DIR}/{stack}.json"
 
 
-def app_config_pattern(env: str, repo_path: str) -> str:
-    """The git files generator pattern that discovers every service of ``env``.
+def app_config_path(service: str, env: str, repo_path: str) -> str:
+    """The ``config.json`` of one service's overlay, as the git files generator names it (from the repository root)."""
+    return _in_repo(repo_path, f"{overlay_dir(service, env)}/{APP_CONFIG}")
 
-    Git pathspecs are greedy (``*`` crosses ``/``), which is harmless here since
-    nothing else in the tree ends in ``overlays/<env>/config.json``.
+
+def service_segment(repo_path: str) -> int:
+    """Index of the service's directory in ``.path.segments`` of a discovered ``config.json``.
+
+    The generator's ``path.segments`` are the parts of the file's directory,
+    ``[<repo path parts>..., apps, <service>, overlays, <env>]``.
     """
-    return _in_repo(repo_path, f"{APPS_DIR}/*/{OVERLAYS_DIR}/{env}/{APP_CONFIG}")
+    prefix = repo_path.strip("/")
+    return (0 if prefix in ("", ".") else len(prefix.split("/"))) + 1
 
 
 def repo_path(repo_prefix: str, path: str) -> str:
@@ -139,12 +162,21 @@ def application_name(service: str, env: str) -> str:
     return f"{service}-{env}"
 
 
+DEFAULT_PROJECT: Final = "default"          # Argo CD's built-in project; rendered to grant nothing
+PLATFORM_PROJECT: Final = "gitops-platform"  # the root Applications' project, made by the Pulumi program
+
+
 def project_name(team: str, env: str) -> str:
     return f"{team}-{env}"
 
 
-def applicationset_name(env: str) -> str:
-    return f"services-{env}"
+def applicationset_name(team: str, env: str) -> str:
+    """One ApplicationSet per team and environment: its project is fixed in its own template."""
+    return f"services-{team}-{env}"
+
+
+def applicationset_file(team: str) -> str:
+    return f"applicationset-{team}.yaml"
 
 
 def config_map_name(service: str) -> str:

@@ -2,8 +2,10 @@
 
 Values never come from the project or the GitOps tree. For one stack
 (``render --stack S``) they come from a file given with ``--secrets`` (kept
-outside both) and/or environment variables ``GITOPS_SECRET_<SERVICE>_<NAME>``
-(service upper-cased, ``-`` as ``_``); the environment wins. The file may also
+outside both) and/or environment variables ``GITOPS_SECRET_<SERVICE>__<NAME>``
+(service upper-cased, ``-`` as ``_``, two underscores before the name); the
+environment wins. The old one-underscore form is refused, not read: it
+cannot tell ``billing`` + ``API_KEY`` from ``billing-api`` + ``KEY``. The file may also
 hold the stack's ``stabilityKey`` (``pulumi stack output --show-secrets
 sealingStabilityKey``), or ``GITOPS_SEALING_STABILITY_KEY`` gives it: with it,
 offline sealing produces exactly the bytes ``pulumi up`` writes; without it,
@@ -36,7 +38,7 @@ from .render.secrets import CERT_ANNOTATION, cert_marker, missing_values, sealed
 from .sealing import SealingCert, load_certificate
 from .writer import owned_file
 
-ENV_PREFIX = "GITOPS_SECRET_"
+ENV_PREFIX = layout.SECRET_ENV_PREFIX
 STABILITY_ENV = "GITOPS_SEALING_STABILITY_KEY"
 
 
@@ -53,7 +55,34 @@ class SecretsPlan:
 
 
 def env_name(service: str, name: str) -> str:
+    return layout.secret_env_var(service, name)
+
+
+def legacy_env_name(service: str, name: str) -> str:
+    """The variable of the first releases (one '_' between service and name), known only to refuse it."""
     return f"{ENV_PREFIX}{service.upper().replace('-', '_')}_{name}"
+
+
+def _legacy_variables(environ: Mapping[str, str], project: Project) -> list[Problem]:
+    """An old-form variable set in the environment, with the variables it may have meant.
+
+    Read as before, ``GITOPS_SECRET_BILLING_API_KEY`` would seal one value into
+    both ``billing``'s and ``billing-api``'s Secret; ignored, a rotation would
+    silently not happen. So it stops the render, naming the new variable(s).
+    The value is never shown.
+    """
+    current = {env_name(s.name, n) for s in project.catalog.services for n in s.secrets}
+    meant: dict[str, list[tuple[str, str]]] = {}
+    for service in project.catalog.services:
+        for name in service.secrets:
+            old = legacy_env_name(service.name, name)
+            if old in environ and old not in current:
+                meant.setdefault(old, []).append((service.name, name))
+    return [Problem(old, "", f"is the old form {ENV_PREFIX}<SERVICE>_<NAME>, which cannot tell where the service name "
+                             "ends and is no longer read; unset it and set "
+                             + " or ".join(f"{env_name(s, n)} (secret {n} of service {s})" for s, n in sorted(pairs))
+                             + " instead")
+            for old, pairs in sorted(meant.items())]
 
 
 def load_local_secrets(file: Optional[Path], environ: Mapping[str, str], project: Project,
@@ -72,6 +101,9 @@ def load_local_secrets(file: Optional[Path], environ: Mapping[str, str], project
             if not isinstance(entries, dict) or not all(isinstance(v, str) for v in entries.values()):
                 raise InputError([Problem(str(file), f"services.{svc}", "expected a mapping of secret name to string value")])
             values[svc] = {name: value.encode() for name, value in entries.items()}
+    legacy = _legacy_variables(environ, project)
+    if legacy:
+        raise InputError(legacy)
     for service in project.catalog.services:
         for name in service.secrets:
             if env_name(service.name, name) in environ:
@@ -86,7 +118,7 @@ def _read_file(file: Path, forbidden_roots: tuple[Path, ...]) -> dict[str, Any]:
         if resolved == root.resolve() or root.resolve() in resolved.parents:
             raise InputError([Problem(str(file), "", f"lies inside {root}; keep secret values outside the project "
                                       "and the GitOps repository (e.g. ~/.config/gitops-platform/)")])
-    doc = yamlio.parse(yamlio.read_file_text(file, str(file)), str(file))
+    doc = yamlio.parse(yamlio.read_file_text(file, str(file)), str(file), secret=True)
     if doc is None:
         doc = {}
     if not isinstance(doc, dict) or set(doc) - {"services", "stabilityKey"}:

@@ -37,6 +37,13 @@ class Topology(enum.Enum):
     SPOKE = "spoke"
 
 
+class Autoscaler(enum.Enum):
+    """What grows and shrinks the cluster's nodes (``addons.autoscaler``)."""
+
+    CLUSTER_AUTOSCALER = "cluster-autoscaler"   # scales the managed node group's Auto Scaling group
+    NONE = "none"                               # nothing: the node group stays at its configured size
+
+
 @dataclass(frozen=True)
 class Resources:
     """Container requests and limits; any of them may be absent."""
@@ -174,6 +181,11 @@ class ClusterConfig:
     endpoint_private_access: bool
     public_access_cidrs: tuple[str, ...]
     admin_role_arns: tuple[str, ...]
+    # The role `pulumi up` runs as (CI's deploy role): cluster admin through its own access entry,
+    # so admin never depends on who happened to create the cluster.
+    deploy_role_arn: str
+    # The read-only role `pulumi preview` runs as: read access (Secrets included) through an access entry.
+    preview_role_arn: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -182,9 +194,18 @@ class RegistryConfig:
     region: str
     prefix: str               # repositories are <prefix>/<service>
     owner: bool               # this stack creates the repositories
+    # Images kept per ``expire_tag_patterns`` pattern. Release tags are never expired by count (an
+    # environment may still run an old one), so without patterns nothing tagged expires.
     keep_release_images: int
     immutable_tags: bool
     kms_key_arn: Optional[str] = None   # encrypt repositories with this key instead of AES-256
+    # Owner only: the role in ``account_id`` the repositories are created as, when the stack deploys
+    # into another account (its own credentials cannot create them there).
+    role_arn: Optional[str] = None
+    # Owner only: destroying the stack deletes repositories that still hold images (ECR refuses otherwise).
+    force_delete: bool = False
+    # Owner only: ECR tag patterns of non-release tags ('pr-*') that expire beyond keep_release_images.
+    expire_tag_patterns: tuple[str, ...] = ()
 
     @property
     def host(self) -> str:
@@ -217,6 +238,8 @@ class IngressConfig:
     class_name: Optional[str]
     tls: bool
     annotations: Pairs
+    # With tls on className alb: the ACM certificate of Argo CD's ingress (None: discovered by the TLS host).
+    certificate_arn: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -260,6 +283,21 @@ class ArgoCDConfig:
     hub: Optional[str] = None        # spoke only: the hub stack (Pulumi StackReference name)
     addons: tuple[str, ...] = ()     # add-ons enabled on this cluster (cluster labels the hub selects by)
     fleet_addons: tuple[AddOn, ...] = ()   # hub only: the add-ons it can deploy
+
+
+@dataclass(frozen=True)
+class AddonsConfig:
+    """The controllers every cluster runs because the rendered manifests rely on them (``addons``).
+
+    Each is on unless the stack turns it off explicitly: without the load
+    balancer controller no ``alb`` Ingress gets a load balancer, without
+    metrics-server every HPA is degraded, without an autoscaler the node group
+    never grows past its desired size.
+    """
+
+    load_balancer_controller: bool = True
+    metrics_server: bool = True
+    autoscaler: Autoscaler = Autoscaler.CLUSTER_AUTOSCALER
 
 
 DEFAULT_ALLOW_TAGS = r"regexp:^v?[0-9]+\.[0-9]+\.[0-9]+$"
@@ -331,6 +369,7 @@ class Stack:
     # The kind of environment this cluster serves: the catalog's ``environments.<profile>`` overrides
     # apply. Several clusters (a second prod region) share one profile; "" means the environment itself.
     profile: str = ""
+    addons: AddonsConfig = AddonsConfig()
 
     def __post_init__(self) -> None:
         if not self.profile:

@@ -121,7 +121,9 @@ def _compose(root: Path, project: Project, source: Stack, values: dict[str, Any]
     # The same registry as the source (also when the source left account/region to default), never its owner.
     registry = dict(values.get(f"{NS}:registry") or {})
     registry.update(accountId=source.registry.account_id, region=source.registry.region, owner=False)
-    registry.pop("kmsKeyArn", None)   # only the owner encrypts the repositories
+    # Only the owner encrypts, creates (as roleArn), deletes and expires the repositories.
+    for owner_only in ("kmsKeyArn", "roleArn", "forceDelete", "expireTagPatterns"):
+        registry.pop(owner_only, None)
     config[f"{NS}:registry"] = registry
 
     sealing = {k: v for k, v in (values.get(f"{NS}:sealing") or {}).items() if k in SEALING_KEPT}
@@ -161,7 +163,8 @@ def _header(command: str, source: Stack, name: str) -> str:
         f"# environments.{source.profile} overrides apply), its own cluster, region and VPC, not the registry's\n"
         "# owner, no image tag pins (the catalog's tags until promoted). Secret config is not copied:\n"
         "# set it with `pulumi config set --secret --path ...` (see README). Shared with the source,\n"
-        "# review before `pulumi up`: awsAccountId, ingress.domain, cluster.adminRoleArns.\n"
+        "# review before `pulumi up`: awsAccountId, ingress.domain, cluster.adminRoleArns, and the roles\n"
+        "# CI runs as, cluster.deployRoleArn and cluster.previewRoleArn (roles of awsAccountId).\n"
     )
 
 

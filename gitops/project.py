@@ -9,9 +9,11 @@ from . import layout
 from .catalog import check_resource_order, load_catalog
 from .errors import InputError, Problem
 from .fleet import fleet_problems
+from .lifecycle import lifecycle_problems
 from .model import Catalog, Project, RegistryConfig, Service, Stack
 from .reader import Problems
 from .stackconfig import read_project_config, read_stack_values, stack_file, stack_from_config, stack_names
+from .tenancy import tenancy_problems
 
 NS = layout.CONFIG_NAMESPACE
 
@@ -24,7 +26,7 @@ def load_project(root: Path, engine: "tuple[str, Mapping[str, Any]] | None" = No
     program. They replace that stack's file, since the engine's config is what
     ``pulumi up`` deploys (it may come from ESC or ``--config`` flags).
     """
-    if not (root / layout.PROJECT_FILE).is_file():
+    if not (root / layout.PROJECT_FILE).exists():   # a FIFO or device is reported as such by the reader
         raise InputError([Problem(str(root / layout.PROJECT_FILE), "", "not a gitops-platform project (no Pulumi.yaml); run from the project root")])
     project_config = read_project_config(root)
     names = stack_names(root)
@@ -87,6 +89,7 @@ def cross_check(catalog: Catalog, stacks: list[Stack]) -> list[Problem]:
             problems.add(stack.file, f"config.{NS}:ingress.domain", f"is required: {', '.join(exposed[:5])}"
                          f"{' and others' if len(exposed) > 5 else ''} have an ingress")
     problems.items.extend(registry_problems(stacks))
+    problems.items.extend(lifecycle_problems(catalog, stacks))
     environments = {s.environment for s in stacks}
     for stack in stacks:
         if stack.promote_from is not None and stack.promote_from not in environments - {stack.environment}:
@@ -98,6 +101,7 @@ def cross_check(catalog: Catalog, stacks: list[Stack]) -> list[Problem]:
             resources = service.resources.merged(service.override(stack.profile).resources)
             check_resource_order(resources, service.file, _res_key(service, stack.profile), problems)
     problems.items.extend(fleet_problems(catalog, stacks))
+    problems.items.extend(tenancy_problems(catalog, stacks))
     return list(dict.fromkeys(problems.items))  # one line per problem, however many stacks share it
 
 

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, TypeVar
 
-from .errors import Problem
+from .errors import Problem, shown
 
 T = TypeVar("T")
 
@@ -52,6 +52,8 @@ def type_name(value: Any) -> str:
 
 
 def did_you_mean(word: str, choices: list[str]) -> str:
+    if len(word) > 100:   # no typo of a key or choice is that long; difflib would only spend time on it
+        return ""
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -108,13 +110,13 @@ class Node:
             self.error(name, f"expected a string{' (' + describe + ')' if describe else ''}, got {type_name(value)}")
             return default
         if choices is not None and value not in choices:
-            self.error(name, f"{value!r} is not one of {', '.join(choices)}{did_you_mean(value, list(choices))}")
+            self.error(name, f"{shown(value)} is not one of {', '.join(choices)}{did_you_mean(value, list(choices))}")
             return default
         if max_len is not None and len(value) > max_len:
-            self.error(name, f"{value!r} is {len(value)} characters, at most {max_len} allowed")
+            self.error(name, f"{shown(value)} is {len(value)} characters, at most {max_len} allowed")
             return default
         if pattern is not None and not pattern.fullmatch(value):
-            self.error(name, f"{value!r} is not valid: {describe or 'must match ' + pattern.pattern}")
+            self.error(name, f"{shown(value)} is not valid: {describe or 'must match ' + pattern.pattern}")
             return default
         return value
 
@@ -189,7 +191,7 @@ class Node:
             return
         for k, v in value.items():
             if not isinstance(k, str):
-                self.error(name, f"key {k!r} must be a string")
+                self.error(name, f"key {shown(k)} must be a string")
                 continue
             yield k, v
 

@@ -116,4 +116,10 @@ def load_records(out: Path) -> dict[str, Record]:
     if not state.is_dir():
         raise OutputError(f"{state}: is a file, but it must be the directory of the render records; "
                           "move it away or restore it from Git")
-    return {file.stem: load_record(file) for file in sorted(state.glob("*.json")) if file.is_file()}
+    records = {}
+    for file in sorted(state.glob("*.json")):
+        if file.is_symlink() or not file.is_file():
+            raise OutputError(f"{file}: an ownership record must be a regular file, not a directory or link; "
+                              "remove it or restore it from Git")
+        records[file.stem] = load_record(file)
+    return records

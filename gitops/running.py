@@ -10,13 +10,14 @@ never writes the updater file; only this module reads it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 from . import layout, yamlio
 from .catalog import tag_problem
-from .errors import InputError, Problem
+from .errors import InputError, Problem, shown
 
 @dataclass(frozen=True)
 class RunningTag:
@@ -95,6 +96,17 @@ def parse_image_entry(entry: str) -> ImageOverride:
     return ImageOverride(entry, name or path.rsplit("/", 1)[-1], tag or None, digest or None)
 
 
+# An image reference as ``kustomize edit set image`` takes it: [name=]image[:tag][@digest], where the
+# image is a distribution reference (optional registry host[:port], lowercase path components).
+_HOST = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]+)?/)"
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE = rf"{_HOST}?{_COMPONENT}(?:/{_COMPONENT})*"
+_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+_DIGEST = r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[A-Za-z0-9=_-]+"
+MAX_IMAGE_ENTRY = 600   # a name (255) and an image reference (255), tag and digest: longer is no entry
+IMAGE_ENTRY = re.compile(rf"(?:{_IMAGE}=)?{_IMAGE}(?::{_TAG})?(?:@{_DIGEST})?")
+
+
 def _overrides(doc: Any, file: str) -> list[ImageOverride]:
     if doc is None:
         return []
@@ -111,7 +123,12 @@ def _overrides(doc: Any, file: str) -> list[ImageOverride]:
     for i, entry in enumerate(images or []):
         if not isinstance(entry, str):
             raise InputError([Problem(file, f"kustomize.images[{i}]", f"expected an image string such as "
-                                      f"'payments=<registry>/<repository>:<tag>', got {entry!r}")])
+                                      f"'payments=<registry>/<repository>:<tag>', got {shown(entry)}")])
+        if len(entry) > MAX_IMAGE_ENTRY or not IMAGE_ENTRY.fullmatch(entry):
+            # Skipping it would run the overlay's pin here while Argo CD fails on (or applies) the entry.
+            raise InputError([Problem(file, f"kustomize.images[{i}]", f"{shown(entry)} is not an image reference "
+                                      "kustomize can apply; expected '[<name>=]<registry>/<repository>[:<tag>]"
+                                      "[@<digest>]', such as 'payments=<registry>/<repository>:1.4.3'")])
         out.append(parse_image_entry(entry))
     return out
 
@@ -124,14 +141,21 @@ def _overlay_pin(out: Path, service: str, environment: str) -> RunningTag:
                                   f"in {out}; render it first (`python -m gitops render --all --out {out}`) "
                                   "or give --out")])
     doc = yamlio.parse(yamlio.read_file_text(path, str(path)), str(path))
-    images = doc.get("images") if isinstance(doc, dict) else None
+    if not isinstance(doc, dict):
+        raise InputError([Problem(str(path), "", "expected a Kustomization (a mapping); re-render the overlay")])
+    images = doc.get("images")
+    if not isinstance(images, (list, type(None))):
+        raise InputError([Problem(str(path), "images", f"expected a list of images (name, newName, newTag), "
+                                  f"got {shown(images)}; re-render the overlay")])
     entries = [e for e in images or [] if isinstance(e, dict) and e.get("name") == service]
     if not entries:
         raise InputError([Problem(str(path), "images", f"has no entry named {service!r}; re-render the overlay")])
     entry = entries[-1]
     tag, digest = entry.get("newTag"), entry.get("digest")
     if tag is not None and not isinstance(tag, str):
-        raise InputError([Problem(str(path), "images.newTag", f"expected a tag string, got {tag!r}")])
+        raise InputError([Problem(str(path), "images.newTag", f"expected a tag string, got {shown(tag)}")])
+    if digest is not None and not isinstance(digest, str):
+        raise InputError([Problem(str(path), "images.digest", f"expected a digest string, got {shown(digest)}")])
     return _checked(out, rel, "images", f"{service}:{tag or ''}", tag, digest, False)
 
 

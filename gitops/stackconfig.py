@@ -19,10 +19,11 @@ from typing import Any, Mapping
 from . import layout, names, yamlio
 from .catalog import tag_problem
 from .errors import InputError, Problem
+from .lifecycle import expire_pattern_problem
 from .model import (
     ArgoCDConfig, ClusterConfig, DeliveryPolicy, GitOpsConfig, IngressConfig, NodeGroup,
     DEFAULT_ALLOW_TAGS, AddOn, ImageUpdatePolicy, RegistryConfig, SealingConfig, Stack, SyncMode, SyncWindow, Topology, UpdateMode,
-    WorkloadDefaults,
+    WorkloadDefaults, AddonsConfig, Autoscaler,
 )
 from .reader import Node, Problems, checked, did_you_mean, type_name
 
@@ -99,7 +100,7 @@ def read_stack_values(root: Path, stack: str) -> dict[str, Any]:
     """The ``config:`` mapping of a stack file, as namespaced key -> value."""
     file = stack_file(stack)
     path = root / file
-    if not path.is_file():
+    if not path.exists():   # a directory, device or FIFO exists: the reader says what it is instead
         known = stack_names(root)
         hint = did_you_mean(stack, known)
         raise InputError([Problem(file, "", f"stack file not found{hint}; stacks of this project: {', '.join(known) or 'none'}")])
@@ -130,6 +131,7 @@ EXACT_VERSION = re.compile(r"v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?")
 KMS_KEY_REF = re.compile(r"(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/)?[A-Za-z0-9/_-]+")
 SECRETS_MANAGER_REF = re.compile(r"(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:)?[A-Za-z0-9/_+=.@-]{1,512}")
 KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+")
+ACM_CERTIFICATE_ARN = re.compile(r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+")
 
 
 def engine_values(raw: Mapping[str, Any], secret_keys: "set[str] | frozenset[str]", project: ProjectConfig) -> dict[str, Any]:
@@ -238,7 +240,7 @@ class _StackReader:
         if account is not None and (not isinstance(account, str) or not names.AWS_ACCOUNT.fullmatch(account)):
             self.problems.add(self.file, f"config.{NS}:awsAccountId", f"expected a 12-digit AWS account id in quotes, got {account!r}")
             account = None
-        cluster = self._cluster(self.sub("cluster"))
+        cluster = self._cluster(self.sub("cluster"), account)
         registry = self._registry(self.sub("registry"), account, region)
         gitops = self._gitops(self.sub("gitops"))
         workloads = self._workloads(self.sub("workloads"))
@@ -249,15 +251,16 @@ class _StackReader:
         sealing = self._sealing(self.sub("sealing"))
         updates = self._image_updates(self.sub("imageUpdates"), services)
         promote_from = self._promotion(self.sub("promotion"))
+        addons = self._addons(self.sub("addons"))
         if None in (env, profile, account, region, cluster, registry, gitops, workloads, ingress, delivery, argocd, tags,
-                    sealing, updates, promote_from):
+                    sealing, updates, promote_from, addons):
             return None
         return Stack(
             name=stack, file=self.file, environment=env, account_id=account, region=region,  # type: ignore[arg-type]
             cluster=cluster, registry=registry, gitops=gitops, workloads=workloads,  # type: ignore[arg-type]
             ingress=ingress, delivery=delivery, argocd=argocd, image_tags=tags,  # type: ignore[arg-type]
             sealing=sealing, image_updates=updates,  # type: ignore[arg-type]
-            promote_from=promote_from or None, profile=profile or "",
+            promote_from=promote_from or None, profile=profile or "", addons=addons,  # type: ignore[arg-type]
         )
 
     def _env(self, top: Node) -> "str | None":
@@ -288,7 +291,7 @@ class _StackReader:
             return None
         return value
 
-    def _cluster(self, node: "Node | None") -> "ClusterConfig | None":
+    def _cluster(self, node: "Node | None", account: "str | None") -> "ClusterConfig | None":
         if node is None or not self._is_map(node):
             return None
         name = checked(node.str("name", required=True), lambda v: names.label_problem(v, names.CLUSTER_MAX), node, "name")
@@ -311,14 +314,56 @@ class _StackReader:
             except ValueError:
                 node.error(f"publicAccessCidrs[{i}]", f"{c!r} is not a CIDR block such as '203.0.113.0/24'")
         admins = self._strings(node, "adminRoleArns", names.IAM_ROLE_ARN.pattern, "IAM role ARNs")
+        deploy = self._role_arn(node, "deployRoleArn", account, required=True,
+                                role="the role `pulumi up` runs as (CI's deploy role); it gets cluster admin")
+        preview = self._role_arn(node, "previewRoleArn", account, required=False,
+                                 role="the read-only role `pulumi preview` runs as; it gets read access")
+        if preview is not None and (preview == deploy or preview in admins):
+            node.error("previewRoleArn", f"{preview!r} is also the {'deployRoleArn' if preview == deploy else 'adminRoleArns'} "
+                       "role, which is cluster admin; previewRoleArn is for a separate read-only role (leave it out "
+                       "when previews run as an admin role)")
+            preview = None
         node.done()
-        if None in (name, version, cidr, azs, node_group):
+        if None in (name, version, cidr, azs, node_group, deploy):
             return None
         return ClusterConfig(
             name=name, kubernetes_version=version, vpc_cidr=cidr, availability_zones=azs,  # type: ignore[arg-type]
             subnet_ids=subnets, node_group=node_group, endpoint_public_access=public,  # type: ignore[arg-type]
             endpoint_private_access=private, public_access_cidrs=cidrs or ("0.0.0.0/0",), admin_role_arns=admins,
+            deploy_role_arn=deploy, preview_role_arn=preview,  # type: ignore[arg-type]
         )
+
+    def _role_arn(self, node: Node, key: str, account: "str | None", *, required: bool, role: str) -> "str | None":
+        """An IAM role ARN of the stack's own account, or None (reported when malformed or required).
+
+        The program refuses credentials of any other account (the account guard),
+        so a role elsewhere could never run it: that is a typo caught here rather
+        than an access entry nobody can use. A session ARN (``sts ... assumed-role``)
+        is what ``aws sts get-caller-identity`` prints, not what an access entry takes.
+        """
+        example = f"arn:aws:iam::{account or '111111111111'}:role/<name>"
+        value = node.raw(key)
+        if value is None:
+            if required:
+                node.error(key, f"is required: {role}; an IAM role ARN such as {example!r}")
+            return None
+        if not isinstance(value, str):
+            node.error(key, f"expected an IAM role ARN such as {example!r}, got {type_name(value)}")
+            return None
+        session = re.fullmatch(r"arn:(aws[a-z-]*):sts::([0-9]{12}):assumed-role/([^/]+)/.*", value)
+        if session:
+            node.error(key, f"{value!r} is a session of a role, not the role: use "
+                       f"'arn:{session[1]}:iam::{session[2]}:role/{session[3]}' (with the role's path, if it has one)")
+            return None
+        if not names.IAM_ROLE_ARN.fullmatch(value):
+            node.error(key, f"{value!r} is not an IAM role ARN; expected one such as {example!r}")
+            return None
+        owner = value.split(":")[4]
+        if account is not None and owner != account:
+            node.error(key, f"{value!r} is a role of account {owner}, but awsAccountId is {account}: the program only "
+                       "runs with credentials of awsAccountId, so the role must be one of that account")
+            return None
+        return value
 
     def _node_group(self, ng: Node) -> "NodeGroup | None":
         types = self._strings(ng, "instanceTypes", r"[a-z][a-z0-9-]*\.[a-z0-9]+", "EC2 instance types like 'm6i.large'") or ("m6i.large",)
@@ -348,19 +393,62 @@ class _StackReader:
         immutable = node.bool("immutableTags", False)
         kms = node.str("kmsKeyArn", None, pattern=KMS_KEY_ARN,
                        describe="a KMS key ARN like 'arn:aws:kms:eu-west-1:111111111111:key/<id>'")
+        role = self._registry_role(node, acct, account, owner)
+        force_delete = node.bool("forceDelete", False)
+        expire = self._strings(node, "expireTagPatterns", None, "ECR tag patterns")
+        for i, pattern in enumerate(expire):
+            problem = expire_pattern_problem(pattern)
+            if problem is None and pattern in expire[:i]:
+                problem = f"{pattern!r} is listed twice"
+            if problem:
+                node.error(f"expireTagPatterns[{i}]", problem)
         node.done()
         if acct is None or reg is None or keep is None or prefix is None:
             return None
-        return RegistryConfig(acct, reg, prefix, owner, keep, immutable, kms)
+        return RegistryConfig(acct, reg, prefix, owner, keep, immutable, kms,
+                              role_arn=role, force_delete=force_delete, expire_tag_patterns=expire)
+
+    def _registry_role(self, node: Node, registry_account: "str | None", stack_account: "str | None",
+                       owner: bool) -> "str | None":
+        """``roleArn``: the owner creates the repositories as this role when the registry is in another account.
+
+        The stack's own credentials are for ``awsAccountId`` (the account guard
+        insists), so an owner whose registry lives elsewhere cannot create the
+        repositories without a role there; the role's account is checked here,
+        not discovered at ``pulumi up`` as an access error halfway through.
+        """
+        describe = f"an IAM role ARN in the registry's account like 'arn:aws:iam::{registry_account or '<account>'}:role/<name>'"
+        role = node.str("roleArn", None, pattern=names.IAM_ROLE_ARN, describe=describe)
+        if role is not None and registry_account is not None:
+            role_account = role.split(":")[4]
+            if role_account != registry_account:
+                node.error("roleArn", f"{role!r} is a role in account {role_account}, but registry.accountId is "
+                           f"{registry_account}; the repositories are created as this role, so it must be "
+                           f"{describe}")
+                return None
+        if (owner and not node.has("roleArn") and registry_account is not None and stack_account is not None
+                and registry_account != stack_account):
+            node.error("roleArn", f"is required: this stack owns the registry in account {registry_account} but deploys "
+                       f"into account {stack_account} (awsAccountId), whose credentials cannot create repositories "
+                       f"there; give {describe} that those credentials may assume, or set owner: false here and "
+                       f"owner: true on a stack of account {registry_account}")
+        return role
 
     def _gitops(self, node: "Node | None") -> "GitOpsConfig | None":
         if node is None or not self._is_map(node):
             return None
-        url = node.str("repoURL", required=True, pattern=names.REPO_URL, describe="an https:// or ssh Git URL")
-        rev = node.str("revision", "main", pattern=names.GIT_REVISION, describe="a branch, tag or commit")
-        path = node.str("path", ".", describe="the directory of the rendered tree inside the repository")
+        # All three are written into every ApplicationSet's generator and Application template.
+        url = (node.str("repoURL", required=True, pattern=names.REPO_URL, describe="an https:// or ssh Git URL")
+               if self._template_safe(node, "repoURL") else None)
+        rev = (node.str("revision", "main", pattern=names.GIT_REVISION, describe="a branch, tag or commit")
+               if self._template_safe(node, "revision") else None)
+        path = (node.str("path", ".", describe="the directory of the rendered tree inside the repository")
+                if self._template_safe(node, "path") else None)
         if path is not None and (path.startswith("/") or ".." in path.split("/")):
             node.error("path", f"{path!r} must be relative to the repository root and stay inside it")
+            path = None
+        if path is not None and (path_problem := self._repo_path_problem(path)):
+            node.error("path", path_problem)
             path = None
         checkout = node.str("checkout", "gitops-repo",
                             describe="the local clone `pulumi up` writes into, relative to the project directory")
@@ -371,6 +459,36 @@ class _StackReader:
         if url is None or rev is None or path is None or checkout is None:
             return None
         return GitOpsConfig(url, rev, path.strip("/") or ".", checkout)
+
+    def _template_safe(self, node: Node, key: str) -> bool:
+        """False (reported) when the value would change the Go template it is written into."""
+        value = node.raw(key)
+        problem = names.template_text_problem(value) if isinstance(value, str) else None
+        if problem:
+            node.error(key, f"{problem}; it is written into the Go template of every generated Application")
+        return problem is None
+
+    @staticmethod
+    def _repo_path_problem(path: str) -> "str | None":
+        """Why ``path`` cannot locate the tree for the ApplicationSets, or None.
+
+        The git files generators use ``<path>/apps/<service>/overlays/<env>/config.json``
+        as a glob pattern, and the template finds the service at a fixed index of
+        the discovered file's path segments, so the path must be plain segments.
+        """
+        from .errors import shown
+
+        trimmed = path.rstrip("/")
+        if trimmed in ("", "."):
+            return None
+        for ch in "*?[]{}\\":
+            if ch in trimmed:
+                return (f"{shown(path)} contains {ch!r}: the ApplicationSets' git files generators read the path as a "
+                        "glob pattern, so it would match other directories; use plain directory names")
+        if any(segment in ("", ".") for segment in trimmed.split("/")):
+            return (f"{shown(path)} has an empty or '.' segment; write it like 'deploy/gitops' "
+                    "(or '.' for the repository root)")
+        return None
 
     def _workloads(self, node: "Node | None") -> "WorkloadDefaults | None":
         if node is not None and not self._is_map(node):
@@ -393,12 +511,24 @@ class _StackReader:
         tls = node.bool("tls", False)
         annotations = []
         for key, value in node.entries("annotations"):
-            if not isinstance(value, str):
+            key_problem = names.annotation_key_problem(key)
+            if key_problem:
+                self.problems.add(self.file, node.child_key("annotations", key), key_problem)
+            elif not isinstance(value, str):
                 self.problems.add(self.file, node.child_key("annotations", key), f"expected a string, got {type_name(value)}")
             else:
                 annotations.append((key, value))
+        size_problem = names.annotations_size_problem(dict(annotations))
+        if size_problem:
+            node.error("annotations", size_problem)
+        certificate = node.str("certificateArn", None, pattern=ACM_CERTIFICATE_ARN,
+                               describe="an ACM certificate ARN like 'arn:aws:acm:eu-west-1:111111111111:certificate/<id>'")
+        if certificate is not None and not tls:
+            node.error("certificateArn", "applies only with tls: true (it is the certificate of the HTTPS listener); "
+                       "set tls: true or remove certificateArn")
+            certificate = None
         node.done()
-        return IngressConfig(domain, class_name, tls, tuple(sorted(annotations)))
+        return IngressConfig(domain, class_name, tls, tuple(sorted(annotations)), certificate)
 
     def _delivery(self, node: "Node | None") -> "DeliveryPolicy | None":
         if node is not None and not self._is_map(node):
@@ -549,6 +679,20 @@ class _StackReader:
         source = node.str("from", "", describe="the environment whose tags are promoted into this one")
         node.done()
         return source
+
+    def _addons(self, node: "Node | None") -> "AddonsConfig | None":
+        """The cluster controllers; each stays on unless the stack sets it off (``false`` / ``none``) explicitly."""
+        if node is not None and not self._is_map(node):
+            return None
+        node = node or Node({}, self.file, f"config.{NS}:addons", self.problems)
+        defaults = AddonsConfig()
+        load_balancer = node.bool("loadBalancerController", defaults.load_balancer_controller)
+        metrics = node.bool("metricsServer", defaults.metrics_server)
+        autoscaler = node.str("autoscaler", defaults.autoscaler.value, choices=tuple(a.value for a in Autoscaler))
+        node.done()
+        if autoscaler is None:
+            return None
+        return AddonsConfig(load_balancer, metrics, Autoscaler(autoscaler))
 
     def _image_tags(self, node: "Node | None", services: tuple[str, ...]) -> "tuple[tuple[str, str], ...] | None":
         if node is None:

@@ -22,6 +22,7 @@ from typing import Any, Iterable
 
 from . import layout, yamlio
 from .appset import ExpansionContext, RepoCheckout, check_applications, expand
+from .appset.tamper import tamper_findings
 from .errors import GitOpsError, InputError, OutputError
 from .fleetcheck import check_metadata_contract, is_cluster_secret
 from .k8sschema import Schemas, describe
@@ -80,14 +81,24 @@ class _ArgoObjects:
     projects: dict[str, dict[str, Any]] = field(default_factory=dict)
     cluster_secrets: list[dict[str, Any]] = field(default_factory=list)
     secret_sources: dict[str, str] = field(default_factory=dict)   # namespace/name -> where it came from
+    default_projects: list[tuple[str, dict[str, Any]]] = field(default_factory=list)   # every ``default`` AppProject
+    project_sources: list[tuple[str, dict[str, Any]]] = field(default_factory=list)   # every AppProject, with where
 
 
-# Argo CD creates the project ``default`` itself (no restrictions); the hub's root Applications use it.
-DEFAULT_PROJECT: dict[str, Any] = {
-    "apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject",
-    "metadata": {"name": "default"},
-    "spec": {"sourceRepos": ["*"], "destinations": [{"server": "*", "namespace": "*"}],
-             "clusterResourceWhitelist": [{"group": "*", "kind": "*"}]},
+# Projects that exist without being in the tree: Argo CD creates ``default`` itself (unrestricted until the
+# tree's own ``default`` replaces it), and the Pulumi program creates the roots' project with the root Application.
+BUILT_IN_PROJECTS: dict[str, dict[str, Any]] = {
+    layout.DEFAULT_PROJECT: {
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject",
+        "metadata": {"name": layout.DEFAULT_PROJECT},
+        "spec": {"sourceRepos": ["*"], "destinations": [{"server": "*", "namespace": "*"}],
+                 "clusterResourceWhitelist": [{"group": "*", "kind": "*"}]},
+    },
+    layout.PLATFORM_PROJECT: {
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject",
+        "metadata": {"name": layout.PLATFORM_PROJECT},
+        "spec": {"sourceRepos": ["*"], "destinations": [{"server": layout.IN_CLUSTER_SERVER, "namespace": "*"}]},
+    },
 }
 
 
@@ -130,7 +141,7 @@ def validate_tree(tree: Path, options: ValidateOptions, repo_path: str | None = 
             report.problems.append(Finding(b.directory, f"kustomize build failed: {_first_lines(b.output)}"))
             continue
         try:
-            objects = yamlio.parse_all(b.output, f"{b.directory} (built)")
+            objects = yamlio.parse_all(b.output, f"{b.directory} (built)", generated=True)
         except GitOpsError as exc:
             report.problems.append(Finding(b.directory, str(exc)))
             continue
@@ -159,6 +170,8 @@ def validate_tree(tree: Path, options: ValidateOptions, repo_path: str | None = 
     report.problems.extend(contract_findings(argo))
     apps, problems = expand_all(tree, argo, repo_path)
     report.problems.extend(problems)
+    report.problems.extend(project_boundary_findings(tree, argo, repo_path, apps))
+    report.problems.extend(duplicate_name_findings(argo, apps, repo_path))
     for info, app, where in apps:
         for error in schemas.errors(app):
             report.problems.append(Finding(where, f"generated {describe(app)}: {error}"))
@@ -190,7 +203,7 @@ def generated_applications(tree: Path, options: ValidateOptions, repo_path: str 
         if not b.ok:
             problems.append(Finding(b.directory, f"kustomize build failed: {_first_lines(b.output)}"))
             continue
-        for obj in yamlio.parse_all(b.output, f"{b.directory} (built)"):
+        for obj in yamlio.parse_all(b.output, f"{b.directory} (built)", generated=True):
             if isinstance(obj, dict):
                 _collect(obj, b.directory, argo)
     for where, obj in _load_registrations(tree, problems):
@@ -248,10 +261,9 @@ def _namespace(obj: dict[str, Any]) -> str:
 
 def expand_all(tree: Path, argo: _ArgoObjects, repo_path: str, strict: bool = False) -> tuple[list[tuple[AppInfo, dict[str, Any], str]], list[Finding]]:
     """Expand every ApplicationSet; with ``strict`` an appset that cannot be expanded is raised, else reported."""
-    repo_urls = sorted({_repo_url(g) for _, a in argo.appsets for g in _generators(a) if _repo_url(g)})
-    repos = [RepoCheckout(url, tree, "" if repo_path in (".", "") else repo_path) for url in repo_urls]
+    repos = _checkouts(argo, repo_path, tree)
     contexts: dict[str, ExpansionContext] = {}   # one per Argo CD namespace: it lists its own cluster Secrets
-    projects = {"default": DEFAULT_PROJECT, **argo.projects}
+    projects = {**BUILT_IN_PROJECTS, **argo.projects}
     out: list[tuple[AppInfo, dict[str, Any], str]] = []
     problems: list[Finding] = []
     for where, appset in argo.appsets:
@@ -273,6 +285,97 @@ def expand_all(tree: Path, argo: _ArgoObjects, repo_path: str, strict: bool = Fa
         for app in apps:
             out.append((_info(app, name), app, where))
     return out, problems
+
+
+def project_boundary_findings(tree: Path, argo: _ArgoObjects, repo_path: str,
+                              apps: list[tuple[AppInfo, dict[str, Any], str]]) -> list[Finding]:
+    """No edit of a discovered file moves an Application (``appset.tamper``); ``default`` grants nothing and holds nothing."""
+    findings = []
+    repos = _checkouts(argo, repo_path, tree)
+    for where, appset in argo.appsets:
+        name = (appset.get("metadata") or {}).get("name", "?")
+        namespace = _namespace(appset)
+
+        def context(namespace: str = namespace) -> ExpansionContext:
+            return ExpansionContext(repos=repos, cluster_secrets=argo.cluster_secrets, argocd_namespace=namespace)
+
+        try:
+            moves = tamper_findings(appset, context)
+        except GitOpsError:
+            continue   # expand_all already reported why it does not expand
+        findings.extend(Finding(where, f"ApplicationSet {name}: {move}") for move in moves)
+    for where, default in argo.default_projects:
+        spec = default.get("spec") or {}
+        granted = [key for key in ("sourceRepos", "destinations", "clusterResourceWhitelist", "namespaceResourceWhitelist")
+                   if spec.get(key)]
+        if granted:
+            findings.append(Finding(where, f"AppProject {layout.DEFAULT_PROJECT} grants {', '.join(granted)}; "
+                                    "it must grant nothing (an Application that lands in it could deploy anywhere)"))
+    for info, _, where in apps:
+        if info.project == layout.DEFAULT_PROJECT:
+            findings.append(Finding(where, f"Application {info.name} is in project {layout.DEFAULT_PROJECT}, "
+                                    "which grants nothing; give it its own project"))
+    return findings
+
+
+def duplicate_name_findings(argo: _ArgoObjects, apps: list[tuple[AppInfo, dict[str, Any], str]],
+                            repo_path: str) -> list[Finding]:
+    """Application, AppProject and ApplicationSet names are unique per Argo CD and namespace.
+
+    Argo CD keeps one object per kind, namespace and name: a second one of the
+    same name (or an Application named like ``root-<env>``, the root the Pulumi
+    program creates) overwrites the first, and each owner undoes the other.
+    Several ``argocd/<env>`` directories can go into one Argo CD, so which do
+    is read from the tree: a directory that a generated Application syncs (a
+    hub's ``fleet-roots`` syncs each spoke's) belongs to the Argo CD of the
+    directory that generated it; every other one is an Argo CD of its own,
+    synced by its ``root-<env>``. Standalone clusters' directories never meet,
+    however alike their names.
+    """
+    parent: dict[str, str] = {}
+    for info, _, where in apps:
+        source = source_dir(info, repo_path)
+        if source and source != where and source.startswith(f"{layout.ARGOCD_DIR}/"):
+            parent.setdefault(source, where)
+
+    def argocd_of(where: str) -> str:
+        seen = {where}
+        while where in parent and parent[where] not in seen:
+            where = parent[where]
+            seen.add(where)
+        return where
+
+    claims: dict[tuple[str, str, str, str], set[tuple[str, str]]] = {}   # (Argo CD, namespace, kind, name) -> origins
+
+    def claim(where: str, kind: str, namespace: str, name: str, origin: str) -> None:
+        claims.setdefault((argocd_of(where), namespace, kind, name), set()).add((where, origin))
+
+    namespaces: dict[str, str] = {}
+    for kind, objects in (("AppProject", argo.project_sources), ("ApplicationSet", argo.appsets)):
+        for where, obj in objects:
+            namespaces.setdefault(where, _namespace(obj))
+            claim(where, kind, _namespace(obj), str((obj.get("metadata") or {}).get("name", "")), where)
+    for info, app, where in apps:
+        claim(where, "Application", _namespace(app), info.name, f"ApplicationSet {info.applicationset} ({where})")
+    for where, namespace in sorted(namespaces.items()):
+        parts = where.split("/")
+        if len(parts) == 2 and parts[0] == layout.ARGOCD_DIR and where not in parent:
+            claim(where, "Application", namespace, layout.root_application_name(parts[1]),
+                  f"the root Application of {where} (created by the Pulumi program)")
+    findings = []
+    for (argocd, namespace, kind, name), origins in sorted(claims.items()):
+        if len(origins) < 2:
+            continue   # one origin: unique, or an ApplicationSet repeating a name (check_applications reports it)
+        ordered = sorted(origins)
+        findings.append(Finding(ordered[-1][0], f"{kind} {name!r} is defined more than once in Argo CD namespace "
+                                f"{namespace} (the Argo CD that syncs {argocd}): by {', by '.join(o for _, o in ordered)}; "
+                                "Argo CD keeps one object of a name, so each would overwrite the other: rename one"))
+    return findings
+
+
+def _checkouts(argo: _ArgoObjects, repo_path: str, tree: Path) -> list[RepoCheckout]:
+    repo_urls = sorted({_repo_url(g) for _, a in argo.appsets for g in _generators(a) if _repo_url(g)})
+    return [RepoCheckout(url, tree, "" if repo_path in (".", "") else repo_path) for url in repo_urls]
 
 
 def _info(app: dict[str, Any], appset: str) -> AppInfo:
@@ -297,6 +400,9 @@ def _collect(obj: dict[str, Any], where: str, argo: _ArgoObjects) -> None:
         argo.appsets.append((where, obj))
     elif api.startswith("argoproj.io/") and kind == "AppProject":
         argo.projects[str((obj.get("metadata") or {}).get("name"))] = obj
+        argo.project_sources.append((where, obj))
+        if (obj.get("metadata") or {}).get("name") == layout.DEFAULT_PROJECT:
+            argo.default_projects.append((where, obj))
     elif is_cluster_secret(obj):
         argo.cluster_secrets.append(obj)
         meta = obj.get("metadata") or {}

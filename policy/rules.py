@@ -78,9 +78,50 @@ IAM_DOCUMENT_FIELDS: dict[str, tuple[str, ...]] = {
 # Actions that may be allowed on Resource "*". ecr:GetAuthorizationToken has no
 # resource-level permissions: IAM only accepts it on "*", and the token it returns
 # grants nothing by itself (every pull is still authorised per repository, by the
-# other statements and the repositories' own policies). Compared case-insensitively,
-# as IAM does.
-WILDCARD_RESOURCE_ACTIONS = ("ecr:GetAuthorizationToken",)
+# other statements and the repositories' own policies). The rest are the read-only
+# discovery calls of the cluster's controllers (load balancer controller, Cluster
+# Autoscaler): Describe/List/Get actions that IAM grants on "*" (most have no
+# resource-level permissions) and that change nothing. Every action that changes
+# something must name its resources. Compared case-insensitively, as IAM does.
+WILDCARD_RESOURCE_ACTIONS = (
+    "ecr:GetAuthorizationToken",
+    "acm:ListCertificates",
+    "autoscaling:DescribeAutoScalingGroups",
+    "autoscaling:DescribeAutoScalingInstances",
+    "autoscaling:DescribeLaunchConfigurations",
+    "autoscaling:DescribeScalingActivities",
+    "autoscaling:DescribeTags",
+    "ec2:DescribeAccountAttributes",
+    "ec2:DescribeAddresses",
+    "ec2:DescribeAvailabilityZones",
+    "ec2:DescribeImages",
+    "ec2:DescribeInstanceTypes",
+    "ec2:DescribeInstances",
+    "ec2:DescribeInternetGateways",
+    "ec2:DescribeLaunchTemplateVersions",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeRouteTables",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeTags",
+    "ec2:DescribeVpcPeeringConnections",
+    "ec2:DescribeVpcs",
+    "ec2:GetInstanceTypesFromInstanceRequirements",
+    "ec2:GetSecurityGroupsForVpc",
+    "elasticloadbalancing:DescribeCapacityReservation",
+    "elasticloadbalancing:DescribeListenerAttributes",
+    "elasticloadbalancing:DescribeListenerCertificates",
+    "elasticloadbalancing:DescribeListeners",
+    "elasticloadbalancing:DescribeLoadBalancerAttributes",
+    "elasticloadbalancing:DescribeLoadBalancers",
+    "elasticloadbalancing:DescribeRules",
+    "elasticloadbalancing:DescribeSSLPolicies",
+    "elasticloadbalancing:DescribeTags",
+    "elasticloadbalancing:DescribeTargetGroupAttributes",
+    "elasticloadbalancing:DescribeTargetGroups",
+    "elasticloadbalancing:DescribeTargetHealth",
+    "elasticloadbalancing:DescribeTrustStores",
+)
 _WILDCARD_RESOURCE_ACTIONS = frozenset(a.lower() for a in WILDCARD_RESOURCE_ACTIONS)
 
 # An exact chart version: Helm treats anything else ("^1.2", "~1.2.3", "1.2", "1.x",
@@ -262,9 +303,9 @@ def statement_problems(statement: Mapping[str, Any]) -> list[str]:
         broad = sorted(a for a in _strings(statement.get("Action"))
                        if a.strip().lower() not in _WILDCARD_RESOURCE_ACTIONS)
         if broad:
-            problems.append(f"{label} allows {', '.join(broad)} on Resource \"*\": only "
-                            f"{', '.join(WILDCARD_RESOURCE_ACTIONS)} may be granted on every resource "
-                            "(it has no resource-level permissions)")
+            problems.append(f"{label} allows {', '.join(broad)} on Resource \"*\": only ecr:GetAuthorizationToken "
+                            "and read-only discovery actions that IAM grants only on every resource may be "
+                            "(WILDCARD_RESOURCE_ACTIONS in policy/rules.py); name the resources it changes")
     return problems
 
 
@@ -366,8 +407,8 @@ EKS_CLUSTER_HARDENED = ResourceValidationPolicy(
 IAM_NO_WILDCARDS = ResourceValidationPolicy(
     name="iam-no-wildcards",
     description="IAM and ECR policy documents grant named actions only (no \"*\", \"service:*\" or NotAction "
-                "in an Allow), and Resource \"*\" only for ecr:GetAuthorizationToken, which has no "
-                "resource-level permissions.",
+                "in an Allow), and Resource \"*\" only for ecr:GetAuthorizationToken and read-only "
+                "discovery actions, which IAM grants only on every resource.",
     validate=_validator({IAM_ROLE_POLICY: "IAM role policy", IAM_POLICY: "IAM policy", IAM_ROLE: "IAM role",
                                 ECR_REPOSITORY_POLICY: "ECR repository policy"},
                         lambda args: iam_problems(args.resource_type, args.props)),

@@ -32,6 +32,7 @@ from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.sync_await import _sync_await
 
 MOCK_ACCOUNT = "123456789012"
+MOCK_VPC_ID = "vpc-0a1b2c3d4e5f60718"
 PROJECT = "gitops-platform"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
@@ -239,7 +240,9 @@ def computed_outputs(typ: str, name: str, inputs: dict[str, Any], account: str, 
             "arn": f"arn:aws:eks:{region}:{account}:cluster/{physical}",
             "endpoint": f"https://{physical}.gr7.{region}.eks.amazonaws.com",
             "certificateAuthority": {"data": base64.b64encode(b"mock-ca").decode()},
-            "vpcConfig": {**inputs.get("vpcConfig", {}), "clusterSecurityGroupId": f"sg-{name}"},
+            # EKS reports the VPC its subnets are in; the mocks cannot know it, so any fixed id stands in.
+            "vpcConfig": {**inputs.get("vpcConfig", {}), "clusterSecurityGroupId": f"sg-{name}",
+                          "vpcId": MOCK_VPC_ID},
         }
     if typ == "tls:index/privateKey:PrivateKey":
         return {"privateKeyPem": mock_private_key(name), "publicKeyPem": "mock-public-key"}
@@ -522,3 +525,235 @@ def program(pulumi_mocks) -> ProgramRun:  # type: ignore[no-untyped-def]
         return mocks, {name: export(value) for name, value in outputs.items()}
 
     return _run
+
+
+# --- replacements under create-before-delete ---------------------------------------------------
+#
+# Pulumi replaces a resource when an input its provider marks ForceNew changes, and by default
+# creates the replacement before deleting the original. A physical name that comes from a
+# fixed input is then still taken by the original, and the create fails (EKS answers
+# ResourceInUseException, IAM EntityAlreadyExists); for an association the later delete of the
+# original undoes the new one. Given the registrations of two runs (before and after a config
+# change), the functions below say which resources would be replaced and which new physical
+# resource would meet a live one of the same name.
+
+# ForceNew inputs per resource type, in the engine's camelCase, nested blocks as dotted paths,
+# as the upstream schemas of hashicorp/terraform-provider-aws (which pulumi-aws bridges) mark them:
+#   aws:eks/nodeGroup        internal/service/eks/node_group.go (resourceNodeGroup)
+#   aws:eks/cluster          internal/service/eks/cluster.go (resourceCluster; also replaced when
+#                            encryption_config is removed, a CustomizeDiff not modelled here)
+#   aws:eks/accessEntry      internal/service/eks/access_entry.go
+#   aws:eks/accessPolicyAssociation  internal/service/eks/access_policy_association.go
+#   aws:eks/addon            internal/service/eks/addon.go
+#   aws:iam/role             internal/service/iam/role.go
+#   aws:iam/rolePolicyAttachment     internal/service/iam/role_policy_attachment.go
+#   aws:cloudwatch/logGroup  internal/service/logs/group.go
+#   aws:kms/alias            internal/service/kms/alias.go
+#   aws:ecr/repository       internal/service/ecr/repository.go (encryption_configuration: the
+#                            encryption of a repository is fixed at creation)
+FORCE_NEW: Mapping[str, frozenset[str]] = {
+    "aws:eks/nodeGroup:NodeGroup": frozenset({
+        "amiType", "capacityType", "clusterName", "diskSize", "instanceTypes", "launchTemplate.id",
+        "launchTemplate.name", "nodeGroupName", "nodeGroupNamePrefix", "nodeRoleArn", "remoteAccess", "subnetIds"}),
+    "aws:eks/cluster:Cluster": frozenset({
+        "accessConfig.bootstrapClusterCreatorAdminPermissions", "bootstrapSelfManagedAddons",
+        "kubernetesNetworkConfig.ipFamily", "kubernetesNetworkConfig.serviceIpv4Cidr", "name", "outpostConfig",
+        "roleArn"}),
+    "aws:eks/accessEntry:AccessEntry": frozenset({"clusterName", "principalArn", "type"}),
+    "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": frozenset({
+        "accessScope", "clusterName", "policyArn", "principalArn"}),
+    "aws:eks/addon:Addon": frozenset({"addonName", "clusterName"}),
+    "aws:iam/role:Role": frozenset({"name", "namePrefix", "path"}),
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": frozenset({"policyArn", "role"}),
+    "aws:cloudwatch/logGroup:LogGroup": frozenset({"logGroupClass", "name", "namePrefix"}),
+    "aws:kms/alias:Alias": frozenset({"name", "namePrefix"}),
+    "aws:ecr/repository:Repository": frozenset({"encryptionConfigurations", "name"}),
+}
+
+
+@dataclass(frozen=True)
+class Naming:
+    """How AWS identifies one resource type: the inputs that together must be unique at any moment.
+
+    ``fresh_unless``: when this input is not given, a fresh unique name is made
+    (by the provider, or by Pulumi's auto-naming). ``prefix``: given instead, a
+    fresh name with that prefix is made for every creation.
+    """
+
+    identity: tuple[str, ...]
+    fresh_unless: str = ""
+    prefix: str = ""
+
+
+NAMING: Mapping[str, Naming] = {
+    "aws:eks/nodeGroup:NodeGroup": Naming(("clusterName", "nodeGroupName"), "nodeGroupName", "nodeGroupNamePrefix"),
+    "aws:eks/cluster:Cluster": Naming(("name",)),
+    "aws:eks/accessEntry:AccessEntry": Naming(("clusterName", "principalArn")),
+    "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": Naming(("clusterName", "principalArn", "policyArn")),
+    "aws:eks/addon:Addon": Naming(("clusterName", "addonName")),
+    "aws:iam/role:Role": Naming(("name",), "name", "namePrefix"),
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": Naming(("role", "policyArn")),
+    "aws:cloudwatch/logGroup:LogGroup": Naming(("name",), "name", "namePrefix"),
+    "aws:kms/alias:Alias": Naming(("name",), "name", "namePrefix"),
+    "aws:ecr/repository:Repository": Naming(("name",)),
+}
+
+_ABSENT = object()
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """A resource the engine would replace: which ForceNew inputs changed, and its physical identity before and after.
+
+    An identity of None is a fresh name per creation, which can never collide.
+    """
+
+    typ: str
+    name: str
+    because: tuple[str, ...]
+    old_identity: Optional[tuple[Any, ...]]
+    new_identity: Optional[tuple[Any, ...]]
+
+
+def physical_identity(reg: Registration) -> Optional[tuple[Any, ...]]:
+    """What AWS knows ``reg`` by, from its inputs; None when a fresh name is made (or the type is not in NAMING)."""
+    naming = NAMING.get(reg.typ)
+    if naming is None:
+        return None
+    if naming.prefix and naming.prefix in reg.inputs:
+        return None
+    if naming.fresh_unless and reg.inputs.get(naming.fresh_unless) is None:
+        return None
+    return tuple(reg.inputs.get(key) for key in naming.identity)
+
+
+def _at(value: Any, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return _ABSENT
+        value = value[part]
+    return value
+
+
+def _without(value: Any, path: str) -> Any:
+    """``value`` with the dotted ``path`` removed (a copy; the engine never diffs what ignore_changes names)."""
+    head, _, rest = path.partition(".")
+    if not isinstance(value, dict) or head not in value:
+        return value
+    if not rest:
+        return {k: v for k, v in value.items() if k != head}
+    return {**value, head: _without(value[head], rest)}
+
+
+def _diffed_inputs(mocks: RecordingMocks, reg: Registration) -> dict[str, Any]:
+    inputs: Any = reg.inputs
+    for path in mocks.links_of(reg).ignore_changes:
+        inputs = _without(inputs, path)
+    return inputs
+
+
+def _custom(mocks: RecordingMocks) -> dict[tuple[str, str], Registration]:
+    return {(r.typ, r.name): r for r in mocks.registrations if r.custom}
+
+
+def changed_resources(before: RecordingMocks, after: RecordingMocks) -> list[tuple[str, str]]:
+    """(type, name) of every resource of both runs whose inputs differ, ignore_changes applied as the engine does."""
+    old, new = _custom(before), _custom(after)
+    return sorted(key for key in old.keys() & new.keys()
+                  if _diffed_inputs(before, old[key]) != _diffed_inputs(after, new[key]))
+
+
+def replacements(before: RecordingMocks, after: RecordingMocks,
+                 force_new: Mapping[str, frozenset[str]] = FORCE_NEW) -> list[Replacement]:
+    """The resources of both runs that the engine would replace, and why.
+
+    Conservative where the mocks cannot tell: an input that disappears counts as
+    a change (the provider may keep a computed value instead), and a replaced
+    resource's new ID is not propagated to the resources that read it (the mocks
+    give it the same ID), so replacements only cascade through changed inputs.
+    A changed resource of a type missing from ``force_new`` is not reported
+    here; ``changed_resources`` lists it.
+    """
+    old, new = _custom(before), _custom(after)
+    found = []
+    for key in sorted(old.keys() & new.keys()):
+        typ = key[0]
+        if typ not in force_new:
+            continue
+        was, now = _diffed_inputs(before, old[key]), _diffed_inputs(after, new[key])
+        because = tuple(sorted(p for p in force_new[typ] if _at(was, p) != _at(now, p)))
+        if because:
+            found.append(Replacement(typ, key[1], because, physical_identity(old[key]), physical_identity(new[key])))
+    return found
+
+
+def name_collisions(before: RecordingMocks, after: RecordingMocks,
+                    force_new: Mapping[str, frozenset[str]] = FORCE_NEW) -> list[str]:
+    """Every resource the update would create (new, or a replacement) while one of the same physical identity still exists.
+
+    Under create-before-delete every resource of the ``before`` run is still
+    there when the creates run (replaced originals and removed resources are
+    deleted last), so a new identity must not be any of theirs.
+    """
+    old, new = _custom(before), _custom(after)
+    live: dict[tuple[str, tuple[Any, ...]], str] = {}
+    for (typ, name), reg in old.items():
+        identity = physical_identity(reg)
+        if identity is not None:
+            live[(typ, identity)] = name
+    creates = [(new[(r.typ, r.name)], f"replaced (changed: {', '.join(r.because)})")
+               for r in replacements(before, after, force_new)]
+    creates += [(reg, "created") for key, reg in sorted(new.items()) if key not in old]
+    problems = []
+    for reg, why in creates:
+        identity = physical_identity(reg)
+        holder = live.get((reg.typ, identity)) if identity is not None else None
+        if holder is not None:
+            problems.append(f"{reg.typ} {reg.name}: {why}, but {holder} still holds the physical identity "
+                            f"{dict(zip(NAMING[reg.typ].identity, identity))} when it is created")
+    return problems
+
+
+# --- destroy order ------------------------------------------------------------------------------
+
+
+def delete_order(mocks: RecordingMocks) -> list[Registration]:
+    """The order ``pulumi destroy`` deletes the recorded resources in, as the engine derives it from the graph.
+
+    A resource goes before everything it depends on (``depends_on`` and its
+    inputs' dependencies), before its parent and before its provider. Where the
+    graph leaves a choice (the engine would delete in parallel), later
+    registrations go first, so the order is deterministic.
+    """
+    regs = [r for r in mocks.registrations if (r.typ, r.name) in mocks.links]
+    urn_of = {id(r): mocks.links_of(r).urn for r in regs}
+    by_urn = {urn_of[id(r)]: r for r in regs}
+    position = {id(r): i for i, r in enumerate(regs)}
+
+    def after(reg: Registration) -> set[str]:
+        """URNs that must still exist while ``reg`` is deleted."""
+        link = mocks.links_of(reg)
+        provider = reg.provider.rsplit("::", 1)[0] if reg.provider else ""
+        return {urn for urn in (*link.dependencies, link.parent, provider) if urn in by_urn and urn != link.urn}
+
+    waiting_on = {urn: 0 for urn in by_urn}   # how many not-yet-deleted resources must go before this one
+    for reg in regs:
+        for urn in after(reg):
+            waiting_on[urn] += 1
+    order: list[Registration] = []
+    ready = [r for r in regs if waiting_on[urn_of[id(r)]] == 0]
+    while ready:
+        reg = ready.pop()   # the latest registration among those free to go
+        order.append(reg)
+        for urn in after(reg):
+            waiting_on[urn] -= 1
+            if waiting_on[urn] == 0:
+                ready.append(by_urn[urn])
+                ready.sort(key=lambda r: position[id(r)])
+    assert len(order) == len(regs), "the recorded graph has a cycle"
+    return order
+
+
+def deleted_before(order: list[Registration], first: Registration, then: Registration) -> bool:
+    """Whether a destroy in ``order`` (``delete_order``) deletes ``first`` before ``then``."""
+    return order.index(first) < order.index(then)

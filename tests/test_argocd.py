@@ -6,11 +6,13 @@ import asyncio
 import dataclasses
 import gc
 import json
+from pathlib import Path
 from typing import Any, Callable
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
+import yaml
 from pulumi.runtime import rpc
 
 from components.argocd import (
@@ -26,8 +28,10 @@ from components.argocd import (
     root_app_values,
 )
 from components.charts import ARGO_CD, ARGOCD_APPS, IMAGE_UPDATER
+from gitops.errors import InputError
 from gitops.model import GitOpsConfig, RegistryConfig
-from pulumi_harness import RecordingMocks
+from gitops.project import load_project
+from pulumi_harness import RecordingMocks, deleted_before, delete_order
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 SECRET = "kubernetes:core/v1:Secret"
@@ -106,6 +110,56 @@ def test_a_hostname_adds_the_ingress_with_class_and_annotations_behind_tls_termi
                                            "ingressClassName": "alb", "annotations": annotations}
 
 
+HOST = "argocd.qa.example.com"
+HTTPS_ON_ALB = {
+    "alb.ingress.kubernetes.io/listen-ports": '[{"HTTP": 80}, {"HTTPS": 443}]',
+    "alb.ingress.kubernetes.io/ssl-redirect": "443",
+    "alb.ingress.kubernetes.io/backend-protocol": "HTTP",
+}
+CERTIFICATE = "arn:aws:acm:eu-west-3:123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+
+
+def _server_ingress(**changes: Any) -> dict[str, Any]:
+    return argocd_values(dataclasses.replace(ARGS, hostname=HOST, **changes))["server"]["ingress"]
+
+
+def test_tls_on_an_alb_ingress_adds_https_listeners_with_a_redirect_and_the_tls_host() -> None:
+    ingress = _server_ingress(ingress_class="alb", ingress_tls=True)
+    assert ingress["annotations"] == HTTPS_ON_ALB
+    # spec.tls names the host: the ALB controller finds the host's certificate in ACM by it.
+    assert ingress["tls"] is True
+
+
+def test_a_certificate_arn_is_the_alb_listeners_certificate() -> None:
+    ingress = _server_ingress(ingress_class="alb", ingress_tls=True, certificate_arn=CERTIFICATE)
+    assert ingress["annotations"] == {**HTTPS_ON_ALB, "alb.ingress.kubernetes.io/certificate-arn": CERTIFICATE}
+
+
+def test_without_tls_an_alb_ingress_gets_no_https_annotations() -> None:
+    annotations = {"alb.ingress.kubernetes.io/scheme": "internal"}
+    ingress = _server_ingress(ingress_class="alb", ingress_annotations=annotations)
+    assert ingress["annotations"] == annotations and "tls" not in ingress
+
+
+def test_tls_on_another_ingress_class_keeps_only_the_stacks_annotations() -> None:
+    annotations = {"cert-manager.io/cluster-issuer": "letsencrypt"}
+    ingress = _server_ingress(ingress_class="nginx", ingress_annotations=annotations, ingress_tls=True,
+                              certificate_arn=CERTIFICATE)
+    assert ingress["annotations"] == annotations and ingress["tls"] is True
+
+
+def test_the_stacks_own_alb_annotations_win_over_the_https_defaults() -> None:
+    mine = {"alb.ingress.kubernetes.io/listen-ports": '[{"HTTPS": 8443}]'}
+    ingress = _server_ingress(ingress_class="alb", ingress_annotations=mine, ingress_tls=True)
+    assert ingress["annotations"] == {**HTTPS_ON_ALB, **mine}
+
+
+@pytest.mark.parametrize("tls,url", [(False, "http://argocd.qa.example.com"), (True, "https://argocd.qa.example.com")])
+def test_argocd_is_told_the_url_its_ingress_serves(tls: bool, url: str) -> None:
+    values = argocd_values(dataclasses.replace(ARGS, hostname=HOST, ingress_class="alb", ingress_tls=tls))
+    assert values["configs"]["cm"]["url"] == url
+
+
 def test_the_image_updater_trusts_eks_pod_identity_only() -> None:
     statement = json.loads(pod_identity_trust_policy())["Statement"]
     assert statement == [{"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
@@ -161,10 +215,27 @@ def test_the_root_application_points_at_the_environments_argocd_directory(path: 
 
 def test_the_root_application_syncs_into_argocds_namespace_automatically_with_cascade_delete() -> None:
     app = root_app_values(dataclasses.replace(ARGS, namespace="gitops"))["applications"]["root-qa-eu"]
-    assert (app["namespace"], app["project"]) == ("gitops", "default")
+    assert (app["namespace"], app["project"]) == ("gitops", "gitops-platform")
     assert app["destination"] == {"server": "https://kubernetes.default.svc", "namespace": "gitops"}
-    assert app["syncPolicy"] == {"automated": {"prune": True, "selfHeal": True}}
+    assert app["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
     assert app["finalizers"] == ["resources-finalizer.argocd.argoproj.io"]
+
+
+def test_the_root_applications_project_admits_only_argo_cds_own_kinds_into_its_namespace() -> None:
+    """Argo CD's ``default`` grants nothing once the root has synced, so the root brings its own project."""
+    project = root_app_values(dataclasses.replace(ARGS, namespace="gitops"))["projects"]["gitops-platform"]
+    assert project["namespace"] == "gitops" and project["sourceRepos"] == [GITOPS.repo_url]
+    assert project["destinations"] == [{"server": "https://kubernetes.default.svc", "namespace": "gitops"}]
+    assert project["clusterResourceWhitelist"] == []
+    assert {(k["group"], k["kind"]) for k in project["namespaceResourceWhitelist"]} == {
+        ("argoproj.io", "AppProject"), ("argoproj.io", "ApplicationSet"),
+        ("argocd-image-updater.argoproj.io", "ImageUpdater")}
+
+
+def test_the_root_application_retries_a_failed_sync_with_backoff() -> None:
+    app = root_app_values(ARGS)["applications"]["root-qa-eu"]
+    # Argo CD's syncPolicy.retry: its first sync can race the CRDs of a fresh install.
+    assert app["syncPolicy"]["retry"] == {"limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}}
 
 
 def test_repository_data_for_https_and_ssh() -> None:
@@ -292,9 +363,15 @@ def _ignore_credential_errors(loop: asyncio.AbstractEventLoop, context: dict[str
         loop.default_exception_handler(context)
 
 
-@pytest.mark.parametrize("hostname,url", [(None, None), ("argocd.qa.example.com", "https://argocd.qa.example.com")])
-def test_the_url_follows_the_hostname(pulumi_mocks, hostname: str | None, url: str | None) -> None:  # type: ignore[no-untyped-def]
-    _, argocd = _build(pulumi_mocks, dataclasses.replace(ARGS, hostname=hostname))
+@pytest.mark.parametrize("hostname,tls,url", [
+    (None, False, None),
+    (None, True, None),
+    ("argocd.qa.example.com", False, "http://argocd.qa.example.com"),
+    ("argocd.qa.example.com", True, "https://argocd.qa.example.com"),
+])
+def test_the_url_is_https_only_when_the_ingress_serves_tls(pulumi_mocks, hostname: str | None, tls: bool,  # type: ignore[no-untyped-def]
+                                                           url: str | None) -> None:
+    _, argocd = _build(pulumi_mocks, dataclasses.replace(ARGS, hostname=hostname, ingress_tls=tls))
     assert argocd.url == url
 
 
@@ -321,15 +398,60 @@ def test_without_a_kubeconfig_there_is_no_drain(pulumi_mocks) -> None:  # type: 
     assert mocks.of_type(DRAINED) == [] and argocd.drained is None
 
 
-def test_with_a_kubeconfig_the_destroy_waits_for_every_application_between_root_app_and_argocd(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, _ = _build(pulumi_mocks, dataclasses.replace(ARGS, kubeconfig='{"kind": "Config"}'))
-    drained = mocks.named("argocd-applications-drained")
+@pytest.fixture
+def with_teardown(pulumi_mocks) -> RecordingMocks:  # type: ignore[no-untyped-def]
+    """ArgoCD with a kubeconfig, a controller its Applications' deletion needs, and the cluster's own registration."""
+    mocks = pulumi_mocks(stack="qa-eu")
+
+    @pulumi.runtime.test
+    def program():  # type: ignore[no-untyped-def]
+        k8s_provider = k8s.Provider("k8s", kubeconfig="{}", cluster_identifier="c")
+        controller = pulumi.CustomResource("test:index:Controller", "load-balancer-controller", {})
+
+        def registration(opts: pulumi.ResourceOptions) -> pulumi.Resource:
+            return pulumi.CustomResource("test:index:ClusterSecret", "self-registration", {}, opts)
+
+        ArgoCD("argocd", dataclasses.replace(ARGS, kubeconfig='{"kind": "Config"}', keep_until_drained=[controller],
+                                             cluster_registration=registration),
+               pulumi.ResourceOptions(providers={"kubernetes": k8s_provider}))
+
+    program()
+    return mocks
+
+
+def test_with_a_kubeconfig_the_drain_covers_every_application_of_argocds_namespace(with_teardown: RecordingMocks) -> None:
+    drained = with_teardown.named("argocd-applications-drained")
     assert drained.typ == DRAINED
     assert _is_wire_secret(drained.inputs["kubeconfig"])
     assert drained.inputs["namespace"] == "argocd"
-    assert "destinationName" not in drained.inputs and "destinationServer" not in drained.inputs
-    assert _after(mocks, "argocd-root-app", "argocd-applications-drained")
-    assert _after(mocks, "argocd-applications-drained", "argocd-argo-cd")
+    assert not {"destinationName", "destinationServer", "clusterSecret"} & set(drained.inputs)
+
+
+def test_the_drain_is_made_last_depending_on_all_that_deleting_the_applications_needs(
+        with_teardown: RecordingMocks) -> None:
+    for needed in ("argocd-root-app", "argocd-image-updater", "argocd-argo-cd", "load-balancer-controller",
+                   "self-registration"):
+        assert _after(with_teardown, "argocd-applications-drained", needed), needed
+
+
+def test_a_destroy_drains_first_then_removes_the_root_the_image_updater_and_argocd_in_that_order(
+        with_teardown: RecordingMocks) -> None:
+    order = delete_order(with_teardown)
+    names = [r.name for r in order]
+    sequence = ["argocd-applications-drained", "argocd-root-app", "argocd-image-updater", "argocd-argo-cd"]
+    assert [n for n in names if n in sequence] == sequence
+    for kept in ("load-balancer-controller", "self-registration", "argocd-namespace"):
+        assert names.index("argocd-applications-drained") < names.index(kept), kept
+
+
+def test_the_root_application_comes_after_the_image_updater_whose_crd_it_syncs(with_teardown: RecordingMocks) -> None:
+    assert _after(with_teardown, "argocd-root-app", "argocd-image-updater")
+
+
+def test_the_clusters_own_registration_is_made_once_argocd_is_installed(with_teardown: RecordingMocks) -> None:
+    registration = with_teardown.named("self-registration")
+    assert with_teardown.directly_depends_on(registration, with_teardown.named("argocd-argo-cd"))
+    assert deleted_before(delete_order(with_teardown), registration, with_teardown.named("argocd-argo-cd"))
 
 
 def test_argocd_starts_after_the_pod_identities_it_is_given(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
@@ -345,3 +467,32 @@ def test_argocd_starts_after_the_pod_identities_it_is_given(pulumi_mocks) -> Non
     program()
     assert _after(mocks, "argocd-argo-cd", "hub-identity")
     assert _after(mocks, "argocd-argo-cd", "argocd-namespace")
+
+
+# --- stack config: ingress.certificateArn ----------------------------------------------------------------
+
+
+def _with_ingress(project: Path, **settings: Any) -> None:
+    path = project / "Pulumi.staging.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc["config"]["gitops-platform:ingress"].update(settings)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+def test_a_certificate_arn_is_read_from_the_stacks_ingress(project: Path) -> None:
+    _with_ingress(project, certificateArn=CERTIFICATE)
+    assert load_project(project).stack("staging").ingress.certificate_arn == CERTIFICATE
+
+
+@pytest.mark.parametrize("settings,expected", [
+    ({"certificateArn": CERTIFICATE, "tls": False}, "certificateArn: applies only with tls: true"),
+    ({"certificateArn": "arn:aws:iam::123456789012:server-certificate/argocd"},
+     "certificateArn: 'arn:aws:iam::123456789012:server-certificate/argocd' is not valid: an ACM certificate ARN"),
+])
+def test_a_bad_certificate_arn_names_the_file_the_key_and_what_is_valid(project: Path, settings: dict[str, Any],
+                                                                        expected: str) -> None:
+    _with_ingress(project, **settings)
+    with pytest.raises(InputError) as info:
+        load_project(project)
+    assert f"Pulumi.staging.yaml: config.gitops-platform:ingress.{expected}" in str(info.value)
+

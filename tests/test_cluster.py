@@ -14,6 +14,7 @@ import pytest
 
 from components.cluster import (
     CLUSTER_ADMIN_POLICY,
+    CLUSTER_VIEW_POLICY,
     Cluster,
     ClusterArgs,
     admin_names,
@@ -21,16 +22,19 @@ from components.cluster import (
     subnet_plan,
 )
 from gitops.model import ClusterConfig, NodeGroup
-from pulumi_harness import RecordingMocks
+from pulumi_harness import RecordingMocks, Replacement, changed_resources, name_collisions, replacements
 
 ADMIN = "arn:aws:iam::123456789012:role/platform-admin"
 BREAK_GLASS = "arn:aws:iam::123456789012:role/ops/break-glass"
+DEPLOY = "arn:aws:iam::123456789012:role/ci/gitops-platform-deploy"
+PREVIEW = "arn:aws:iam::123456789012:role/ci/gitops-platform-preview"
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 CONFIG = ClusterConfig(
     name="shop-dev", kubernetes_version="1.33", vpc_cidr="10.0.0.0/16", availability_zones=3, subnet_ids=(),
     node_group=NodeGroup(instance_types=("m6i.large", "m7i.large"), min_size=2, max_size=5, desired_size=3,
                          disk_size_gib=80),
     endpoint_public_access=True, endpoint_private_access=True, public_access_cidrs=("203.0.113.0/24",),
-    admin_role_arns=(ADMIN, BREAK_GLASS),
+    admin_role_arns=(ADMIN, BREAK_GLASS), deploy_role_arn=DEPLOY,
 )
 GIVEN_SUBNETS = ("subnet-0aaa1111", "subnet-0bbb2222")
 ZONES = ("eu-west-1a", "eu-west-1b", "eu-west-1c")
@@ -237,10 +241,18 @@ def test_the_cluster_role_trusts_eks_and_has_the_cluster_policy_before_the_clust
     assert mocks.directly_depends_on(mocks.named("eks-cluster"), mocks.named("eks-cluster-AmazonEKSClusterPolicy"))
 
 
-def test_access_is_managed_by_the_eks_api_and_the_deployer_starts_as_admin(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+def test_access_is_managed_by_the_eks_api_and_creating_the_cluster_grants_no_admin(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
     mocks, _ = _build(pulumi_mocks)
     assert mocks.named("eks-cluster").inputs["accessConfig"] == {
-        "authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": True}
+        "authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": False}
+
+
+def test_a_cluster_created_with_creator_admin_is_not_replaced_by_the_switch(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+    before, _ = _build(pulumi_mocks)
+    # What the state of a cluster created by the earlier program says (the API never reports it).
+    before.named("eks-cluster").inputs["accessConfig"]["bootstrapClusterCreatorAdminPermissions"] = True
+    after, _ = _build(pulumi_mocks)
+    assert replacements(before, after) == []
 
 
 def test_endpoint_access_and_allowed_cidrs_follow_the_config(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
@@ -276,7 +288,51 @@ def test_each_admin_role_gets_a_cluster_admin_access_entry_named_after_the_role(
 def test_reordering_admin_roles_keeps_every_resource_name(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
     mocks, _ = _build(pulumi_mocks, dataclasses.replace(CONFIG, admin_role_arns=(BREAK_GLASS, ADMIN)))
     entries = {r.name: r.inputs["principalArn"] for r in mocks.of_type("aws:eks/accessEntry:AccessEntry")}
-    assert entries == {"eks-admin-platform-admin": ADMIN, "eks-admin-break-glass": BREAK_GLASS}
+    assert entries == {"eks-admin-platform-admin": ADMIN, "eks-admin-break-glass": BREAK_GLASS,
+                       "eks-admin-gitops-platform-deploy": DEPLOY}
+
+
+def test_the_deploy_role_gets_its_own_cluster_admin_access_entry(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+    mocks, _ = _build(pulumi_mocks)
+    entry = mocks.named("eks-admin-gitops-platform-deploy").inputs
+    assert (entry["clusterName"], entry["principalArn"], entry["type"]) == ("shop-dev", DEPLOY, "STANDARD")
+    assert mocks.named("eks-admin-gitops-platform-deploy-policy").inputs == {
+        "clusterName": "shop-dev", "principalArn": DEPLOY, "policyArn": CLUSTER_ADMIN_POLICY,
+        "accessScope": {"type": "cluster"}}
+
+
+def test_a_deploy_role_also_listed_as_admin_gets_one_access_entry(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+    mocks, _ = _build(pulumi_mocks, dataclasses.replace(CONFIG, admin_role_arns=(ADMIN, DEPLOY, BREAK_GLASS)))
+    declared = [r.inputs["principalArn"] for r in mocks.of_type("aws:eks/accessEntry:AccessEntry")]
+    # Asked to, EKS makes an entry of its own for the principal creating the cluster: the deploy role.
+    made_by_eks = [DEPLOY] if mocks.named("eks-cluster").inputs["accessConfig"][
+        "bootstrapClusterCreatorAdminPermissions"] else []
+    assert sorted(declared + made_by_eks) == sorted({ADMIN, DEPLOY, BREAK_GLASS})
+    associated = [r.inputs["principalArn"] for r in mocks.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")]
+    assert associated.count(DEPLOY) == 1
+
+
+def test_listing_the_deploy_role_among_the_admins_or_not_changes_no_resource(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+    before, _ = _build(pulumi_mocks, dataclasses.replace(CONFIG, admin_role_arns=(ADMIN, DEPLOY, BREAK_GLASS)))
+    after, _ = _build(pulumi_mocks)
+    assert sorted((r.typ, r.name) for r in before.registrations) == sorted((r.typ, r.name) for r in after.registrations)
+    assert changed_resources(before, after) == []
+
+
+def test_the_preview_role_reads_everything_secrets_included_at_cluster_scope(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+    mocks, _ = _build(pulumi_mocks, dataclasses.replace(CONFIG, preview_role_arn=PREVIEW))
+    entry = mocks.named("eks-preview-gitops-platform-preview").inputs
+    assert (entry["clusterName"], entry["principalArn"], entry["type"]) == ("shop-dev", PREVIEW, "STANDARD")
+    assert mocks.named("eks-preview-gitops-platform-preview-policy").inputs == {
+        "clusterName": "shop-dev", "principalArn": PREVIEW, "policyArn": CLUSTER_VIEW_POLICY,
+        "accessScope": {"type": "cluster"}}
+    # The Kubernetes `view` role (AmazonEKSViewPolicy) cannot read the Helm releases' Secrets.
+    assert CLUSTER_VIEW_POLICY == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy"
+
+
+def test_without_a_preview_role_no_read_only_access_exists(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+    mocks, _ = _build(pulumi_mocks)
+    assert [r.name for r in mocks.registrations if "-preview-" in r.name] == []
 
 
 # Nodes ----------------------------------------------------------------------------------------------------
@@ -285,7 +341,6 @@ def test_reordering_admin_roles_keeps_every_resource_name(pulumi_mocks) -> None:
 def test_the_node_group_is_sized_from_config_in_the_private_subnets(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
     mocks, _ = _build(pulumi_mocks)
     nodes = mocks.named("eks-default").inputs
-    assert nodes["nodeGroupName"] == "shop-dev-default"
     assert nodes["clusterName"] == "shop-dev"
     assert nodes["amiType"] == "AL2023_x86_64_STANDARD"
     assert nodes["instanceTypes"] == ["m6i.large", "m7i.large"]
@@ -293,6 +348,34 @@ def test_the_node_group_is_sized_from_config_in_the_private_subnets(pulumi_mocks
     assert nodes["diskSize"] == 80
     assert nodes["updateConfig"] == {"maxUnavailable": 1}
     assert nodes["subnetIds"] == [f"eks-private-{zone}-id" for zone in ZONES]
+
+
+def test_every_node_group_gets_a_fresh_name_from_a_prefix(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+    mocks, _ = _build(pulumi_mocks)
+    nodes = mocks.named("eks-default").inputs
+    assert nodes["nodeGroupNamePrefix"] == "default-"
+    assert "nodeGroupName" not in nodes
+
+
+@pytest.mark.parametrize("change", [
+    pytest.param({"instance_types": ("m7i.xlarge",)}, id="instance types"),
+    pytest.param({"disk_size_gib": 120}, id="disk size"),
+])
+def test_a_replacing_node_group_change_gets_a_name_that_cannot_collide(pulumi_mocks, change: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
+    before, _ = _build(pulumi_mocks)
+    after, _ = _build(pulumi_mocks, dataclasses.replace(CONFIG, node_group=dataclasses.replace(CONFIG.node_group, **change)))
+    [replaced] = replacements(before, after)
+    assert (replaced.typ, replaced.name) == (NODE_GROUP, "eks-default")
+    assert replaced.new_identity is None   # a fresh name per creation
+    assert name_collisions(before, after) == []
+
+
+def test_a_node_group_change_replaces_nothing_else(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+    before, _ = _build(pulumi_mocks)
+    after, _ = _build(pulumi_mocks, dataclasses.replace(
+        CONFIG, node_group=dataclasses.replace(CONFIG.node_group, instance_types=("m7i.xlarge",), disk_size_gib=120)))
+    assert changed_resources(before, after) == [(NODE_GROUP, "eks-default")]
+    assert replacements(before, after) == [Replacement(NODE_GROUP, "eks-default", ("diskSize", "instanceTypes"), None, None)]
 
 
 def test_the_node_group_follows_the_cluster_version(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
@@ -381,6 +464,11 @@ def test_in_cluster_installs_wait_for_nodes_the_agent_and_admin_access(pulumi_mo
     mocks, _ = _build(pulumi_mocks)
     needed = {"eks-default", "eks-pod-identity-agent", "eks-admin-platform-admin-policy", "eks-admin-break-glass-policy"}
     assert _missing_before(mocks, "eks-k8s", needed) == []
+
+
+def test_the_provider_waits_for_the_deploy_roles_admin_access(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+    mocks, _ = _build(pulumi_mocks, dataclasses.replace(CONFIG, admin_role_arns=()))
+    assert _missing_before(mocks, "eks-k8s", {"eks-admin-gitops-platform-deploy-policy"}) == []
 
 
 def test_the_component_registers_under_its_gitops_platform_type_and_parents_everything(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]

@@ -125,6 +125,68 @@ def test_markdown_parts_are_written_to_files_with_markers_and_stale_parts_go(run
     assert "| Applications | 0 | 3 | 0 |" in text
 
 
+# --- bad output directories and inputs: exit 2, one message, no traceback -----------------------------
+
+def markdown_to(run, repo: Path, directory: Path):  # type: ignore[no-untyped-def]
+    return run("diff", "--base", "HEAD", "--project", repo, "--format", "markdown", "--output-dir", directory)
+
+
+def test_an_output_dir_that_is_a_file_is_refused_naming_it(run, repo: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    target = tmp_path / "report"
+    target.write_text("keep me\n")
+    (repo / "services" / "cart.yaml").unlink()
+    result = markdown_to(run, repo, target)
+    assert (result.code, result.out) == (2, "")
+    assert result.err == (f"Error: {target}: is a file, not a directory: --output-dir names the directory the "
+                          "Markdown parts are written to (created when missing)\n")
+    assert target.read_text() == "keep me\n"
+
+
+def test_an_output_dir_below_a_file_is_refused_naming_the_file(run, repo: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    blocker = tmp_path / "report"
+    blocker.write_text("keep me\n")
+    result = markdown_to(run, repo, blocker / "parts")
+    assert (result.code, result.out) == (2, "")
+    assert result.err.startswith(f"Error: {blocker}: is a file, not a directory: --output-dir") and result.err.count("\n") == 1
+
+
+def test_an_earlier_part_that_is_a_directory_is_refused_before_anything_is_removed(run, repo: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "report"
+    (out / "diff-part-1.md").mkdir(parents=True)
+    (out / "diff-part-2.md").write_text("stale")
+    result = markdown_to(run, repo, out)
+    assert (result.code, result.out) == (2, "")
+    assert result.err.startswith(f"Error: {out / 'diff-part-1.md'}: is a directory") and result.err.count("\n") == 1
+    assert (out / "diff-part-2.md").read_text() == "stale"
+
+
+def test_an_output_dir_that_cannot_be_written_is_one_error(run, repo: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(self: Path, *args: object, **kwargs: object) -> int:
+        raise PermissionError(13, "Permission denied", str(self))
+    monkeypatch.setattr(Path, "write_text", refuse)   # as root, file modes would not stop the write
+    out = tmp_path / "report"
+    result = markdown_to(run, repo, out)
+    assert (result.code, result.out) == (2, "")
+    assert result.err == (f"Error: {out / 'diff-part-1.md'}: cannot write the Markdown parts (Permission denied); "
+                          "choose a writable --output-dir\n")
+
+
+@pytest.mark.parametrize("target", ["absolute", "../../outside.yaml"])
+def test_a_service_file_linked_outside_the_project_at_the_base_is_an_error_naming_it(  # type: ignore[no-untyped-def]
+        run, repo: Path, tmp_path: Path, target: str) -> None:
+    outside = tmp_path / "orders.yaml"
+    shutil.copyfile(repo / "services" / "orders.yaml", outside)
+    (repo / "services" / "orders.yaml").unlink()
+    (repo / "services" / "orders.yaml").symlink_to(outside if target == "absolute" else target)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "orders from elsewhere")
+    result = run("diff", "--base", "HEAD", "--project", repo)
+    assert (result.code, result.out) == (2, "")
+    assert result.err.startswith("Error: HEAD:services/orders.yaml: is a symbolic link to ") and result.err.count("\n") == 1
+    assert "commit the file itself" in result.err and "Traceback" not in result.err
+
+
 # --- report formatting (no kubectl needed, but cheap) -------------------------------------------------
 
 def _big_report(apps_count: int, lines: int) -> DiffReport:

@@ -41,6 +41,7 @@ config:
   gitops-platform:cluster:
     name: shop-hub
     vpcCidr: 10.40.0.0/16
+    deployRoleArn: arn:aws:iam::444444444444:role/gitops-platform-deploy
   gitops-platform:registry:
     accountId: "999999999999"
     region: eu-west-1
@@ -139,7 +140,7 @@ def test_a_spokes_projects_and_applicationset_target_the_spoke_by_its_registered
     for spoke in SPOKES:
         project = read(fleet.out, f"argocd/{spoke}/project-checkout.yaml")
         assert project["spec"]["destinations"] == [{"name": spoke, "namespace": "checkout"}]
-        appset = read(fleet.out, f"argocd/{spoke}/applicationset.yaml")
+        appset = read(fleet.out, f"argocd/{spoke}/applicationset-checkout.yaml")
         assert appset["spec"]["template"]["spec"]["destination"] == {"name": spoke, "namespace": "{{.namespace}}"}
 
 
@@ -157,7 +158,7 @@ def test_the_hub_adds_fleet_roots_and_one_applicationset_per_fleet_addon_to_its_
         "targetRevision": "3.12.2", "helm": {"releaseName": "metrics-server"}}
     for standalone in ("dev", "staging", "prod"):
         assert not (fleet.out / f"argocd/{standalone}/fleet-roots.yaml").exists()
-        assert read(fleet.out, f"argocd/{standalone}/applicationset.yaml")["spec"]["template"]["spec"]["destination"][
+        assert read(fleet.out, f"argocd/{standalone}/applicationset-checkout.yaml")["spec"]["template"]["spec"]["destination"][
             "server"] == layout.IN_CLUSTER_SERVER
 
 
@@ -189,7 +190,7 @@ def test_each_spoke_gets_its_root_application_on_the_hub_and_its_services_on_the
     apps = applications(run, fleet.out)
     for spoke in SPOKES:
         root = apps[f"root-{spoke}"]
-        assert (root["applicationset"], root["path"], root["project"]) == ("fleet-roots", f"argocd/{spoke}", "default")
+        assert (root["applicationset"], root["path"], root["project"]) == ("fleet-roots", f"argocd/{spoke}", "gitops-platform")
         assert (root["destination"], root["namespace"]) == (layout.IN_CLUSTER_SERVER, "argocd")
         for service in SERVICES:
             assert apps[f"{service}-{spoke}"]["destination"] == spoke
@@ -249,7 +250,8 @@ def test_render_carries_published_registrations_forward(run, fleet: Fleet, tree:
 def test_check_registration_compares_one_registration_with_the_hubs_rendered_applicationsets(fleet: Fleet) -> None:
     project = load_project(fleet.project)
     hub_sets = applicationsets(render_stack(project, project.stack("hub")).files)
-    assert {a["metadata"]["name"] for a in hub_sets} == {"services-ops", "fleet-roots", "addon-metrics-server"}
+    assert {a["metadata"]["name"] for a in hub_sets} == {
+        "services-checkout-ops", "services-platform-ops", "services-storefront-ops", "fleet-roots", "addon-metrics-server"}
     secret = registration_secret(project.stack("eu-prod"), "https://api.example", "arn:aws:iam::1:role/r")
     assert check_registration(secret, hub_sets) == []
     del secret["metadata"]["labels"][ENV_LABEL]

@@ -29,7 +29,17 @@ from components.fleet import (
     spoke_role_name,
     spoke_trust_policy,
 )
-from pulumi_harness import REPO_ROOT, Export, ProgramRun, RecordingMocks, Registration, project_copy, write_stack
+from pulumi_harness import (
+    REPO_ROOT,
+    Export,
+    ProgramRun,
+    RecordingMocks,
+    Registration,
+    deleted_before,
+    delete_order,
+    project_copy,
+    write_stack,
+)
 
 NS = "gitops-platform"
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -180,13 +190,32 @@ def test_the_hub_exports_what_spokes_register_with(hub) -> None:  # type: ignore
     assert exports["kubeconfig"].secret and json.loads(exports["kubeconfig"].value)["current-context"] == "shop-hub"
 
 
-def test_the_hub_waits_for_all_its_applications_before_argocd_goes(hub) -> None:  # type: ignore[no-untyped-def]
+def test_the_hubs_drain_covers_every_application_whatever_its_destination(hub) -> None:  # type: ignore[no-untyped-def]
     mocks, _ = hub
     drained = _only(mocks.of_type(DRAINED))
-    assert "destinationName" not in drained.inputs
+    # Every Application: a spoke still registered stops the hub's destroy, naming it.
+    assert not {"destinationName", "destinationServer", "clusterSecret"} & set(drained.inputs)
+
+
+def test_a_hub_destroy_drains_before_the_root_the_image_updater_argocd_and_the_cluster(hub) -> None:  # type: ignore[no-untyped-def]
+    mocks, _ = hub
+    order = delete_order(mocks)
+    drained = _only(mocks.of_type(DRAINED))
     releases = {_chart(r): r for r in mocks.of_type(RELEASE)}
-    assert mocks.directly_depends_on(releases["argocd-apps"], drained)
-    assert mocks.directly_depends_on(drained, releases["argo-cd"])
+    sequence = [drained, releases["argocd-apps"], releases["argocd-image-updater"], releases["argo-cd"],
+                _only(mocks.of_type("aws:eks/cluster:Cluster"))]
+    assert [r for r in order if r in sequence] == sequence
+
+
+def test_a_hub_destroy_keeps_its_own_registration_and_the_sealing_controller_until_drained(hub) -> None:  # type: ignore[no-untyped-def]
+    mocks, _ = hub
+    order = delete_order(mocks)
+    drained = _only(mocks.of_type(DRAINED))
+    registration = mocks.named("fleet-hub-registration")
+    sealing = _only([r for r in mocks.of_type(RELEASE) if _chart(r) == "sealed-secrets"])
+    # The registration's labels select the hub's add-ons: losing them early would delete those mid-drain.
+    assert mocks.directly_depends_on(drained, registration) and deleted_before(order, drained, registration)
+    assert mocks.directly_depends_on(drained, sealing) and deleted_before(order, drained, sealing)
 
 
 # --- the spokes ----------------------------------------------------------------------------
@@ -196,7 +225,8 @@ def test_the_hub_waits_for_all_its_applications_before_argocd_goes(hub) -> None:
 def test_a_spoke_runs_no_argocd_of_its_own_but_keeps_its_sealing_key(spoke, name: str) -> None:  # type: ignore[no-untyped-def]
     mocks, exports = spoke(name)
     assert mocks.of_type("gitops-platform:argocd:ArgoCD") == []
-    assert sorted(_chart(r) for r in mocks.of_type(RELEASE)) == ["sealed-secrets"]
+    assert sorted(_chart(r) for r in mocks.of_type(RELEASE)) == ["aws-load-balancer-controller", "cluster-autoscaler",
+                                                                  "sealed-secrets"]
     assert len(mocks.of_type("gitops-platform:sealing:SealingKey")) == 1
     assert len(mocks.of_type("gitops-platform:gitops:GitOpsRepo")) == 1
     assert _only(mocks.of_type("pulumi:pulumi:StackReference")).name == "hub"
@@ -263,25 +293,50 @@ def test_the_spoke_role_is_cluster_admin_through_an_access_entry(spoke, name: st
 
 
 @pytest.mark.parametrize("name", sorted(SPOKES))
-def test_destroy_removes_the_secret_then_waits_for_the_spokes_applications_then_removes_access_and_cluster(
+def test_a_spokes_drain_depends_on_its_cluster_secret_access_cluster_and_sealing_controller(
         spoke, name: str) -> None:  # type: ignore[no-untyped-def]
-    cluster, _ = SPOKES[name]
-    mocks, exports = spoke(name)
-    secret = _only(_cluster_secrets(mocks))
+    mocks, _ = spoke(name)
     drained = _only(mocks.of_type(DRAINED))
-    assert mocks.depends_on(secret, drained)
+    # Argo CD reaches the spoke through the Secret and the access entry while the drain deletes.
+    assert mocks.directly_depends_on(drained, _only(_cluster_secrets(mocks)))
     assert mocks.directly_depends_on(drained, mocks.named("fleet-access"))
     assert mocks.directly_depends_on(drained, mocks.named("fleet-access-admin"))
     assert mocks.depends_on(drained, _only(mocks.of_type("aws:eks/cluster:Cluster")))
     assert mocks.depends_on(drained, _only(mocks.of_type("aws:eks/nodeGroup:NodeGroup")))
     # The hub deploys once sealed secrets can be opened, and the controller stays until the drain is done.
-    assert mocks.depends_on(drained, _only(mocks.of_type(RELEASE)))
-    # It waits on the hub, for what deploys to this cluster only.
+    assert mocks.depends_on(drained, _only([r for r in mocks.of_type(RELEASE) if _chart(r) == "sealed-secrets"]))
+
+
+@pytest.mark.parametrize("name", sorted(SPOKES))
+def test_a_spoke_destroy_drains_before_removing_its_secret_then_its_access_then_its_cluster(
+        spoke, name: str) -> None:  # type: ignore[no-untyped-def]
+    mocks, _ = spoke(name)
+    order = delete_order(mocks)
+    sequence = [_only(mocks.of_type(DRAINED)), _only(_cluster_secrets(mocks)), mocks.named("fleet-access-admin"),
+                mocks.named("fleet-access"), _only(mocks.of_type("aws:eks/cluster:Cluster"))]
+    assert [r for r in order if r in sequence] == sequence
+
+
+@pytest.mark.parametrize("name", sorted(SPOKES))
+def test_the_secret_is_written_once_argocd_can_log_in_and_the_first_sync_can_open_sealed_secrets(
+        spoke, name: str) -> None:  # type: ignore[no-untyped-def]
+    mocks, _ = spoke(name)
+    secret = _only(_cluster_secrets(mocks))
+    assert mocks.directly_depends_on(secret, mocks.named("fleet-access-admin"))
+    assert mocks.depends_on(secret, _only([r for r in mocks.of_type(RELEASE) if _chart(r) == "sealed-secrets"]))
+
+
+@pytest.mark.parametrize("name", sorted(SPOKES))
+def test_a_spokes_drain_works_on_the_hub_for_this_cluster_and_unlabels_its_secret(spoke, name: str) -> None:  # type: ignore[no-untyped-def]
+    cluster, _ = SPOKES[name]
+    mocks, exports = spoke(name)
+    drained = _only(mocks.of_type(DRAINED))
     assert _is_secret(drained.inputs["kubeconfig"])
     assert json.loads(_unsecret(drained.inputs["kubeconfig"]))["current-context"] == "shop-hub"
     assert drained.inputs["namespace"] == "argocd"
     assert drained.inputs["destinationName"] == cluster
     assert drained.inputs["destinationServer"] == exports["clusterEndpoint"].value
+    assert drained.inputs["clusterSecret"] == _only(_cluster_secrets(mocks)).inputs["metadata"]["name"]
 
 
 def test_two_spokes_register_under_different_names(spoke) -> None:  # type: ignore[no-untyped-def]
@@ -309,15 +364,18 @@ def test_a_spokes_secrets_appear_only_as_secret_outputs(spoke) -> None:  # type:
 # --- a standalone cluster -----------------------------------------------------------------
 
 
-def test_standalone_teardown_drains_between_the_root_application_and_argocd(program: ProgramRun) -> None:
+def test_a_standalone_destroy_drains_before_the_root_the_image_updater_argocd_and_the_cluster(
+        program: ProgramRun) -> None:
     mocks, _ = program("dev")
+    order = delete_order(mocks)
     drained = _only(mocks.of_type(DRAINED))
     releases = {_chart(r): r for r in mocks.of_type(RELEASE)}
-    assert mocks.directly_depends_on(releases["argocd-apps"], drained)
-    assert mocks.directly_depends_on(drained, releases["argo-cd"])
-    assert mocks.depends_on(drained, _only(mocks.of_type("aws:eks/cluster:Cluster")))
+    sequence = [drained, releases["argocd-apps"], releases["argocd-image-updater"], releases["argo-cd"],
+                _only(mocks.of_type("aws:eks/cluster:Cluster"))]
+    assert [r for r in order if r in sequence] == sequence
+    assert deleted_before(order, drained, releases["sealed-secrets"])
     assert _is_secret(drained.inputs["kubeconfig"]) and drained.inputs["namespace"] == "argocd"
-    assert "destinationName" not in drained.inputs and "destinationServer" not in drained.inputs
+    assert not {"destinationName", "destinationServer", "clusterSecret"} & set(drained.inputs)
     assert mocks.of_type("gitops-platform:fleet:HubAccess") == [] and _cluster_secrets(mocks) == []
 
 

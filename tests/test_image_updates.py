@@ -35,7 +35,7 @@ def _updater(example: Any, env: str) -> dict[str, Any]:
 def _application_template(example: Any, env: str) -> dict[str, Any]:
     stack = next(s for s in example.stacks if s.environment == env)
     files = {m.path: m.content for m in render_stack(example, stack).files}
-    return yaml.safe_load(files[f"argocd/{env}/applicationset.yaml"])["spec"]["template"]
+    return yaml.safe_load(files[f"argocd/{env}/applicationset-checkout.yaml"])["spec"]["template"]
 
 
 def test_dev_writes_updates_to_the_tracked_branch_and_its_applications_sync_themselves(example) -> None:  # type: ignore[no-untyped-def]

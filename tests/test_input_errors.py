@@ -7,10 +7,13 @@ must leave the output directory as it was (not created, or unchanged).
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pytest
 
@@ -86,6 +89,61 @@ def append(file: str, text: str) -> Edit:
     def edit(project: Path, out: Path) -> None:
         path = project / file
         path.write_text(path.read_text(encoding="utf-8") + text, encoding="utf-8")
+    return edit
+
+
+def symlink_to(file: str, target: str) -> Edit:
+    """``file`` becomes a symbolic link to ``target`` (replacing the file when it exists)."""
+    def edit(project: Path, out: Path) -> None:
+        path = project / file
+        path.unlink(missing_ok=True)
+        path.symlink_to(target)
+    return edit
+
+
+def fifo_as(file: str) -> Edit:
+    """``file`` becomes a named pipe nobody writes to: opening it for reading would wait forever."""
+    def edit(project: Path, out: Path) -> None:
+        os.mkfifo(project / file)
+    return edit
+
+
+def laughs(levels: int = 9, width: int = 9) -> str:
+    """A "billion laughs" block: ``width ** levels`` strings through aliases, a few hundred bytes of YAML."""
+    lines = [f"x-laughs:\n  - &l0 [{', '.join(['lol'] * width)}]\n"]
+    for level in range(1, levels + 1):
+        lines.append(f"  - &l{level} [{', '.join([f'*l{level - 1}'] * width)}]\n")
+    return "".join(lines)
+
+
+@contextmanager
+def deadline(seconds: int) -> Iterator[None]:
+    """Fail instead of hanging: a read that never ends (a FIFO, /dev/zero) is the bug some cases check."""
+    def expired(signum: int, frame: object) -> None:
+        raise AssertionError(f"still running after {seconds} s: an input is read forever")
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def write(file: str, text: str) -> Edit:
+    def edit(project: Path, out: Path) -> None:
+        (project / file).write_text(text, encoding="utf-8")
+    return edit
+
+
+def dev_as_hub_with_spoke(spoke: str) -> Edit:
+    """dev becomes a hub, and ``spoke`` (a second dev cluster made by new-cluster) shares its Argo CD."""
+    def edit(project: Path, out: Path) -> None:
+        from gitops.cli import main
+
+        append(DEV, "  gitops-platform:argocd:\n    topology: hub\n")(project, out)
+        assert main(["new-cluster", spoke, "--env", "dev", "--region", "us-east-1", "--hub", "dev",
+                     "--project", str(project)]) == 0
     return edit
 
 
@@ -176,6 +234,36 @@ CASES = [
                      (f"{DEV}: config.gitops-platform:cluster.name: 'Shop_Dev' is not a valid name",
                       "use lowercase letters, digits and '-'")),
                  id="the cluster name has capitals and an underscore"),
+    pytest.param(Bad(replace(DEV, "    deployRoleArn: arn:aws:iam::111111111111:role/gitops-platform-deploy\n", ""),
+                     (f"{DEV}: config.gitops-platform:cluster.deployRoleArn: is required: the role `pulumi up` runs as",
+                      "'arn:aws:iam::111111111111:role/<name>'")),
+                 id="a stack names no deploy role"),
+    pytest.param(Bad(replace(DEV, "deployRoleArn: arn:aws:iam::111111111111:role/gitops-platform-deploy",
+                             "deployRoleArn: arn:aws:sts::111111111111:assumed-role/gitops-platform-deploy/ci"),
+                     (f"{DEV}: config.gitops-platform:cluster.deployRoleArn: 'arn:aws:sts::111111111111:assumed-role/"
+                      "gitops-platform-deploy/ci' is a session of a role, not the role: use "
+                      "'arn:aws:iam::111111111111:role/gitops-platform-deploy'",)),
+                 id="the deploy role is given as its session ARN"),
+    pytest.param(Bad(replace(DEV, "deployRoleArn: arn:aws:iam::111111111111:role/gitops-platform-deploy",
+                             "deployRoleArn: gitops-platform-deploy"),
+                     (f"{DEV}: config.gitops-platform:cluster.deployRoleArn: 'gitops-platform-deploy' is not an IAM role "
+                      "ARN; expected one such as 'arn:aws:iam::111111111111:role/<name>'",)),
+                 id="the deploy role is a bare role name"),
+    pytest.param(Bad(replace(DEV, "deployRoleArn: arn:aws:iam::111111111111:role/gitops-platform-deploy",
+                             "deployRoleArn: arn:aws:iam::222222222222:role/gitops-platform-deploy"),
+                     (f"{DEV}: config.gitops-platform:cluster.deployRoleArn:", "is a role of account 222222222222, "
+                      "but awsAccountId is 111111111111")),
+                 id="the deploy role belongs to another account"),
+    pytest.param(Bad(replace(DEV, "previewRoleArn: arn:aws:iam::111111111111:role/gitops-platform-preview",
+                             "previewRoleArn: arn:aws:iam::111111111111:user/preview"),
+                     (f"{DEV}: config.gitops-platform:cluster.previewRoleArn: 'arn:aws:iam::111111111111:user/preview' "
+                      "is not an IAM role ARN",)),
+                 id="the preview role is a user"),
+    pytest.param(Bad(replace(DEV, "previewRoleArn: arn:aws:iam::111111111111:role/gitops-platform-preview",
+                             "previewRoleArn: arn:aws:iam::111111111111:role/gitops-platform-deploy"),
+                     (f"{DEV}: config.gitops-platform:cluster.previewRoleArn:", "is also the deployRoleArn role",
+                      "a separate read-only role")),
+                 id="the preview role is the deploy role"),
     pytest.param(Bad(replace(DEV, "    domain: dev.shop.example.com\n", ""),
                      (f"{DEV}: config.gitops-platform:ingress.domain: is required", "api-gateway, web-frontend")),
                  id="a service has an ingress but the stack no ingress domain"),
@@ -198,9 +286,15 @@ CASES = [
     pytest.param(Bad(append(DEV, "  gitops-platform:sealing:\n    generation: 1\n    oldestGeneration: 2\n"),
                      (f"{DEV}: config.gitops-platform:sealing.oldestGeneration: is 2, above generation 1",)),
                  id="the oldest sealing key generation is above the newest"),
-    pytest.param(Bad(replace(STAGING, "    prefix: shop\n", "    prefix: shop\n    owner: true\n    immutableTags: true\n"),
+    pytest.param(Bad(replace(STAGING, "    prefix: shop\n", "    prefix: shop\n    owner: true\n    immutableTags: true\n"
+                                                      "    roleArn: arn:aws:iam::999999999999:role/registry\n"),
                      (f"{STAGING}: config.gitops-platform:registry.owner: registry 999999999999/eu-west-1/shop is already owned by Pulumi.dev.yaml",)),
                  id="two stacks own the same registry"),
+    pytest.param(Bad(replace(DEV, "    roleArn: arn:aws:iam::999999999999:role/gitops-platform-registry\n", ""),
+                     (f"{DEV}: config.gitops-platform:registry.roleArn: is required: this stack owns the registry in "
+                      "account 999999999999 but deploys into account 111111111111",
+                      "'arn:aws:iam::999999999999:role/<name>'")),
+                 id="the registry owner deploys into another account and names no role there"),
     pytest.param(Bad(replace(DEV, "vpcCidr: 10.10.0.0/16", "vpcCidr: 10.10.0.0/24"),
                      (f"{DEV}: config.gitops-platform:cluster.vpcCidr: '10.10.0.0/24' must be an IPv4 block between /16",
                       "/22")),
@@ -214,8 +308,108 @@ CASES = [
     pytest.param(Bad(directory_as("services/reviews.yaml"),
                      ("services/reviews.yaml: is a directory, expected a YAML file",)),
                  id="a service file is a directory"),
+    # --- no tenant claims what is not theirs -------------------------------------------------------
+    pytest.param(Bad(both(copy_as("services/orders.yaml", "services/payments--stripe.yaml"),
+                          replace("services/payments--stripe.yaml", "secrets: [DATABASE_PASSWORD]", "secrets: [API_KEY]"),
+                          replace(PAYMENTS, "secrets: [STRIPE_API_KEY,", "secrets: [STRIPE__API_KEY,")),
+                     (f"{PAYMENTS}: secrets: STRIPE__API_KEY would be read from GITOPS_SECRET_PAYMENTS__STRIPE__API_KEY",
+                      "secret API_KEY of service payments--stripe (services/payments--stripe.yaml)")),
+                 id="two services' secrets would be read from the same environment variable"),
+    pytest.param(Bad(replace(PAYMENTS, "team: checkout\n", "team: checkout\nnamespace: argocd\n"),
+                     (f"{PAYMENTS}: namespace: 'argocd' is Argo CD's namespace (config.gitops-platform:argocd.namespace "
+                      f"of {DEV}, {PROD}, {STAGING})", "choose a namespace of the team's own")),
+                 id="a service claims Argo CD's namespace"),
+    pytest.param(Bad(both(append(DEV, "  gitops-platform:sealing:\n    namespace: sealed-secrets\n"),
+                          replace(PAYMENTS, "team: checkout\n", "team: checkout\nnamespace: sealed-secrets\n")),
+                     (f"{PAYMENTS}: namespace: 'sealed-secrets' is the sealed-secrets controller's namespace "
+                      f"(config.gitops-platform:sealing.namespace of {DEV})",)),
+                 id="a service claims the sealing controller's namespace"),
+    pytest.param(Bad(replace(PAYMENTS, "team: checkout\n", "team: checkout\nnamespace: storefront\n"),
+                     (f"{PAYMENTS}: namespace: 'storefront' belongs to team storefront",
+                      "services/_namespaces.yaml")),
+                 id="a service claims another team's namespace"),
+    pytest.param(Bad(write("services/_namespaces.yaml", "shared:\n  kube-system: [checkout, platform]\n"),
+                     ("services/_namespaces.yaml: shared.kube-system: 'kube-system' is a system namespace",)),
+                 id="a system namespace is declared shared"),
+    pytest.param(Bad(rename("services/cart.yaml", "services/argocd-server.yaml"),
+                     ("services/argocd-server.yaml: the file name gives the service name, and 'argocd-server' starts with "
+                      "'argocd', which is reserved",)),
+                 id="a service is named like one of Argo CD's components"),
+    pytest.param(Bad(rename("services/cart.yaml", "services/root.yaml"),
+                     ("services/root.yaml: Application 'root-dev' of service root in environment dev",
+                      "is also the root Application of environment dev")),
+                 id="a service's Application takes the name of the root Application"),
+    pytest.param(Bad(both(dev_as_hub_with_spoke("gateway-dev"), copy_as("services/cart.yaml", "services/api.yaml")),
+                     ("Application 'api-gateway-dev'", "services/api.yaml", "services/api-gateway.yaml",
+                      "Pulumi.gateway-dev.yaml")),
+                 id="two services in two environments of one Argo CD get the same Application name"),
+    pytest.param(Bad(replace("services/api-gateway.yaml", "  host: api\n", "  host: www\n"),
+                     ("services/web-frontend.yaml: ingress: host 'www' path '/' is also claimed by service api-gateway "
+                      "(services/api-gateway.yaml)", "www.dev.shop.example.com")),
+                 id="two services claim the same ingress host and path"),
+    pytest.param(Bad(replace("services/api-gateway.yaml", "  host: api\n", "  host: argocd\n"),
+                     ("services/api-gateway.yaml: ingress.host: 'argocd' gives Argo CD's own host",
+                      "argocd.dev.shop.example.com")),
+                 id="a service claims Argo CD's host"),
+    pytest.param(Bad(replace(DEV, "repoURL: https://github.com/example-shop/gitops.git",
+                             "repoURL: https://github.com/example-shop/gitops.git{{.path.path}}"),
+                     (f"{DEV}: config.gitops-platform:gitops.repoURL:", "'{{'", "Go template")),
+                 id="the GitOps repository URL carries a template action"),
+    pytest.param(Bad(replace(DEV, "    path: .\n", "    path: \"gitops tree\"\n"),
+                     (f"{DEV}: config.gitops-platform:gitops.path: 'gitops tree' contains whitespace",)),
+                 id="the GitOps path contains whitespace"),
     pytest.param(Bad(out_is_a_file, ("the output path is a file", "give a directory with --out"), out_is_file=True),
                  id="the output path is a regular file"),
+    # --- hostile input: dates, key types, huge numbers, aliases, files that are no files --------------
+    pytest.param(Bad(replace(PAYMENTS, "containerPort: 8080", "containerPort: 2023-13-45"),
+                     (f"{PAYMENTS}: ports[0].containerPort: expected an integer, got a string",)),
+                 id="a container port is an impossible date"),
+    pytest.param(Bad(replace(DEV, '"111111111111"', "2023-13-45"),
+                     (f"{DEV}: config.gitops-platform:awsAccountId:", "12-digit AWS account id")),
+                 id="the account id is an impossible date"),
+    pytest.param(Bad(replace(PAYMENTS, "environments:\n  dev:\n", "environments:\n  1: {}\n  dev:\n"),
+                     (f"{PAYMENTS}: environments.1: line {line_of(PAYMENTS, 'environments:') + 1}, column 3:",
+                      "keys are strings", "quote it")),
+                 id="a service file mixes integer and string keys"),
+    pytest.param(Bad(replace(PAYMENTS, "requests: {cpu: 250m,", 'requests: {cpu: "1e999999999",'),
+                     (f"{PAYMENTS}: resources.requests.cpu: '1e999999999' is too large",)),
+                 id="a CPU request has a huge exponent"),
+    pytest.param(Bad(append(PAYMENTS, laughs()),
+                     (f"{PAYMENTS}: x-laughs[1][0]:", "anchors and aliases are not accepted")),
+                 id="a service file expands aliases a billion times"),
+    pytest.param(Bad(replace(PAYMENTS, "description: Payment authorisation and capture",
+                             "description: " + "[" * 100_000 + "]" * 100_000),
+                     (f"{PAYMENTS}: is nested more than 10,000 levels deep",)),
+                 id="a service file nests 100,000 levels deep"),
+    pytest.param(Bad(replace(PAYMENTS, "team: checkout", "team: " + "a" * 100_000),
+                     (f"{PAYMENTS}: team: 'aaaa", "100000 characters, at most 63 allowed")),
+                 id="the team name is 100,000 characters long"),
+    pytest.param(Bad(fifo_as("services/queue.yaml"), ("services/queue.yaml: is a named pipe (FIFO), not a regular file",)),
+                 id="a service file is a named pipe"),
+    pytest.param(Bad(symlink_to("services/zero.yaml", "/dev/zero"),
+                     ("services/zero.yaml: is a character device, not a regular file",)),
+                 id="a service file links to /dev/zero"),
+    pytest.param(Bad(symlink_to(STAGING, "/dev/zero"), (f"{STAGING}: is a character device, not a regular file",)),
+                 id="a stack file links to /dev/zero"),
+    pytest.param(Bad(symlink_to("services/gone.yaml", "/nonexistent/gone.yaml"), ("services/gone.yaml: file not found",)),
+                 id="a service file is a dangling link"),
+    pytest.param(Bad(symlink_to("services/loop.yaml", "loop.yaml"),
+                     ("services/loop.yaml: cannot read: Too many levels of symbolic links",)),
+                 id="a service file links to itself"),
+    pytest.param(Bad(append(PAYMENTS, "# " + "x" * (1 << 20) + "\n"), (f"{PAYMENTS}: is larger than 1 MiB (1048576 bytes)",)),
+                 id="a service file is larger than 1 MiB"),
+    pytest.param(Bad(append(DEV, "# " + "x" * (1 << 20) + "\n"), (f"{DEV}: is larger than 1 MiB (1048576 bytes)",)),
+                 id="a stack file is larger than 1 MiB"),
+    pytest.param(Bad(replace(DEV, "      alb.ingress.kubernetes.io/scheme: internal",
+                             '      "alb.ingress.kubernetes.io/sch\\neme": internal'),
+                     (f"{DEV}: config.gitops-platform:ingress.annotations.alb.ingress.kubernetes.io/sch\\neme: "
+                      "is not a valid annotation key", "'example.com/name'")),
+                 id="an ingress annotation key holds a newline"),
+    pytest.param(Bad(replace(DEV, "      alb.ingress.kubernetes.io/scheme: internal",
+                             "      alb.ingress.kubernetes.io/: internal"),
+                     (f"{DEV}: config.gitops-platform:ingress.annotations.alb.ingress.kubernetes.io/: "
+                      "is not a valid annotation key",)),
+                 id="an ingress annotation key has a prefix but no name"),
 ]
 
 
@@ -227,7 +421,8 @@ def out(tmp_path: Path) -> Path:
 @pytest.fixture
 def render(run, project: Path, out: Path):
     def _render(*argv: str):
-        return run("render", *argv, "--project", project, "--out", out)
+        with deadline(120):
+            return run("render", *argv, "--project", project, "--out", out)
     return _render
 
 
@@ -332,3 +527,124 @@ def test_an_unquoted_account_id_is_not_also_reported_as_missing(project, out, re
     assert result.code == 2
     assert f"{DEV}: config.gitops-platform:awsAccountId" in result.err
     assert "is required" not in result.err, result.err
+
+
+# --- hostile input beyond the table --------------------------------------------------------------
+SECRET = "sk_live_do_not_print_me"
+
+
+def render_with_secrets(render, secrets: Path):
+    return render("--stack", "dev", "--secrets", secrets)
+
+
+def one_error_line(err: str) -> bool:
+    return err.startswith("Error: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("value, echoed", [
+    (f"!foo {SECRET}", "foo"),             # PyYAML names the unknown tag
+    (f"!!binary {SECRET}é", "position"),   # ... and where in the value the bad character sits
+], ids=["unknown tag", "bad binary"])
+def test_a_secrets_file_that_does_not_parse_is_reported_by_line_and_column_only(render, tmp_path, value,
+                                                                                echoed) -> None:
+    secrets = tmp_path / "secrets.yaml"
+    secrets.write_text(f"services:\n  payments:\n    STRIPE_API_KEY: {value}\n", encoding="utf-8")
+    result = render_with_secrets(render, secrets)
+    assert result.code == 2, result.err
+    assert result.err.startswith(f"Error: {secrets}: invalid YAML at line 3, column "), result.err
+    assert one_error_line(result.err), result.err
+    assert SECRET not in result.err and echoed not in result.err, result.err
+
+
+@pytest.mark.parametrize("value", ["2023-13-45", "2024-02-30 10:00:00", "!!timestamp 2023-13-45", "!!int 12x"])
+def test_an_impossible_date_or_number_in_the_secrets_file_is_no_traceback(render, tmp_path, value) -> None:
+    secrets = tmp_path / "secrets.yaml"
+    secrets.write_text(f"services:\n  payments:\n    STRIPE_API_KEY: {value}\n", encoding="utf-8")
+    result = render_with_secrets(render, secrets)
+    assert result.code == 2 and one_error_line(result.err), result.err
+    assert value.split()[-1] not in result.err, result.err
+
+
+@pytest.mark.parametrize("kind", ["/dev/zero", "fifo", "directory"])
+def test_the_secrets_file_must_be_a_regular_file(render, tmp_path, kind) -> None:
+    secrets = Path(kind) if kind.startswith("/") else tmp_path / "secrets"
+    if kind == "fifo":
+        os.mkfifo(secrets)
+    elif kind == "directory":
+        secrets.mkdir()
+    result = render_with_secrets(render, secrets)
+    assert result.code == 2 and one_error_line(result.err), result.err
+    assert result.err.startswith(f"Error: {secrets}: is a "), result.err
+    assert "not a regular file" in result.err or "is a directory" in result.err, result.err
+
+
+def test_a_secrets_file_larger_than_1_mib_is_refused(render, tmp_path) -> None:
+    secrets = tmp_path / "secrets.yaml"
+    secrets.write_text("# " + "x" * (1 << 20) + "\nservices: {}\n", encoding="utf-8")
+    result = render_with_secrets(render, secrets)
+    assert result.code == 2 and one_error_line(result.err), result.err
+    assert f"{secrets}: is larger than 1 MiB (1048576 bytes)" in result.err
+
+
+def test_a_value_quoted_in_an_error_is_shortened(project, out, render) -> None:
+    replace(PAYMENTS, "team: checkout", "team: " + "a" * 100_000)(project, out)
+    result = render("--all")
+    assert result.code == 2 and one_error_line(result.err), result.err
+    assert len(result.err) < 400, len(result.err)
+    assert "100000 characters, at most 63 allowed" in result.err
+
+
+def test_a_date_like_tag_is_the_string_it_looks_like(project, out, render) -> None:
+    replace(PAYMENTS, 'tag: "1.4.2"', "tag: 2024-01-15")(project, out)
+    result = render("--stack", "prod")
+    assert result.code == 0, result.err
+    assert 'newTag: "2024-01-15"' in (out / "apps/payments/overlays/prod/kustomization.yaml").read_text()
+
+
+@pytest.mark.parametrize("flags", [(), ("--dry-run",)], ids=["render", "dry run"])
+def test_a_state_path_that_is_a_file_is_refused_naming_it(out, render, snapshot, flags) -> None:
+    out.mkdir()
+    (out / ".gitops-platform").write_text("not a directory\n", encoding="utf-8")
+    before = snapshot(out)
+    result = render("--all", *flags)
+    assert result.code == 2 and one_error_line(result.err), result.err
+    assert f"Error: {out / '.gitops-platform'}: is a file, but it must be the directory" in result.err
+    assert snapshot(out) == before
+
+
+def test_a_lock_directory_left_in_the_state_directory_does_not_stop_a_render(out, render) -> None:
+    """The writer locks the tree directory itself; a ``lock`` entry of any kind is no longer its business."""
+    assert render("--all").code == 0
+    (out / ".gitops-platform" / "lock").mkdir()
+    result = render("--all", "--force")
+    assert result.code == 0, result.err
+    assert "Traceback" not in result.err
+
+
+@pytest.mark.parametrize("version", ["abc", "9.99", "1.5", "1.33.x", ""])
+def test_validate_refuses_a_kubernetes_version_it_has_no_schemas_for(run, tmp_path, version) -> None:
+    result = run("validate", tmp_path, "--kubernetes-version", version)
+    assert result.code == 2 and one_error_line(result.err), result.err
+    assert result.err.startswith(f"Error: --kubernetes-version: {version!r} ")
+    assert "supported: " in result.err and "1.33" in result.err
+    assert result.out == ""
+
+
+def test_validate_reports_label_and_annotation_keys_the_api_server_refuses() -> None:
+    """A hand-edited tree is checked too: the schemas say nothing about metadata keys."""
+    from gitops.k8sschema import Schemas
+
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap",
+                  "metadata": {"name": "settings", "labels": {"app/x/y": "ok", "tier": "not ok!"},
+                               "annotations": {"example.com/sch\neme": "x", "Example.com/fine": "x"}}}
+    errors = list(Schemas("1.33", None).errors(config_map))
+    assert [e.split(" is not", 1)[0] for e in errors] == [
+        "metadata.labels: key 'app/x/y'", "metadata.labels.tier: 'not ok!'",
+        "metadata.annotations: key 'example.com/sch\\neme'"], errors
+
+
+@pytest.mark.parametrize("version", ["1.33", "1.33.0", "v1.33.2"])
+def test_validate_accepts_a_kubernetes_version_with_schemas(version) -> None:
+    from gitops.k8sschema import kubernetes_version_problem
+
+    assert kubernetes_version_problem(version) is None

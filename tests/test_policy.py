@@ -178,7 +178,8 @@ def test_mutable_tags_in_a_registry_prod_owns_are_rejected(program, tmp_path: Pa
     dev = yaml.safe_load((root / "Pulumi.dev.yaml").read_text())
     dev["config"][f"{NS}:registry"].update(owner=False, immutableTags=False)
     (root / "Pulumi.dev.yaml").write_text(yaml.safe_dump(dev, sort_keys=False))
-    registry = {**_stack_config(root, "prod")[f"{NS}:registry"], "owner": True, "immutableTags": False}
+    registry = {**_stack_config(root, "prod")[f"{NS}:registry"], "owner": True, "immutableTags": False,
+                "roleArn": "arn:aws:iam::999999999999:role/gitops-platform-registry"}   # prod is account 333333333333
     mocks, _ = program("prod", root=root, extra={f"{NS}:registry": json.dumps(registry)})
 
     repos = mocks.of_type(rules.ECR_REPOSITORY)
@@ -282,14 +283,25 @@ def test_deny_statements_are_never_a_problem() -> None:
         {"Effect": "Deny", "NotAction": "s3:GetObject", "NotResource": "arn:x"})) == []
 
 
-def test_only_ecr_get_authorization_token_may_be_allowed_on_every_resource() -> None:
+def test_only_ecr_get_authorization_token_and_read_only_discovery_may_be_allowed_on_every_resource() -> None:
     assert rules.policy_document_problems(_document(
         {"Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"})) == []
     assert rules.policy_document_problems(_document(
         {"Effect": "Allow", "Action": "ECR:getAuthorizationToken", "Resource": ["*"]})) == []   # IAM ignores case
+    assert rules.policy_document_problems(_document(
+        {"Effect": "Allow", "Action": ["ec2:DescribeSubnets", "autoscaling:DescribeAutoScalingGroups"],
+         "Resource": "*"})) == []
     problems = rules.policy_document_problems(_document(
         {"Effect": "Allow", "Action": ["ecr:GetAuthorizationToken", "ecr:BatchGetImage"], "Resource": "*"}))
     assert len(problems) == 1 and "allows ecr:BatchGetImage on Resource \"*\"" in problems[0]
+    problems = rules.policy_document_problems(_document(
+        {"Effect": "Allow", "Action": ["autoscaling:DescribeTags", "autoscaling:SetDesiredCapacity"], "Resource": "*"}))
+    assert len(problems) == 1 and "allows autoscaling:SetDesiredCapacity on Resource \"*\"" in problems[0]
+
+
+def test_every_action_allowed_on_every_resource_only_reads() -> None:
+    verbs = {a.split(":", 1)[1] for a in rules.WILDCARD_RESOURCE_ACTIONS} - {"GetAuthorizationToken"}
+    assert all(v.startswith(("Describe", "List", "Get")) for v in verbs), sorted(verbs)
 
 
 def test_documents_may_be_objects_with_a_single_statement_and_must_be_json() -> None:

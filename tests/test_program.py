@@ -6,6 +6,7 @@ the stack file, structured values as JSON, ``secure`` values as secret keys.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import runpy
 from collections import Counter
@@ -76,7 +77,8 @@ def test_every_shipped_stack_registers_cluster_sealing_argocd_and_gitops_resourc
                 "gitops-platform:gitops:GitOpsRepo", "aws:eks/cluster:Cluster", "aws:eks/nodeGroup:NodeGroup",
                 "pulumi:providers:kubernetes", "tls:index/privateKey:PrivateKey", "kubernetes:core/v1:Secret"):
         assert types[typ] >= 1, typ
-    assert types[RELEASE] == 4
+    # Argo CD, Image Updater, root Application, sealed-secrets, load balancer controller, Cluster Autoscaler.
+    assert types[RELEASE] == 6
     assert types[FILES] == services + 2
 
 
@@ -97,12 +99,89 @@ def test_the_owner_grants_pull_to_every_account_that_uses_the_registry(program) 
     assert {f"arn:aws:iam::{a}:root" for a in ("111111111111", "222222222222", "333333333333")} <= principals
 
 
+ECR_TYPES = (REPOSITORY, "aws:ecr/lifecyclePolicy:LifecyclePolicy", "aws:ecr/repositoryPolicy:RepositoryPolicy")
+
+
+def test_the_owner_creates_the_registry_in_its_account_as_the_configured_role_not_in_the_stacks(program) -> None:  # type: ignore[no-untyped-def]
+    mocks, _ = program("dev")   # dev deploys into 111111111111; its registry is 999999999999
+    dev = load_project(REPO_ROOT).stack("dev")
+    [provider] = mocks.of_type("pulumi:providers:aws")
+    assert [r["roleArn"] for r in json.loads(provider.inputs["assumeRoles"])] == [dev.registry.role_arn]
+    assert dev.registry.role_arn.split(":")[4] == "999999999999"
+    assert provider.inputs["region"] == dev.registry.region
+    assert json.loads(provider.inputs["allowedAccountIds"]) == ["999999999999"]
+    reference = mocks.links_of(provider).urn + "::"
+    for typ in ECR_TYPES:
+        assert mocks.of_type(typ) and all(r.provider.startswith(reference) for r in mocks.of_type(typ)), typ
+
+
+def _lifecycle_rules(mocks: RecordingMocks) -> dict[str, list[dict[str, Any]]]:
+    return {r.inputs["repository"]: json.loads(r.inputs["policy"])["rules"]
+            for r in mocks.of_type("aws:ecr/lifecyclePolicy:LifecyclePolicy")}
+
+
+def _running_tags(root: Path) -> dict[str, set[str]]:
+    """Repository -> the catalog's tag and the tag every stack runs by config."""
+    project = load_project(root)
+    tags: dict[str, set[str]] = {}
+    for service in project.catalog.services:
+        tags.setdefault(f"shop/{service.image_repository}", {service.image_tag}).update(
+            stack.image_tag(service) for stack in project.stacks)
+    return tags
+
+
+def _assert_kept_first(rules: list[dict[str, Any]], tag: str) -> None:
+    """ECR applies to an image the lowest-priority rule whose tag selection matches it; that must keep it."""
+    ordered = sorted(rules, key=lambda r: r["rulePriority"])
+    first = next(r for r in ordered if r["selection"]["tagStatus"] == "tagged"
+                 and all(fnmatch.fnmatchcase(tag, p) for p in r["selection"]["tagPatternList"]))
+    assert first["selection"]["tagPatternList"] == [tag], (tag, first)
+    assert first["selection"]["countType"] == "imageCountMoreThan" and first["selection"]["countNumber"] >= 1
+
+
+def test_the_owners_lifecycle_policies_keep_every_tag_any_shipped_stack_runs(program) -> None:  # type: ignore[no-untyped-def]
+    mocks, _ = program("dev")
+    rules = _lifecycle_rules(mocks)
+    running = _running_tags(REPO_ROOT)
+    assert set(rules) == set(running)
+    for repo, tags in running.items():
+        for tag in tags:
+            _assert_kept_first(rules[repo], tag)
+
+
+def test_tags_other_stacks_pin_are_kept_by_the_owners_lifecycle_policy(program, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    root = _project_copy(tmp_path)
+    with (root / "Pulumi.prod.yaml").open("a") as prod:
+        prod.write(f'  {NS}:imageTags:\n    payments: "1.3.9"\n    cart: "4.0.2"\n')
+    with (root / "Pulumi.staging.yaml").open("a") as staging:
+        staging.write(f'  {NS}:imageTags:\n    payments: "1.4.1"\n')
+    mocks, _ = program("dev", root=root)
+    rules = _lifecycle_rules(mocks)
+    for tag in ("1.3.9", "1.4.1", "1.4.2"):
+        _assert_kept_first(rules["shop/payments"], tag)
+    for tag in ("4.0.2", "4.1.0"):
+        _assert_kept_first(rules["shop/cart"], tag)
+
+
+def test_no_lifecycle_rule_of_the_shipped_owner_expires_tagged_images_by_count(program) -> None:  # type: ignore[no-untyped-def]
+    mocks, _ = program("dev")
+    for repo, rules in _lifecycle_rules(mocks).items():
+        for rule in rules:
+            sel = rule["selection"]
+            assert sel["tagStatus"] in ("tagged", "untagged"), repo
+            if sel["tagStatus"] == "tagged":
+                # Only the keep rules of exact pinned tags: no wildcard, so no catch-all over releases.
+                assert len(sel["tagPatternList"]) == 1 and "*" not in sel["tagPatternList"][0], (repo, rule)
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_chart_is_installed_at_its_pinned_version(program, stack: str) -> None:  # type: ignore[no-untyped-def]
     mocks, _ = program(stack)
-    pins = {c.name: c.version for c in charts.ALL}
-    installed = {r.inputs["chart"]: r.inputs["version"] for r in mocks.of_type(RELEASE)}
-    assert installed == pins
+    pins = {(c.name, c.version) for c in charts.ALL}
+    installed = {(r.inputs["chart"], r.inputs["version"]) for r in mocks.of_type(RELEASE)}
+    assert installed <= pins
+    # Every chart is installed, the Cluster Autoscaler at the one pin for the stack's Kubernetes version.
+    assert {name for name, _ in installed} == {c.name for c in charts.ALL}
 
 
 def _release(mocks: RecordingMocks, chart: str):  # type: ignore[no-untyped-def]
@@ -128,6 +207,27 @@ def test_argo_cd_is_highly_available_only_where_the_stack_asks_for_it(program) -
     dev, _ = program("dev")
     assert _release(prod, "argo-cd").inputs["values"]["redis-ha"]["enabled"] is True
     assert "redis-ha" not in _release(dev, "argo-cd").inputs["values"]
+
+
+def test_argo_cd_serves_https_on_its_alb_only_where_the_stack_asks_for_tls(program) -> None:  # type: ignore[no-untyped-def]
+    staging, staging_outputs = program("staging")
+    dev, dev_outputs = program("dev")
+    https = _release(staging, "argo-cd").inputs["values"]["server"]["ingress"]
+    assert https["tls"] is True and https["ingressClassName"] == "alb"
+    assert https["annotations"]["alb.ingress.kubernetes.io/listen-ports"] == '[{"HTTP": 80}, {"HTTPS": 443}]'
+    assert https["annotations"]["alb.ingress.kubernetes.io/ssl-redirect"] == "443"
+    assert _resolve(staging_outputs["argocdUrl"]) == "https://argocd.staging.shop.example.com"
+    plain = _release(dev, "argo-cd").inputs["values"]["server"]["ingress"]
+    assert "tls" not in plain and "alb.ingress.kubernetes.io/listen-ports" not in plain["annotations"]
+    assert _resolve(dev_outputs["argocdUrl"]) == "http://argocd.dev.shop.example.com"
+
+
+def test_a_stacks_certificate_arn_becomes_argo_cds_alb_certificate(program) -> None:  # type: ignore[no-untyped-def]
+    certificate = "arn:aws:acm:eu-west-1:222222222222:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+    ingress = {"domain": "staging.shop.example.com", "className": "alb", "tls": True, "certificateArn": certificate}
+    mocks, _ = program("staging", extra={f"{NS}:ingress": json.dumps(ingress)})
+    annotations = _release(mocks, "argo-cd").inputs["values"]["server"]["ingress"]["annotations"]
+    assert annotations["alb.ingress.kubernetes.io/certificate-arn"] == certificate
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -193,7 +293,7 @@ def test_stack_outputs_name_the_cluster_certificate_and_gitops_paths(program, st
     assert _resolve(outputs["clusterName"]) == s.cluster.name
     assert _resolve(outputs["clusterEndpoint"]).startswith("https://")
     assert _resolve(outputs["sealingCertificate"]).startswith("-----BEGIN CERTIFICATE-----")
-    assert _resolve(outputs["argocdUrl"]) == f"https://argocd.{s.ingress.domain}"
+    assert _resolve(outputs["argocdUrl"]) == f"{'https' if s.ingress.tls else 'http'}://argocd.{s.ingress.domain}"
     paths = _resolve(outputs["gitopsPaths"])
     assert f"argocd/{s.environment}/" in paths and f"clusters/{s.cluster.name}/" in paths
 
@@ -228,7 +328,7 @@ def test_a_stack_added_later_runs_unchanged(program, tmp_path: Path) -> None:  #
     mocks, outputs = program("qa", root=root)
     assert _resolve(outputs["clusterName"]) == "shop-qa"
     paths = {p for files in _files(mocks).values() for p in files}
-    assert "argocd/qa/applicationset.yaml" in paths
+    assert "argocd/qa/applicationset-checkout.yaml" in paths
     assert "apps/payments/overlays/qa/kustomization.yaml" in paths
 
 
@@ -247,11 +347,18 @@ def test_a_preview_knows_every_file_that_needs_no_certificate_before_anything_ex
 def test_a_configured_kms_key_encrypts_the_repositories(program) -> None:  # type: ignore[no-untyped-def]
     key = "arn:aws:kms:eu-west-1:999999999999:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     registry = {"accountId": "999999999999", "region": "eu-west-1", "prefix": "shop", "owner": True,
-                "immutableTags": True, "kmsKeyArn": key}
+                "immutableTags": True, "kmsKeyArn": key, "roleArn": "arn:aws:iam::999999999999:role/registry"}
     mocks, _ = program("dev", extra={f"{NS}:registry": json.dumps(registry)})
     repos = mocks.of_type(REPOSITORY)
     assert repos and all(r.inputs["encryptionConfigurations"] == [{"encryptionType": "KMS", "kmsKey": key}]
                          for r in repos)
+
+
+def test_an_owner_without_a_role_in_the_registry_account_stops_before_any_resource(program) -> None:  # type: ignore[no-untyped-def]
+    registry = {"accountId": "999999999999", "prefix": "shop", "owner": True, "immutableTags": True}
+    with pytest.raises(pulumi.RunError, match=r"Pulumi\.dev\.yaml.*registry\.roleArn: is required.*"
+                                              r"arn:aws:iam::999999999999:role/<name>"):
+        program("dev", extra={f"{NS}:registry": json.dumps(registry)})
 
 
 def test_a_malformed_kms_key_is_a_config_error(program) -> None:  # type: ignore[no-untyped-def]

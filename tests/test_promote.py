@@ -141,6 +141,38 @@ def test_a_digest_in_the_updater_file_is_refused(promote, project, released):
     assert changed_files(project) == []
 
 
+@pytest.mark.parametrize("entry", [
+    "payments 1.5.3", "payments=", "payments:", "", "payments@", "payments=:1.5.3", f"={REGISTRY}/payments:1.5.3",
+    f"payments={REGISTRY}/pay ments:1.5.3", f"payments={REGISTRY}/payments:1.5.3:2", f"payments={REGISTRY}/payments:",
+    "p" * 100_000,
+])
+def test_an_updater_entry_kustomize_cannot_read_is_an_error_naming_file_and_entry(promote, project, released, entry):
+    """Skipping it would pin the overlay's tag while Argo CD fails on (or applies) the entry."""
+    write_updater_file(released, "payments", "dev", json.dumps(entry))
+
+    result = promote("payments", "--from", "dev", "--to", "staging")
+
+    assert (result.code, result.out) == (2, ""), result.out + result.err
+    assert result.err.startswith(f"Error: {released / DEV_UPDATER}: kustomize.images[0]: ") and result.err.count("\n") == 1
+    assert "is not an image reference kustomize can apply" in result.err and len(result.err) < 500
+    assert changed_files(project) == []
+
+
+@pytest.mark.parametrize("images", ["5", "payments", "{name: payments, newTag: '1.5.3'}"])
+def test_a_malformed_images_list_in_the_source_overlay_is_an_error_naming_it(promote, project, released, images):
+    kustomization = released / "apps/payments/overlays/dev/kustomization.yaml"
+    text = kustomization.read_text()
+    start = text.index("images:\n")
+    end = text.index("\n", text.index("newTag:", start)) + 1
+    kustomization.write_text(text[:start] + f"images: {images}\n" + text[end:])
+
+    result = promote("payments", "--from", "dev", "--to", "staging")
+
+    assert (result.code, result.out) == (2, ""), result.out + result.err
+    assert result.err.startswith(f"Error: {kustomization}: images: expected a list of images") and result.err.count("\n") == 1
+    assert changed_files(project) == []
+
+
 def test_an_unrendered_tree_is_an_error_naming_the_missing_overlay(run, project, tmp_path):
     result = run("promote", "payments", "--from", "dev", "--to", "staging",
                  "--project", project, "--out", tmp_path / "elsewhere")

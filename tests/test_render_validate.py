@@ -114,17 +114,17 @@ def test_an_invalid_object_in_an_overlay_fails_validation_naming_it(run, broken:
 
 @pytest.mark.skipif(not SCHEMAS.is_dir(), reason="CRD schemas not present")
 def test_a_broken_applicationset_template_fails_validation_naming_it(run, broken: Path) -> None:  # type: ignore[no-untyped-def]
-    appset = broken / "argocd/prod/applicationset.yaml"
-    appset.write_text(appset.read_text().replace("{{.project}}", "{{.projekt}}"))
+    appset = broken / "argocd/prod/applicationset-checkout.yaml"
+    appset.write_text(appset.read_text().replace("{{.namespace}}", "{{.namespaec}}"))
     report = _validate(run, broken)
     assert report["code"] == 1
-    assert any(p["where"] == "argocd/prod" and "services-prod" in p["message"] and "projekt" in p["message"]
+    assert any(p["where"] == "argocd/prod" and "services-checkout-prod" in p["message"] and "namespaec" in p["message"]
                for p in report["problems"])
 
 
 @pytest.mark.skipif(not SCHEMAS.is_dir(), reason="CRD schemas not present")
 def test_an_unknown_field_in_an_applicationset_fails_crd_validation(run, broken: Path) -> None:  # type: ignore[no-untyped-def]
-    appset = broken / "argocd/dev/applicationset.yaml"
+    appset = broken / "argocd/dev/applicationset-checkout.yaml"
     appset.write_text(appset.read_text().replace("goTemplate: true", "goTemplate: true\n  goTemplat: true"))
     report = _validate(run, broken)
     assert report["code"] == 1
@@ -155,12 +155,12 @@ def test_validate_of_a_missing_directory_is_bad_input(run, tmp_path: Path) -> No
 
 
 def test_apps_refuses_a_generator_it_does_not_support(run, broken: Path) -> None:  # type: ignore[no-untyped-def]
-    appset = broken / "argocd/dev/applicationset.yaml"
+    appset = broken / "argocd/dev/applicationset-checkout.yaml"
     text = appset.read_text().replace("  - git:\n", "  - plugin:\n      configMapRef:\n        name: x\n  - git:\n", 1)
     appset.write_text(text)
     result = run("apps", str(broken))
     assert result.code == 2
-    assert "plugin" in result.err and "services-dev" in result.err
+    assert "plugin" in result.err and "services-checkout-dev" in result.err
 
 
 @pytest.mark.skipif(not SCHEMAS.is_dir(), reason="CRD schemas not present")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -198,3 +199,68 @@ def test_an_error_in_one_document_writes_nothing_for_the_others(run, certs, writ
 
 def test_a_missing_cert_flag_is_a_usage_error(run, write) -> None:
     assert run("seal", "-f", write(a_secret())).code == 2
+
+
+# --- hostile input: values PyYAML would quote, files that are no files, huge or aliased input ----------
+
+SECRET_YAML = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: shop\nstringData:\n  PASSWORD: {}\n"
+
+
+@pytest.mark.parametrize("value, echoed", [
+    (f"!foo {PASSWORD}", "foo"),            # PyYAML's reason names the tag, a part of the value
+    (f"!!binary {PASSWORD}é", "position"),  # ... or where in the value the bad character sits
+    (f"!!int {PASSWORD}", "invalid literal"),
+], ids=["unknown tag", "bad binary", "bad int"])
+def test_a_secret_that_does_not_parse_is_reported_by_line_and_column_only(run, certs, write, value, echoed) -> None:
+    result = run("seal", "--cert", certs["dev"], "-f", write(SECRET_YAML.format(value)))
+    assert (result.code, result.out) == (2, "")
+    assert result.err.startswith("Error: ") and result.err.count("\n") == 1
+    assert "invalid YAML at line 7, column 13" in result.err, result.err
+    assert PASSWORD not in result.err and echoed not in result.err, result.err
+
+
+@pytest.mark.parametrize("value", ["2023-13-45", "2024-01-15", "2024-02-30 10:00:00"])
+def test_a_date_like_value_is_sealed_as_the_text_it_is(run, certs, write, dev_key, value) -> None:
+    result = run("seal", "--cert", certs["dev"], "-f", write(SECRET_YAML.format(value)))
+    assert (result.code, result.err) == (0, "")
+    assert the_values(result.out, dev_key) == {"PASSWORD": value.encode()}
+
+
+def test_a_secret_with_yaml_aliases_is_refused_before_anything_expands(run, certs, write) -> None:
+    laughs = "".join(f"  - &l{n} [{', '.join([f'*l{n - 1}' if n else 'lol'] * 9)}]\n" for n in range(9))
+    result = run("seal", "--cert", certs["dev"], "-f", write(SECRET_YAML.format("x") + "x-laughs:\n" + laughs))
+    assert (result.code, result.out) == (2, "")
+    assert result.err.count("\n") == 1 and "anchors and aliases are not accepted" in result.err, result.err
+
+
+@pytest.mark.parametrize("which", ["cert", "file", "from-file"])
+@pytest.mark.parametrize("kind", ["/dev/zero", "fifo"])
+def test_an_input_that_is_no_regular_file_is_refused(run, certs, write, tmp_path, which, kind) -> None:
+    special = Path(kind) if kind.startswith("/") else tmp_path / "pipe"
+    if kind == "fifo":
+        os.mkfifo(special)
+    argv = {"cert": ["--cert", special, "-f", write(a_secret())],
+            "file": ["--cert", certs["dev"], "-f", special],
+            "from-file": ["--cert", certs["dev"], "--raw", "--name", "db", "--namespace", "shop", "--from-file", special],
+            }[which]
+    result = run("seal", *argv)
+    assert (result.code, result.out) == (2, "")
+    assert result.err.startswith(f"Error: {special}: is a ") and "not a regular file" in result.err, result.err
+    assert result.err.count("\n") == 1
+
+
+@pytest.mark.parametrize("raw", [False, True], ids=["secret yaml", "raw value"])
+def test_stdin_beyond_1_mib_is_refused(run, certs, stdin, raw) -> None:
+    stdin(b"a" * ((1 << 20) + 1))
+    argv = ["--raw", "--name", "db", "--namespace", "shop"] if raw else []
+    result = run("seal", "--cert", certs["dev"], *argv)
+    assert (result.code, result.out) == (2, "")
+    assert result.err == "Error: <stdin>: is larger than 1 MiB (1048576 bytes), the most an input may be; " \
+                         "check that this is the file you meant\n"
+
+
+def test_a_certificate_beyond_1_mib_is_refused(run, certs, write, tmp_path) -> None:
+    big = tmp_path / "big.pem"
+    big.write_bytes(certs["dev"].read_bytes() + b"\n" * (1 << 20))
+    result = run("seal", "--cert", big, "-f", write(a_secret()))
+    assert result.code == 2 and f"{big}: is larger than 1 MiB" in result.err, result.err

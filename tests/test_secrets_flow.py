@@ -179,10 +179,45 @@ def test_values_can_come_from_the_environment(render, publish, project: Path, ou
     publish("dev", "shop-dev", mock_key_pair()[1])
     for service, values in values_for(project).items():
         for name, value in values.items():
-            monkeypatch.setenv(f"GITOPS_SECRET_{service.upper().replace('-', '_')}_{name}", value)
+            monkeypatch.setenv(f"GITOPS_SECRET_{service.upper().replace('-', '_')}__{name}", value)
     render("--stack", "dev")
     opened = unseal_sealed_secret(sealed_doc(out, "email-worker"), [dev_key])
     assert {k: v.decode() for k, v in opened.items()} == values_for(project)["email-worker"]
+
+
+def add_billing_services(project: Path) -> None:
+    """``billing`` (API_KEY) and ``billing-api`` (KEY): the old variable form gave both GITOPS_SECRET_BILLING_API_KEY."""
+    orders = (project / "services/orders.yaml").read_text()
+    assert orders.count("secrets: [DATABASE_PASSWORD]") == 1
+    (project / "services/billing.yaml").write_text(orders.replace("secrets: [DATABASE_PASSWORD]", "secrets: [API_KEY]"))
+    (project / "services/billing-api.yaml").write_text(orders.replace("secrets: [DATABASE_PASSWORD]", "secrets: [KEY]"))
+
+
+def test_services_whose_names_concatenate_alike_each_read_their_own_variable(
+        render, publish, secrets_file, project: Path, out: Path, dev_key,
+        monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    add_billing_services(project)
+    publish("dev", "shop-dev", mock_key_pair()[1])
+    monkeypatch.setenv("GITOPS_SECRET_BILLING__API_KEY", "billing-team-value")
+    monkeypatch.setenv("GITOPS_SECRET_BILLING_API__KEY", "billing-api-team-value")
+    render("--stack", "dev", "--secrets", secrets_file())
+    assert unseal_sealed_secret(sealed_doc(out, "billing"), [dev_key]) == {"API_KEY": b"billing-team-value"}
+    assert unseal_sealed_secret(sealed_doc(out, "billing-api"), [dev_key]) == {"KEY": b"billing-api-team-value"}
+
+
+def test_the_old_ambiguous_variable_form_is_refused_naming_the_new_one(
+        render, publish, secrets_file, project: Path, out: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    add_billing_services(project)
+    publish("dev", "shop-dev", mock_key_pair()[1])
+    monkeypatch.setenv("GITOPS_SECRET_BILLING_API_KEY", "whose-value-is-this")
+    result = render("--stack", "dev", "--secrets", secrets_file(), code=2)
+    lines = result.err.splitlines()
+    assert lines[0].startswith("Error: GITOPS_SECRET_BILLING_API_KEY: ") and len(lines) == 1, result.err
+    assert "GITOPS_SECRET_BILLING__API_KEY (secret API_KEY of service billing)" in result.err
+    assert "GITOPS_SECRET_BILLING_API__KEY (secret KEY of service billing-api)" in result.err
+    assert "whose-value-is-this" not in result.err
+    assert not list(out.rglob("sealedsecret.yaml"))
 
 
 def test_a_values_file_inside_the_project_is_refused(render, project: Path) -> None:  # type: ignore[no-untyped-def]

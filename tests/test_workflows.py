@@ -692,3 +692,90 @@ def test_commit_step_commits_and_rebases_onto_concurrent_pushes(gitops_clone: tu
     files = _git(remote, "ls-tree", "--name-only", "main").split()
     assert {"README", "dev.txt", "staging.txt"} <= set(files)
     assert "not-a-token" not in (clone / ".git" / "config").read_text()
+
+
+# Cluster access: the role and the runner, checked before anything touches a stack ---------------
+
+ACCESS_STEP = "Cluster access from this job"
+
+
+def _access_step(name: str, job: str) -> dict[str, Any]:
+    [step] = [s for s in jobs(name)[job]["steps"] if s.get("name") == ACCESS_STEP]
+    return step
+
+
+def _access_check(stack: str, purpose: str, role: str, runner: str = "github-hosted",
+                  egress: str = "") -> subprocess.CompletedProcess[str]:
+    """The step's script as the runner runs it, for one stack of the repository."""
+    code = re.search(r"<<'EOF'\n(.*?)\nEOF", _access_step(UP, "dev")["run"], flags=re.DOTALL).group(1)
+    env = {"PATH": "/usr/bin:/bin", "STACK": stack, "PURPOSE": purpose, "ROLE_ARN": role,
+           "RUNNER_ENVIRONMENT": runner, "RUNNER_CIDRS": egress}
+    return subprocess.run([sys.executable, "-"], input=code, text=True, capture_output=True, cwd=REPO_ROOT,
+                          env=env, timeout=30)
+
+
+def _roles(stack: str) -> dict[str, Any]:
+    return yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8"))["config"][
+        "gitops-platform:cluster"]
+
+
+def test_each_stack_runs_on_its_configured_runner_or_a_hosted_one() -> None:
+    for stack, job in jobs(UP).items():
+        assert job["runs-on"] == f"${{{{ vars.PULUMI_RUNNER_{stack.upper()} || 'ubuntu-24.04' }}}}"
+    [preview] = jobs(PREVIEW).values()
+    assert preview["runs-on"] == "${{ vars[format('PULUMI_RUNNER_{0}', matrix.stack)] || 'ubuntu-24.04' }}"
+
+
+def test_the_access_check_runs_before_credentials_with_the_role_that_will_be_assumed() -> None:
+    for name, job, purpose in ((UP, "dev", "up"), (PREVIEW, "preview", "preview")):
+        stack_steps = jobs(name)[job]["steps"]
+        step = _access_step(name, job)
+        [aws] = steps_using(name, "aws-actions/configure-aws-credentials", job)
+        assert stack_steps.index(step) < stack_steps.index(aws)
+        assert step["env"]["ROLE_ARN"] == aws["with"]["role-to-assume"]
+        assert step["env"]["PURPOSE"] == purpose
+        assert step["env"]["RUNNER_ENVIRONMENT"] == "${{ runner.environment }}"
+    assert _access_step(UP, "dev")["run"] == _access_step(PREVIEW, "preview")["run"]
+
+
+def test_a_restricted_endpoint_stops_a_github_hosted_runner_naming_the_file_key_and_variable() -> None:
+    done = _access_check("prod", "up", _roles("prod")["deployRoleArn"])
+    assert done.returncode != 0
+    assert "Pulumi.prod.yaml: the cluster's API endpoint admits only 203.0.113.0/24 (cluster.publicAccessCidrs)" \
+        in done.stdout
+    assert "set the repository variable PULUMI_RUNNER_PROD" in done.stdout
+    assert "prod: stopped before touching the stack" in done.stderr
+
+
+def test_a_self_hosted_runner_may_reach_a_restricted_endpoint() -> None:
+    done = _access_check("prod", "up", _roles("prod")["deployRoleArn"], runner="self-hosted")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_hosted_runner_whose_static_egress_is_allowed_may_reach_a_restricted_endpoint() -> None:
+    done = _access_check("prod", "preview", _roles("prod")["previewRoleArn"], egress="203.0.113.10/32,203.0.113.11/32")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_hosted_runner_whose_egress_is_not_allowed_is_stopped() -> None:
+    done = _access_check("prod", "up", _roles("prod")["deployRoleArn"], egress="203.0.113.10/32 198.51.100.7/32")
+    assert done.returncode != 0
+    assert "whose egress 198.51.100.7/32 (PULUMI_RUNNER_CIDRS_PROD) is outside it" in done.stdout
+
+
+@pytest.mark.parametrize("stack", [s for s in STACKS if not _roles(s).get("publicAccessCidrs")])
+def test_an_endpoint_open_to_everyone_needs_no_runner_setting(stack: str) -> None:
+    done = _access_check(stack, "up", _roles(stack)["deployRoleArn"])
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_up_stops_when_the_assumed_role_is_not_the_stacks_deploy_role() -> None:
+    done = _access_check("dev", "up", _roles("dev")["previewRoleArn"])
+    assert done.returncode != 0
+    assert (f"AWS_ROLE_ARN_DEV is '{_roles('dev')['previewRoleArn']}', but Pulumi.dev.yaml gives cluster access only "
+            f"to {_roles('dev')['deployRoleArn']} (cluster.deployRoleArn, cluster.adminRoleArns)") in done.stdout
+
+
+def test_previews_may_run_as_the_stacks_preview_role() -> None:
+    done = _access_check("dev", "preview", _roles("dev")["previewRoleArn"])
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -223,3 +223,11 @@ def test_a_failed_render_into_a_fresh_directory_leaves_nothing_behind(run, proje
 def test_the_state_directory_ignores_journals_and_the_cache(rendered: Path) -> None:
     assert (rendered / STATE / ".gitignore").read_text() == GITIGNORE_TEXT
     assert {"*.journal", "cache/"} <= set(GITIGNORE_TEXT.splitlines())
+
+
+def test_a_record_that_is_a_directory_is_refused_naming_it(run, project: Path, rendered: Path) -> None:  # type: ignore[no-untyped-def]
+    record = rendered / STATE / "dev.json"
+    record.unlink()
+    record.mkdir()
+    result = render(run, project, rendered)
+    assert result.code == 2 and f"{record}: an ownership record must be a regular file" in result.err

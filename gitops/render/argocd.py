@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import layout
-from ..model import Catalog, Stack, SyncMode, SyncWindow
+from ..model import Catalog, Stack, SyncMode, SyncWindow, Topology
 from .fleet import destination, hub_files
 from .imageupdater import FILE as IMAGE_UPDATER_FILE
 from .imageupdater import image_updater
@@ -42,9 +42,13 @@ def render_argocd(catalog: Catalog, stack: Stack) -> list[Manifest]:
     directory = layout.argocd_env_dir(stack.environment)
     files = []
     for team in catalog.teams:
+        services = sorted(s.name for s in catalog.services if s.team == team)
         namespaces = sorted({s.namespace for s in catalog.services if s.team == team})
         files.append(yaml_file(f"{directory}/project-{team}.yaml", app_project(team, namespaces, stack)))
-    files.append(yaml_file(f"{directory}/applicationset.yaml", application_set(stack)))
+        files.append(yaml_file(f"{directory}/{layout.applicationset_file(team)}", application_set(stack, team, services)))
+    if stack.argocd.topology is not Topology.SPOKE:
+        # The Argo CD this stack runs: its built-in project must grant nothing (a spoke's is the hub's).
+        files.append(yaml_file(f"{directory}/project-{layout.DEFAULT_PROJECT}.yaml", locked_default_project(stack)))
     updater = image_updater(catalog, stack)
     if updater is not None:
         files.append(yaml_file(f"{directory}/{IMAGE_UPDATER_FILE}", updater))
@@ -90,8 +94,68 @@ def app_project(team: str, namespaces: list[str], stack: Stack) -> dict[str, Any
     }
 
 
-def application_set(stack: Stack) -> dict[str, Any]:
+def locked_default_project(stack: Stack) -> dict[str, Any]:
+    """Argo CD's built-in ``default`` project, granting nothing.
+
+    Every Application of the platform names its own project; one that ends up
+    in ``default`` (a hand-made one, or one whose project was tampered with)
+    can then deploy nothing anywhere. This is Argo CD's documented way to
+    restrict the default project (it recreates the project if deleted).
+    """
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "AppProject",
+        "metadata": {"name": layout.DEFAULT_PROJECT, "namespace": stack.argocd.namespace, "labels": _labels(stack)},
+        "spec": {
+            "description": "Grants nothing: every Application of gitops-platform names its own project",
+            "sourceRepos": [],
+            "sourceNamespaces": [],
+            "destinations": [],
+            "clusterResourceWhitelist": [],
+            "namespaceResourceBlacklist": [{"group": "*", "kind": "*"}],
+        },
+    }
+
+
+def platform_project(repo_url: str, argocd_namespace: str) -> dict[str, Any]:
+    """The project of the root Applications: this repository into Argo CD's namespace, Argo CD's own kinds only.
+
+    The Pulumi program creates it with the root Application (before it, since
+    the root syncs ``argocd/<env>/`` where everything else is defined); a hub's
+    ``fleet-roots`` Applications use it too.
+    """
+    return {
+        "description": "Roots of gitops-platform: AppProjects, ApplicationSets and Image Updater policy per environment",
+        "sourceRepos": [repo_url],
+        "destinations": [{"server": layout.IN_CLUSTER_SERVER, "namespace": argocd_namespace}],
+        "clusterResourceWhitelist": [],
+        "namespaceResourceWhitelist": [{"group": g, "kind": k} for g, k in PLATFORM_KINDS],
+        "orphanedResources": {"warn": True},
+    }
+
+
+# What an environment's root (``argocd/<env>/``) holds.
+PLATFORM_KINDS: tuple[tuple[str, str], ...] = (
+    ("argoproj.io", "AppProject"),
+    ("argoproj.io", "ApplicationSet"),
+    ("argocd-image-updater.argoproj.io", "ImageUpdater"),
+)
+
+
+def application_set(stack: Stack, team: str, services: list[str]) -> dict[str, Any]:
+    """The Applications of one team's services in this environment.
+
+    What the template takes from a discovered ``config.json`` (a file anyone
+    with push access to the repository, the Image Updater included, can edit)
+    is bounded: the generator lists the team's files by path, so a new file
+    adds no Application; the name and ``service`` label come from that path;
+    the project is fixed here, and the namespace (from the file) must be one
+    of the project's destinations or Argo CD refuses the Application. So no
+    edit of a discovered file moves an Application out of its team's project
+    and namespaces (``validate`` checks this by tampering with each file).
+    """
     env = stack.environment
+    service = f"{{{{index .path.segments {layout.service_segment(stack.gitops.path)}}}}}"
     sync_policy: dict[str, Any] = {
         "syncOptions": ["CreateNamespace=true", "PrunePropagationPolicy=foreground", "PruneLast=true"],
         "managedNamespaceMetadata": {
@@ -109,16 +173,16 @@ def application_set(stack: Stack) -> dict[str, Any]:
         sync_policy["automated"] = {"prune": stack.delivery.prune, "selfHeal": stack.delivery.self_heal}
     template = {
         "metadata": {
-            "name": "{{.service}}-{{.environment}}",
+            "name": layout.application_name(service, env),
             "labels": {
                 layout.LABEL_MANAGED_BY: layout.MANAGED_BY,
-                layout.LABEL_SERVICE: "{{.service}}",
-                layout.LABEL_TEAM: "{{.team}}",
-                layout.LABEL_ENVIRONMENT: "{{.environment}}",
+                layout.LABEL_SERVICE: service,
+                layout.LABEL_TEAM: team,
+                layout.LABEL_ENVIRONMENT: env,
             },
         },
         "spec": {
-            "project": "{{.project}}",
+            "project": layout.project_name(team, env),
             "source": {
                 "repoURL": stack.gitops.repo_url,
                 "targetRevision": stack.gitops.revision,
@@ -135,7 +199,7 @@ def application_set(stack: Stack) -> dict[str, Any]:
             "git": {
                 "repoURL": stack.gitops.repo_url,
                 "revision": stack.gitops.revision,
-                "files": [{"path": layout.app_config_pattern(env, stack.gitops.path)}],
+                "files": [{"path": layout.app_config_path(name, env, stack.gitops.path)} for name in services],
             },
         }],
         "template": template,
@@ -146,9 +210,9 @@ def application_set(stack: Stack) -> dict[str, Any]:
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "ApplicationSet",
         "metadata": {
-            "name": layout.applicationset_name(env),
+            "name": layout.applicationset_name(team, env),
             "namespace": stack.argocd.namespace,
-            "labels": _labels(stack),
+            "labels": _labels(stack, **{layout.LABEL_TEAM: team}),
         },
         "spec": spec,
     }

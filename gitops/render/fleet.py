@@ -76,7 +76,7 @@ def fleet_roots(stack: Stack) -> dict[str, Any]:
                     },
                 },
                 "spec": {
-                    "project": "default",
+                    "project": layout.PLATFORM_PROJECT,
                     "source": {
                         "repoURL": gitops.repo_url,
                         "targetRevision": gitops.revision,

@@ -82,16 +82,17 @@ def render_overlay(service: Service, stack: Stack, sealed: Optional[Manifest] = 
 
 
 def app_config(service: Service, stack: Stack) -> dict[str, str]:
-    """Parameters of this service's Application, read by the git files generator.
+    """Parameters of this service's Application, read by its team's git files generator.
 
-    Strings only: Argo CD prints JSON numbers with Go's %v (1e+06), so nothing
-    numeric goes through a template.
+    Only ``namespace`` reaches the Application (bounded by the team's
+    project); the other fields say what the file belongs to. Strings only:
+    Argo CD prints JSON numbers with Go's %v (1e+06), so nothing numeric goes
+    through a template.
     """
     return {
         "service": service.name,
         "environment": stack.environment,
         "team": service.team,
-        "project": layout.project_name(service.team, stack.environment),
         "namespace": service.namespace,
     }
 
