@@ -27,8 +27,10 @@ from components.gitops_repo import GitOpsRepo, GitOpsRepoArgs
 from components.guard import require_account
 from components.registration import check_against_hub, hub_self_registration, published_files, role_arn
 from components.registry import Registry, RegistryArgs
+from components.rollouts import ArgoRollouts, ArgoRolloutsArgs
 from components.sealing import SealingKey, SealingKeyArgs
 from gitops import layout
+from gitops.canary import rollouts_controller
 from gitops.errors import GitOpsError
 from gitops.lifecycle import pinned_tags
 from gitops.model import Topology
@@ -77,6 +79,11 @@ addons = ClusterAddons("addons", ClusterAddonsArgs(
 # The load balancer controller's webhook refuses Services until it runs: charts with Services install after it.
 webhooks = [addons.load_balancer_controller] if addons.load_balancer_controller is not None else []
 
+# A canary's Rollouts run where its pods run: on this cluster, whoever runs its Argo CD (gitops.canary).
+rollouts = (ArgoRollouts("rollouts", ArgoRolloutsArgs(installed_after=webhooks), opts=in_cluster)
+            if rollouts_controller(project.catalog, stack) else None)
+workload_controllers = [*addons.releases, *([rollouts.release] if rollouts is not None else [])]
+
 sealing = SealingKey("sealing", SealingKeyArgs(cluster_name=stack.cluster.name, config=stack.sealing, tags=tags,
                                                installed_after=webhooks),
                      opts=in_cluster)
@@ -96,7 +103,7 @@ if topology is Topology.SPOKE:
         labels=metadata["labels"],
         annotations=metadata["annotations"],
         # The first sync needs them, and deleting the Applications needs them (load balancers, volumes).
-        ready=[sealing, *addons.releases],
+        ready=[sealing, *workload_controllers],
         tags=tags,
     ))
     pulumi.export("argocdHub", stack.argocd.hub)
@@ -120,12 +127,16 @@ else:
         ingress_annotations=dict(stack.ingress.annotations),
         ingress_tls=stack.ingress.tls,
         certificate_arn=stack.ingress.certificate_arn,
+        tls_secret_name=stack.ingress.tls_secret_name,
+        # A hub's notifiers send for its spokes too (gitops.notifications).
+        notifications=stack.notifications,
         repo_credentials=config.repo_credentials,
         tags=tags,
         kubeconfig=cluster.kubeconfig,
         # What deleting the Applications needs stays until the drain is done.
-        keep_until_drained=[sealing.release, *addons.releases],
-        installed_after=webhooks,
+        keep_until_drained=[sealing.release, *workload_controllers],
+        # Rollout objects sync only once their CRD is served: Argo CD starts after the controller's release.
+        installed_after=[*webhooks, *([rollouts.release] if rollouts is not None else [])],
         pod_identities=hub_access.associations if hub_access else (),
         # The hub's own registration: its labels select the hub's add-ons, so it outlives the drain too.
         cluster_registration=(

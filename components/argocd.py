@@ -48,7 +48,10 @@ from components.drain import ApplicationsDrained, ApplicationsDrainedArgs
 from gitops.errors import InputError
 from gitops.layout import IN_CLUSTER_SERVER, PLATFORM_PROJECT, argocd_env_dir, repo_path
 from gitops.render.argocd import platform_project
-from gitops.model import GitOpsConfig, RegistryConfig
+from gitops.render.notifications import chart_values as notifications_chart_values
+from gitops.render.notifications import platform_kinds
+from gitops.ingress import BACKEND_PROTOCOL, alb_annotations, tls_entry
+from gitops.model import GitOpsConfig, IngressConfig, NotificationsConfig, RegistryConfig
 
 TYPE = "gitops-platform:argocd:ArgoCD"
 CREDENTIALS_KEY = "gitops-platform:gitopsCredentials"
@@ -66,17 +69,8 @@ ECR_LOGIN_SCRIPT = "ecr-login.sh"
 # ECR tokens last 12 h; refresh an hour early.
 ECR_CREDS_EXPIRE = "11h"
 APP_FINALIZER = "resources-finalizer.argocd.argoproj.io"
-# What the AWS Load Balancer Controller needs to serve Argo CD over HTTPS (ingress class "alb" only): both
-# listeners, HTTP redirected to HTTPS, plain HTTP to the pods (server.insecure). The certificate is the
-# stack's certificateArn, else the one ACM holds for the TLS host (the controller's discovery).
-ALB_INGRESS_CLASS = "alb"
-ALB_ANNOTATION_PREFIX = "alb.ingress.kubernetes.io/"
-ALB_HTTPS_ANNOTATIONS: Mapping[str, str] = {
-    f"{ALB_ANNOTATION_PREFIX}listen-ports": json.dumps([{"HTTP": 80}, {"HTTPS": 443}]),
-    f"{ALB_ANNOTATION_PREFIX}ssl-redirect": "443",
-    f"{ALB_ANNOTATION_PREFIX}backend-protocol": "HTTP",
-}
-ALB_CERTIFICATE_ANNOTATION = f"{ALB_ANNOTATION_PREFIX}certificate-arn"
+# The Secret the chart's own `tls: true` names; with a cert-manager issuer annotation, cert-manager creates it.
+ARGOCD_SERVER_TLS_SECRET = "argocd-server-tls"
 POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
 # GetAuthorizationToken has no resource-level permissions; it can only be granted on "*".
 ECR_TOKEN_ACTION = "ecr:GetAuthorizationToken"
@@ -109,6 +103,9 @@ class ArgoCDArgs:
     ``ingress_tls``: the ingress serves HTTPS for the hostname (default False:
     plain HTTP); with class ``alb`` it gets the listener annotations, and the
     certificate is ``certificate_arn`` or, when None, found in ACM by host.
+    ``tls_secret_name``: other classes, the certificate's Secret in Argo CD's
+    namespace (default None: ``argocd-server-tls``, which a cert-manager issuer
+    annotation has cert-manager create).
     ``repo_credentials``: secret ``{username, password}`` or ``{sshPrivateKey}``
     to read the GitOps repository (default None: a public repository).
     ``tags``: AWS tags of the IAM role and the Pod Identity association.
@@ -128,7 +125,11 @@ class ArgoCDArgs:
     self-registration), given options that order it after the argo-cd release
     and before the drain: its labels are what the hub's add-on
     ApplicationSets select the hub by, so it must outlive the drain (default
-    None).
+    None). ``notifications``: the stack's notifiers (default off); their
+    config goes into the chart values (``gitops.render.notifications``), the
+    chart's own notifications Secret is switched off, and the roots' project
+    admits the SealedSecret that replaces it. A hub's notifiers also send for
+    its spokes.
     """
 
     environment: str
@@ -144,6 +145,7 @@ class ArgoCDArgs:
     ingress_annotations: Mapping[str, str] = field(default_factory=dict)
     ingress_tls: bool = False
     certificate_arn: Optional[str] = None
+    tls_secret_name: Optional[str] = None
     repo_credentials: Optional[pulumi.Input[Mapping[str, str]]] = None
     tags: Mapping[str, str] = field(default_factory=dict)
     kubeconfig: Optional[pulumi.Input[str]] = None
@@ -151,6 +153,7 @@ class ArgoCDArgs:
     pod_identities: Sequence[pulumi.Resource] = ()
     installed_after: Sequence[pulumi.Resource] = ()
     cluster_registration: Optional[Callable[[pulumi.ResourceOptions], pulumi.Resource]] = None
+    notifications: NotificationsConfig = NotificationsConfig()
 
 
 def root_application_name(environment: str) -> str:
@@ -181,6 +184,8 @@ def argocd_values(args: ArgoCDArgs) -> dict[str, Any]:
         values = _merged(values, _ingress_values(args))
     if args.ha:
         values = _merged(values, HA_VALUES)
+    # Notifiers, triggers and templates from the core; their credentials are the tree's SealedSecret.
+    values = _merged(values, notifications_chart_values(args.notifications, argocd_url(args.hostname, args.ingress_tls)))
     return values
 
 
@@ -223,28 +228,33 @@ def _merged(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]
 
 
 def _server_ingress(args: ArgoCDArgs) -> dict[str, Any]:
+    """The chart's server ingress, told what the services' Ingresses are told (``gitops.ingress``).
+
+    Not in the environment's IngressGroup: a group reconciles as a whole, so
+    one team's broken Ingress would hold up changes to the way into Argo CD,
+    which is how that team would fix it. TLS goes through ``extraTls`` rather
+    than the chart's ``tls: true``, which always names ``argocd-server-tls``:
+    on ``alb`` the entry names only the host (ACM discovery), elsewhere the
+    stack's Secret.
+    """
+    assert args.hostname is not None
     ingress: dict[str, Any] = {"enabled": True, "hostname": args.hostname}
     if args.ingress_class:
         ingress["ingressClassName"] = args.ingress_class
+    config = IngressConfig(domain=None, class_name=args.ingress_class, tls=args.ingress_tls,
+                           annotations=tuple(sorted(args.ingress_annotations.items())),
+                           certificate_arn=args.certificate_arn, tls_secret_name=args.tls_secret_name)
     annotations = dict(args.ingress_annotations)
-    if args.ingress_tls:
-        # The chart's spec.tls for the hostname (Secret argocd-server-tls): the host other controllers serve
-        # and the ALB controller looks up its ACM certificate by.
-        ingress["tls"] = True
-        if args.ingress_class == ALB_INGRESS_CLASS:
-            # The stack's own annotations win: they are the more specific choice.
-            annotations = {**alb_https_annotations(args.certificate_arn), **annotations}
+    if config.is_alb:
+        # The server answers plain HTTP (server.insecure). The stack's own annotations win: they are the more
+        # specific choice.
+        annotations = {**alb_annotations(config.tls, config.certificate_arn), BACKEND_PROTOCOL: "HTTP", **annotations}
+    tls = tls_entry(config, args.hostname, ARGOCD_SERVER_TLS_SECRET)
+    if tls is not None:
+        ingress["extraTls"] = [tls]
     if annotations:
         ingress["annotations"] = annotations
     return ingress
-
-
-def alb_https_annotations(certificate_arn: Optional[str]) -> dict[str, str]:
-    """The ALB annotations for HTTPS on 443 with HTTP redirected; the certificate by ARN, else by ACM discovery."""
-    annotations = dict(ALB_HTTPS_ANNOTATIONS)
-    if certificate_arn:
-        annotations[ALB_CERTIFICATE_ANNOTATION] = certificate_arn
-    return annotations
 
 
 def ecr_registry_entry(registry: RegistryConfig) -> dict[str, Any]:
@@ -304,7 +314,7 @@ def root_app_values(args: ArgoCDArgs) -> dict[str, Any]:
                 "namespace": args.namespace,
                 # Kept until no Application uses it.
                 "finalizers": [APP_FINALIZER],
-                **platform_project(args.gitops.repo_url, args.namespace),
+                **platform_project(args.gitops.repo_url, args.namespace, platform_kinds(args.notifications)),
             },
         },
         "applications": {

@@ -29,6 +29,8 @@ IMAGE_UPDATER = Chart("argocd-image-updater", ARGO_HELM, "1.2.4")    # Image Upd
 ARGOCD_APPS = Chart("argocd-apps", ARGO_HELM, "2.0.5")               # the root Application
 SEALED_SECRETS = Chart("sealed-secrets", SEALED_SECRETS_HELM, "2.18.5")  # controller 0.36.6
 AWS_LOAD_BALANCER_CONTROLLER = Chart("aws-load-balancer-controller", EKS_CHARTS, "3.4.2")   # controller v3.4.2
+# Only where a service rolls out as a canary (or the stack asks for it): the controller of Rollout objects.
+ARGO_ROLLOUTS = Chart("argo-rollouts", ARGO_HELM, "2.43.0")            # Argo Rollouts v1.10.0
 
 # Cluster Autoscaler simulates the scheduler of one Kubernetes minor version, so its release must match the
 # cluster's: one chart per supported minor, each the chart whose appVersion is that minor's autoscaler.
@@ -37,5 +39,5 @@ CLUSTER_AUTOSCALER_BY_KUBERNETES = {
     "1.34": Chart("cluster-autoscaler", AUTOSCALER_HELM, "9.53.0"),   # Cluster Autoscaler 1.34.2
 }
 
-ALL = (ARGO_CD, IMAGE_UPDATER, ARGOCD_APPS, SEALED_SECRETS, AWS_LOAD_BALANCER_CONTROLLER,
+ALL = (ARGO_CD, IMAGE_UPDATER, ARGOCD_APPS, SEALED_SECRETS, AWS_LOAD_BALANCER_CONTROLLER, ARGO_ROLLOUTS,
        *CLUSTER_AUTOSCALER_BY_KUBERNETES.values())

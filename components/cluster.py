@@ -8,7 +8,6 @@ and cluster access, so in-cluster installs never race the cluster coming up.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from dataclasses import dataclass, field
 from typing import Mapping, Optional, Sequence
@@ -18,18 +17,14 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from gitops.model import ClusterConfig
+# The VPC layout (8 blocks: a private subnet per zone, the last block cut into public subnets) lives in
+# the core, which admits load balancer traffic from the same subnets; re-exported for callers and tests.
+from gitops.network import (  # noqa: F401
+    MAX_ZONES, PRIVATE_SPLIT_BITS, PUBLIC_SPLIT_BITS, SMALLEST_SUBNET_PREFIX, ZoneSubnets, subnet_plan,
+)
 
 TYPE = "gitops-platform:cluster:Cluster"
 MANAGED_BY = {"managed-by": "gitops-platform"}
-
-# The VPC is cut into 8 equal blocks: one private subnet per zone (nodes, and pods,
-# which take VPC addresses under the VPC CNI) and the last block cut again into 8
-# small public subnets (only NAT gateways and load balancers live there). Zone i
-# always gets block i, so adding a zone never moves the subnets of the others.
-PRIVATE_SPLIT_BITS = 3
-PUBLIC_SPLIT_BITS = 3
-MAX_ZONES = 2 ** PRIVATE_SPLIT_BITS - 1
-SMALLEST_SUBNET_PREFIX = 28  # AWS refuses subnets smaller than a /28
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 CLUSTER_POLICIES = ("AmazonEKSClusterPolicy",)
@@ -73,14 +68,6 @@ class ClusterArgs:
 
 
 @dataclass(frozen=True)
-class ZoneSubnets:
-    """The CIDR blocks of one availability zone's private and public subnet."""
-
-    private: str
-    public: str
-
-
-@dataclass(frozen=True)
 class _Network:
     """What the cluster and node group need from the network, however it came to be.
 
@@ -99,33 +86,6 @@ class _Role:
 
     arn: pulumi.Output[str]
     attachments: list[aws.iam.RolePolicyAttachment]
-
-
-def subnet_plan(vpc_cidr: str, zones: int) -> tuple[ZoneSubnets, ...]:
-    """Private and public subnet CIDRs for the first ``zones`` zones, carved from ``vpc_cidr``.
-
-    Deterministic and independent of the zone count for the zones it keeps, so
-    a stack can grow from 2 to 3 zones without replacing a subnet.
-    """
-    try:
-        vpc = ipaddress.ip_network(vpc_cidr, strict=True)
-    except ValueError as exc:
-        raise ValueError(f"VPC CIDR {vpc_cidr!r} is not a network block: {exc}") from None
-    if not isinstance(vpc, ipaddress.IPv4Network):
-        raise ValueError(f"VPC CIDR {vpc_cidr!r} must be IPv4")
-    if not 1 <= zones <= MAX_ZONES:
-        raise ValueError(f"{zones} availability zones requested for VPC {vpc_cidr!r}; "
-                         f"the layout has room for 1 to {MAX_ZONES}")
-    smallest = SMALLEST_SUBNET_PREFIX - PRIVATE_SPLIT_BITS - PUBLIC_SPLIT_BITS
-    if vpc.prefixlen > smallest:
-        raise ValueError(
-            f"VPC CIDR {vpc_cidr!r} is too small: it must be a /{smallest} or larger, because public subnets "
-            f"are 1/{2 ** (PRIVATE_SPLIT_BITS + PUBLIC_SPLIT_BITS)} of it and AWS subnets are at least a "
-            f"/{SMALLEST_SUBNET_PREFIX}"
-        )
-    blocks = list(vpc.subnets(prefixlen_diff=PRIVATE_SPLIT_BITS))
-    public = list(blocks[-1].subnets(prefixlen_diff=PUBLIC_SPLIT_BITS))
-    return tuple(ZoneSubnets(private=str(blocks[i]), public=str(public[i])) for i in range(zones))
 
 
 def admin_names(role_arns: Sequence[str]) -> dict[str, str]:

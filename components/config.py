@@ -19,10 +19,11 @@ from pulumi.runtime import config as engine
 
 from gitops import layout
 from gitops.errors import GitOpsError, InputError, Problem
-from gitops.model import Project, Stack
+from gitops.model import Project, Stack, UpdateMode
 from gitops.project import load_project
+from gitops.render import notifications
 from gitops.render.secrets import missing_values
-from gitops.stackconfig import engine_values, read_project_config
+from gitops.stackconfig import engine_values, pull_request_credentials_problem, read_project_config
 
 NS = layout.CONFIG_NAMESPACE
 CREDENTIALS_KEY = "gitopsCredentials"
@@ -58,9 +59,27 @@ def load_program_config(root: Path, stack_name: str) -> ProgramConfig:
         raise pulumi.RunError(str(exc)) from None
     config = pulumi.Config()
     # The project default is {} (a public repository); only a non-empty value becomes the Secret.
-    credentials = config.get_secret_object(CREDENTIALS_KEY) if config.get_object(CREDENTIALS_KEY) else None
+    plain_credentials = config.get_object(CREDENTIALS_KEY)
+    check_pull_request_credentials(stack, plain_credentials)
+    credentials = config.get_secret_object(CREDENTIALS_KEY) if plain_credentials else None
     values = config.get_secret_object(SECRETS_KEY) or pulumi.Output.secret({})
     return ProgramConfig(project, stack, credentials, values)
+
+
+def check_pull_request_credentials(stack: Stack, credentials: Any) -> None:
+    """The stack-file check of ``pull-request`` mode against SSH credentials, for the engine's config.
+
+    The engine keeps ``gitopsCredentials`` out of the values the loader sees (it
+    is secret), so the loader can only judge the repository URL; this looks at
+    the credential's key names, never at a value.
+    """
+    policy = stack.image_updates
+    if policy.mode is not UpdateMode.PULL_REQUEST:
+        return
+    keys = credentials.keys() if isinstance(credentials, Mapping) else ()
+    problem = pull_request_credentials_problem(stack.gitops.repo_url, keys, policy.credentials_secret)
+    if problem:
+        raise pulumi.RunError(str(InputError([Problem(stack.file, f"config.{NS}:imageUpdates.mode", problem)])))
 
 
 def check_secret_names(stack: Stack, project: Project, raw: Any) -> None:
@@ -78,5 +97,10 @@ def check_secret_names(stack: Stack, project: Project, raw: Any) -> None:
         missing = [name for name in service.secrets if name not in given.get(service.name, {})]
         if missing:
             problems.extend(missing_values(service, stack, missing).problems)
+    # The notifiers' credentials (gitops-platform:secrets.argocd-notifications.<NAME>), where this stack runs them.
+    credentials = given.get(notifications.SECRETS_ENTRY, {})
+    missing = [name for name in notifications.secret_names(stack) if name not in credentials]
+    if missing:
+        problems.extend(notifications.missing_values(stack, missing).problems)
     if problems:
         raise InputError(problems)

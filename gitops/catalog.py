@@ -7,14 +7,17 @@ copy-pasted files that were renamed but not edited.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Iterable, Mapping
 
 from . import layout, names, yamlio
 from .errors import InputError, Problem, printable
+from .ingress import service_annotation_problem
 from .model import (
-    Autoscaling, Catalog, EnvOverride, Ingress, Port, Probe, ProbeKind, Resources, Service,
+    Autoscaling, Catalog, EnvOverride, Ingress, Migration, Port, PortPurpose, Probe, ProbeKind, Resources, Service,
 )
+from .canary import read_delivery
 from .reader import Node, Problems, checked, did_you_mean, type_name
 
 MAX_FILE_BYTES = 1024 * 1024
@@ -60,6 +63,7 @@ def load_catalog(catalog_dir: Path, shown_dir: str, environments: Iterable[str],
     if shared is not None:
         check_namespace_owners(services, shared, shared_file, problems)
     check_secret_variables(services, problems)
+    services = resolve_clients(services, (p.stem for p in files), problems)
     if problems:
         raise InputError(problems.items)
     return Catalog(tuple(sorted(services, key=lambda s: s.name)))
@@ -211,11 +215,15 @@ def read_service(data: object, file: str, stem: str, envs: tuple[str, ...], prob
     ingress = _read_ingress(node, port_names)
     if ingress is not None and not ports:
         node.error("ingress", "a service without ports cannot have an ingress; add ports or remove ingress")
+    _check_ingress_port(node, ingress, ports)
+    clients = _read_clients(node, stem)
     autoscaling = read_autoscaling(node, "autoscaling")
     if autoscaling is not None and not resources.cpu_request and not _has_cpu_request(node):
         node.error("autoscaling", "CPU-based autoscaling needs resources.requests.cpu")
     config = read_config(node, "config")
     secrets = _read_secrets(node)
+    migration = read_migration(node)
+    delivery = read_delivery(node)
     overlap = sorted({k for k, _ in config} & set(secrets))
     if overlap:
         node.error("secrets", f"{', '.join(overlap)} also set in config; a variable comes from one place")
@@ -230,7 +238,39 @@ def read_service(data: object, file: str, stem: str, envs: tuple[str, ...], prob
         image_repository=repository, image_tag=tag, ports=ports, command=command, args=args,
         liveness=liveness, readiness=readiness, resources=resources, ingress=ingress,
         autoscaling=autoscaling, config=config, secrets=secrets, environments=environments,
+        migration=migration,
+        clients=tuple((name, "") for name in clients),   # namespaces: resolve_clients, once all are read
+        delivery=delivery,
     )
+
+
+DEFAULT_MIGRATION_TIMEOUT = 600
+DEFAULT_MIGRATION_BACKOFF = 1
+
+
+def read_migration(node: Node) -> "Migration | None":
+    """``migration: {command, args, timeoutSeconds, backoffLimit}``: the service's migration Job.
+
+    A command or args is required: without either the Job would start the
+    service itself, which never completes, and every sync would wait for it
+    until the timeout. The limits are bounded so a typo cannot hold a sync for
+    days or retry a half-applied migration dozens of times.
+    """
+    section = node.node("migration")
+    if section is None:
+        return None
+    command = _str_list(section, "command")
+    args = _str_list(section, "args")
+    timeout = section.int("timeoutSeconds", DEFAULT_MIGRATION_TIMEOUT, minimum=30, maximum=86400)
+    backoff = section.int("backoffLimit", DEFAULT_MIGRATION_BACKOFF, minimum=0, maximum=10)
+    if all(section.data.get(key) in (None, []) for key in ("command", "args")):
+        # (A command that is not a list of strings is reported on its own.)
+        node.error("migration", "needs a command or args to run in the service's image, "
+                                "e.g. migration: {command: [/app/migrate, up]}")
+    section.done()
+    if (not command and not args) or timeout is None or backoff is None:
+        return None
+    return Migration(command=command, args=args, timeout_seconds=timeout, backoff_limit=backoff)
 
 
 def _has_cpu_request(node: Node) -> bool:
@@ -291,8 +331,11 @@ def _read_ports(node: Node) -> tuple[Port, ...]:
                         describe="lowercase letters, digits and '-', at most 15 characters")
         container = item.int("containerPort", required=True, minimum=1, maximum=65535)
         service = item.int("servicePort", container, minimum=1, maximum=65535)
+        # A port named like what it is for is that by default: an unmarked metrics port stays internal.
+        default_purpose = name if name in INTERNAL_PORT_NAMES else PortPurpose.TRAFFIC.value
+        purpose = item.str("purpose", default_purpose, choices=tuple(p.value for p in PortPurpose))
         item.done()
-        if name is None or container is None or service is None:
+        if name is None or container is None or service is None or purpose is None:
             continue
         if name in seen_names:
             item.error("name", f"port name {name!r} is used twice")
@@ -302,8 +345,12 @@ def _read_ports(node: Node) -> tuple[Port, ...]:
             continue
         seen_names.add(name)
         seen_numbers.add(container)
-        ports.append(Port(name, container, service))
+        ports.append(Port(name, container, service, PortPurpose(purpose)))
     return tuple(ports)
+
+
+# Port names whose default ``purpose`` is themselves (metrics and admin ports are internal).
+INTERNAL_PORT_NAMES = (PortPurpose.METRICS.value, PortPurpose.ADMIN.value)
 
 
 def _read_probe(health: Node, name: str, port_names: set[str]) -> "Probe | None":
@@ -385,10 +432,82 @@ def _read_ingress(node: Node, port_names: set[str]) -> "Ingress | None":
     port = ing.str("port", default_port)
     if port is not None and port_names and port not in port_names:
         ing.error("port", f"{port!r} is not a port of this service; ports: {', '.join(sorted(port_names))}")
+    annotations = _read_ingress_annotations(ing)
     ing.done()
-    if host is None or path is None or port is None:
+    if host is None or path is None or port is None or annotations is None:
         return None
-    return Ingress(host=host, path=path, port=port)
+    return Ingress(host=host, path=path, port=port, annotations=annotations)
+
+
+def _read_ingress_annotations(ing: Node) -> "tuple[tuple[str, str], ...] | None":
+    """The service's own Ingress annotations, each checked on its own (``gitops.ingress``); None when one is bad.
+
+    What a key may do depends on the stacks too (a load balancer shared by
+    the environment's services): ``gitops.ingress.ingress_problems`` checks that.
+    """
+    out: dict[str, str] = {}
+    ok = True
+    for key, value in ing.entries("annotations"):
+        problem = service_annotation_problem(key, value)
+        if problem:
+            ing.problems.add(ing.file, ing.child_key("annotations", key), problem)
+            ok = False
+        elif isinstance(value, str):
+            out[key] = value
+    size_problem = names.annotations_size_problem(out)
+    if size_problem:
+        ing.error("annotations", size_problem)
+        ok = False
+    return tuple(sorted(out.items())) if ok else None
+
+
+def _check_ingress_port(node: Node, ingress: "Ingress | None", ports: tuple[Port, ...]) -> None:
+    """The ingress routes to a traffic port: a metrics or admin port is never published."""
+    port = next((p for p in ports if ingress is not None and p.name == ingress.port), None)
+    if port is not None and port.internal:
+        traffic = ", ".join(p.name for p in ports if not p.internal) or "none"
+        node.error("ingress.port", f"{port.name!r} is a {port.purpose.value} port, which stays inside the "
+                                   f"namespace; route the ingress to a traffic port ({traffic})")
+
+
+def _read_clients(node: Node, stem: str) -> tuple[str, ...]:
+    """``clients``: services in other namespaces that call this one (their names; resolved by ``resolve_clients``)."""
+    out: list[str] = []
+    for i, item in enumerate(node.list("clients") or []):
+        key = f"clients[{i}]"
+        problem = (names.label_problem(item, names.SERVICE_MAX, names.DNS1035_LABEL) if isinstance(item, str)
+                   else f"expected a service name, got {type_name(item)}")
+        if problem:
+            node.error(key, problem)
+        elif item == stem:
+            node.error(key, "is this service itself; its own pods (its namespace) may always connect")
+        elif item in out:
+            node.error(key, f"{item} is listed twice")
+        else:
+            out.append(item)
+    return tuple(sorted(out))
+
+
+def resolve_clients(services: list[Service], known: Iterable[str], problems: Problems) -> list[Service]:
+    """Each service's ``clients`` with their namespaces, now that every service is read.
+
+    A name that is no service file is reported (a file that failed to load
+    is already reported on its own, so its name counts as known).
+    """
+    by_name = {s.name: s for s in services}
+    names_known = sorted(set(known))
+    out = []
+    for service in services:
+        resolved = []
+        for i, (name, _) in enumerate(service.clients):
+            client = by_name.get(name)
+            if client is not None:
+                resolved.append((name, client.namespace))
+            elif name not in names_known:
+                problems.add(service.file, f"clients[{i}]", f"{name!r} is no service of the catalog"
+                             f"{did_you_mean(name, names_known)}; a client is a service file's name")
+        out.append(dataclasses.replace(service, clients=tuple(resolved)))
+    return out
 
 
 DEFAULT_CPU_TARGET = 70

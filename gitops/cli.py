@@ -364,11 +364,15 @@ def _drift_parser(sub: Any) -> None:
                     "every environment against the first in sorted order.\n"
                     "Exit 0: no unexpected drift, 1: drift found, 2: bad input or an overlay that does not build.",
         epilog="expected to differ (ignored):\n" + "\n".join(f"  - {e}" for e in EXPECTED_DIFFERENCES)
-               + "\neverything else that differs is drift: config values, env vars, probes, ports, commands,\n"
-                 "security context, autoscaling targets, objects in one environment only",
+               + "\nnor what the project (--project) declares: a difference a fresh render of it has too, with the\n"
+                 "same values, is left out. Everything else that differs is drift: config values, env vars, probes,\n"
+                 "ports, commands, security context, autoscaling targets, objects in one environment only",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     drift.add_argument("dir", type=Path, help="the rendered GitOps tree")
+    drift.add_argument("--project", type=Path, default=None,
+                       help="project root whose catalog and stack files declare what differs per environment "
+                            "(default: . when it holds Pulumi.yaml); declared differences are not drift")
     drift.add_argument("--kubectl", default=defaults.kubectl, help="kubectl binary (with kustomize v5)")
     drift.add_argument("--jobs", type=int, default=defaults.jobs, help=f"parallel builds (default: {defaults.jobs})")
     _output(drift)
@@ -376,10 +380,22 @@ def _drift_parser(sub: Any) -> None:
 
 
 def cmd_drift(args: argparse.Namespace) -> int:
-    from .drift import drift_tree
+    """Compare against a fresh render of the project too, so what the project declares is not reported."""
+    import tempfile
+
+    from .drift import drift_tree, find_overlays, render_reference
 
     options = _validate_options(args, False)
-    report = drift_tree(args.dir, options.kubectl, options.jobs)
+    find_overlays(args.dir)   # a wrong DIR is said before the project is rendered
+    project = args.project if args.project is not None else Path(".")
+    if args.project is None and not (project / layout.PROJECT_FILE).is_file():
+        print(f"note: no project here (no {layout.PROJECT_FILE}): differences the catalog and stack files declare "
+              "are reported as drift too; give --project", file=sys.stderr)
+        report = drift_tree(args.dir, options.kubectl, options.jobs)
+    else:
+        with tempfile.TemporaryDirectory(prefix="gitops-drift-") as scratch:
+            reference = render_reference(project, Path(scratch) / "tree")
+            report = drift_tree(args.dir, options.kubectl, options.jobs, reference=reference)
     if args.output == "json":
         _print_json(report.as_json())
     else:
@@ -390,17 +406,24 @@ def cmd_drift(args: argparse.Namespace) -> int:
 # --- promote -------------------------------------------------------------------------------------
 def _promote_parser(sub: Any) -> None:
     promote = sub.add_parser(
-        "promote", help="pin in one environment the image tags another environment runs",
+        "promote", help="pin in one environment the image tags another environment runs (or ran: --tag)",
         description="Read the tag each service runs in --from (the Image Updater's override in the overlay when "
                     "there is one, else the overlay's pin) and pin it in the --to stack's "
-                    "gitops-platform:imageTags, editing nothing else in that Pulumi.<stack>.yaml.",
+                    "gitops-platform:imageTags, editing nothing else in that Pulumi.<stack>.yaml. With --tag, pin "
+                    "that tag of one service instead (a rollback or a hotfix): it must have run in --from (default: "
+                    "the target's promotion.from, or the target itself when it has none), as the GitOps "
+                    "repository's history of that overlay shows.",
     )
     promote.add_argument("service", nargs="*", metavar="SERVICE", help="service(s) of the catalog to promote")
     promote.add_argument("--all", action="store_true", help="every service of the catalog")
-    promote.add_argument("--from", dest="source", required=True, metavar="ENV", help="environment the tags run in")
+    promote.add_argument("--from", dest="source", metavar="ENV",
+                         help="environment the tags run in (required without --tag)")
     promote.add_argument("--to", dest="target", required=True, metavar="ENV", help="environment whose stack pins them")
+    promote.add_argument("--tag", metavar="TAG",
+                         help="pin this tag of one SERVICE (rollback, hotfix); it must have run in the source")
     promote.add_argument("--force", action="store_true",
-                         help="promote even when the target's promotion.from names another environment (or none)")
+                         help="promote even when the target's promotion.from names another environment (or none), "
+                              "or a --tag never ran in the source")
     promote.add_argument("--dry-run", action="store_true", help="report what would change, write nothing")
     promote.add_argument("--project", type=Path, default=Path("."),
                          help="project root holding Pulumi.yaml (default: .)")
@@ -420,7 +443,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
         raise InputError([Problem("SERVICE", "", "name the service(s) to promote, or --all for every service")])
     project = load_project(args.project)
     promotion = plan_promotion(project, args.out, args.source, args.target,
-                               None if args.all else args.service, force=args.force)
+                               None if args.all else args.service, force=args.force, tag=args.tag)
     if not args.dry_run:
         write_promotion(args.project, promotion)
     for note in promotion.notes:
@@ -438,7 +461,13 @@ def cmd_promote(args: argparse.Namespace) -> int:
 def _print_promotion(args: argparse.Namespace, promotion: Any, file: str) -> None:
     source, target = promotion.source.environment, promotion.target.environment
     for c in promotion.changes:
-        print(f"{c.service}: {target} {c.old} -> {c.new} (running in {source}, from {c.source})")
+        if c.running:
+            where = f"running in {source}, from {c.source}"
+        elif c.source:
+            where = f"ran in {source}: {c.source}" + (f" at {c.commit}" if c.commit else "")
+        else:
+            where = f"never ran in {source}: --force"
+        print(f"{c.service}: {target} {c.old} -> {c.new} ({where})")
     if not promotion.changes:
         print(f"{target}: nothing to promote from {source}, {len(promotion.unchanged)} unchanged ({file} untouched)")
         return

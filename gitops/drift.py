@@ -9,15 +9,23 @@ sorted order.
 
 Expected to differ (normalised away, never reported):
 
-- replica counts: Deployment/StatefulSet ``spec.replicas``, HPA
+- replica counts: Deployment/StatefulSet/Rollout ``spec.replicas``, HPA
   ``spec.minReplicas``/``spec.maxReplicas``, and PodDisruptionBudgets as a
   whole (whether one exists follows the replica floor);
 - container ``resources``;
 - the image tag and digest; the image *repository* is compared;
 - what comes from the environment's ingress config: Ingress
   ``spec.rules[].host``, ``spec.tls``, ``spec.ingressClassName`` and
-  ``metadata.annotations``;
-- the ``gitops-platform.io/environment`` label, wherever it appears;
+  ``metadata.annotations``, and the NetworkPolicy rules that admit the
+  load balancer's subnets or the ingress controller's and monitoring
+  namespaces;
+- the ``gitops-platform.io/environment`` label, wherever it appears, and the
+  ``app.kubernetes.io/instance`` and ``app.kubernetes.io/version`` labels (the
+  Application's name and the image tag);
+- the pods' config and secrets checksum annotations (the config itself is
+  compared in its ConfigMap; sealed values differ per cluster anyway);
+- the namespace's ResourceQuota and LimitRange as a whole (derived from the
+  replica counts and resources above);
 - SealedSecret ``spec.encryptedData`` values (each cluster has its own key, so
   only the key names are compared) and its ``gitops-platform.io/sealed-with``
   annotation;
@@ -26,10 +34,18 @@ Expected to differ (normalised away, never reported):
   ConfigMaps and Secrets of the build itself, so only names that really were
   generated are rewritten.
 
+Declared differences are expected too: what the project itself asks to
+differ (the catalog's ``environments.<profile>`` config values and
+autoscaling targets, anything a stack file sets per environment). With the
+project at hand, it is rendered afresh and compared the same way; a row the
+fresh render has as well, with the same value in every environment, is left
+out (``declared_only``).
+
 Everything else is drift: config values, env vars, probes, ports, commands,
 security context, autoscaling targets, objects present in one environment
-only. Image Updater write-back files (``.argocd-source-*.yaml``) are not part
-of a kustomize build and so are never compared.
+only, whenever the project does not declare them so. Image Updater write-back
+files (``.argocd-source-*.yaml``) are not part of a kustomize build and so are
+never compared.
 
 The comparison (``normalise``, ``compare``) is pure and needs no kubectl;
 ``drift_tree`` is the thin part that finds and builds the overlays.
@@ -42,18 +58,21 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Iterator, Mapping, Sequence
+from typing import Any, Final, Iterator, Mapping, Optional, Sequence
 
 from . import layout, yamlio
 from .errors import InputError, Problem
 from .kustomize import KUSTOMIZATION_FILES, Build, build_many
 
 EXPECTED_DIFFERENCES: Final[tuple[str, ...]] = (
-    "replica counts: Deployment spec.replicas, HPA spec.minReplicas/maxReplicas, PodDisruptionBudgets",
+    "replica counts: Deployment/Rollout spec.replicas, HPA spec.minReplicas/maxReplicas, PodDisruptionBudgets",
     "container resources",
     "the image tag and digest (the image repository is compared)",
     "Ingress rules[].host, spec.tls, spec.ingressClassName and metadata.annotations",
-    f"the {layout.LABEL_ENVIRONMENT} label",
+    "NetworkPolicy rules admitting the load balancer's subnets, the ingress controller's or monitoring namespace",
+    f"the {layout.LABEL_ENVIRONMENT}, {layout.LABEL_INSTANCE} and {layout.LABEL_VERSION} labels",
+    "the pods' config and secrets checksum annotations (the ConfigMap itself is compared)",
+    "the namespace's ResourceQuota and LimitRange (derived from replica counts and resources)",
     "SealedSecret encryptedData values (key names are compared) and its sealed-with annotation",
     "ConfigMap/Secret generator hash suffixes, in names and references",
 )
@@ -64,7 +83,7 @@ PRESENT: Final = "present"      # its value where the object exists
 
 # kustomize's name hash: 10 hex digits with 0, 1, 3, a, e replaced (no vowels, no look-alikes).
 _GENERATED_NAME = re.compile(r"^(?P<name>.+)-[2456789bcdfghkmt]{10}$")
-_REPLICATED_KINDS = frozenset({"Deployment", "StatefulSet"})
+_REPLICATED_KINDS = frozenset({"Deployment", "StatefulSet", "Rollout"})   # Rollout: a canary's pods
 _CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -130,15 +149,18 @@ class DriftReport:
 
 
 # --- the tree (kubectl) ----------------------------------------------------------------------------
-def drift_tree(tree: Path, kubectl: str = "kubectl", jobs: int = 4) -> DriftReport:
-    """Build every overlay of every service that has two or more environments and compare them."""
+def drift_tree(tree: Path, kubectl: str = "kubectl", jobs: int = 4, reference: Optional[Path] = None) -> DriftReport:
+    """Build every overlay of every service that has two or more environments and compare them.
+
+    ``reference``: the project rendered afresh (``render_reference``). What
+    differs there too, with the same values in every environment, is what
+    the catalog (``environments.<profile>``) and the stack files declare, so
+    it is not drift (``declared_only``); only what a fresh render would not
+    produce is reported. Without it, only the built-in expected differences
+    are left out.
+    """
     compared = {svc: envs for svc, envs in find_overlays(tree).items() if len(envs) >= 2}
-    directories = [d for envs in compared.values() for d in envs.values()]
-    builds = {b.directory: b for b in build_many(tree, directories, kubectl, jobs)}
-    failed = [b for b in builds.values() if not b.ok]
-    if failed:
-        raise InputError([Problem(b.directory, "", f"kustomize build failed: {_first_lines(b.output)}")
-                          for b in failed])
+    builds = _built(tree, [d for envs in compared.values() for d in envs.values()], kubectl, jobs)
     report = DriftReport()
     for svc in sorted(compared):
         envs = compared[svc]
@@ -146,7 +168,46 @@ def drift_tree(tree: Path, kubectl: str = "kubectl", jobs: int = 4) -> DriftRepo
         drifts = compare({env: _objects(builds[envs[env]]) for env in envs})
         if drifts:
             report.services[svc] = drifts
+    if reference is not None and report.services:
+        # Only the services that differ at all are built a second time, from the fresh render.
+        rendered = find_overlays(reference)
+        references = {svc: {env: rendered[svc][env] for env in compared[svc]} for svc in report.services
+                      if set(compared[svc]) <= set(rendered.get(svc, {}))}
+        reference_builds = _built(reference, [d for envs in references.values() for d in envs.values()], kubectl, jobs)
+        for svc, envs in references.items():
+            left = declared_only(report.services[svc], compare({env: _objects(reference_builds[d])
+                                                                 for env, d in envs.items()}))
+            if left:
+                report.services[svc] = left
+            else:
+                del report.services[svc]
     return report
+
+
+def render_reference(project_root: Path, out: Path) -> Path:
+    """Render every stack of the project at ``project_root`` into the empty directory ``out``; returns it.
+
+    No certificate and no secret values: sealed secrets are left out (the
+    tree's are compared by key names anyway), so this needs nothing but the
+    project's inputs.
+    """
+    from .project import load_project
+    from .render import render_stack
+    from .writer import write_render
+
+    project = load_project(project_root)
+    for stack in project.stacks:
+        write_render(out, render_stack(project, stack))
+    return out
+
+
+def _built(tree: Path, directories: Sequence[str], kubectl: str, jobs: int) -> dict[str, Build]:
+    builds = {b.directory: b for b in build_many(tree, list(directories), kubectl, jobs)}
+    failed = [b for b in builds.values() if not b.ok]
+    if failed:
+        raise InputError([Problem(b.directory, "", f"kustomize build failed: {_first_lines(b.output)}")
+                          for b in failed])
+    return builds
 
 
 def find_overlays(tree: Path) -> dict[str, dict[str, str]]:
@@ -198,19 +259,36 @@ def compare(built: Mapping[str, Sequence[dict[str, Any]]]) -> list[Drift]:
     return drifts
 
 
+def declared_only(drifts: Sequence[Drift], declared: Sequence[Drift]) -> list[Drift]:
+    """``drifts`` without the rows ``declared`` has too: the same object, path and value in every environment.
+
+    ``declared`` is the comparison of a fresh render of the project. A row
+    differs from it when an overlay was edited by hand (one environment's
+    value is not the rendered one), so it stays.
+    """
+    expected = {_row(d) for d in declared}
+    return [d for d in drifts if _row(d) not in expected]
+
+
+def _row(drift: Drift) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    return drift.object, drift.path, tuple((env, _canonical(v)) for env, v in sorted(drift.values.items()))
+
+
 def normalise(objects: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """``Kind/name`` -> the object without what is expected to differ between environments.
 
-    The input is not modified. PodDisruptionBudgets are left out entirely.
+    The input is not modified. PodDisruptionBudgets, ResourceQuotas and LimitRanges are left out entirely.
     """
     generated = generated_names(objects)
     out: dict[str, dict[str, Any]] = {}
     for original in objects:
         kind = original.get("kind")
-        if kind == "PodDisruptionBudget":
+        if kind in ("PodDisruptionBudget", "ResourceQuota", "LimitRange"):
             continue
         obj = _renamed(copy.deepcopy(original), generated)
-        _strip_key(obj, layout.LABEL_ENVIRONMENT)
+        for key in (layout.LABEL_ENVIRONMENT, layout.LABEL_INSTANCE, layout.LABEL_VERSION,
+                    layout.ANNOTATION_CONFIG_CHECKSUM, layout.ANNOTATION_SECRETS_CHECKSUM):
+            _strip_key(obj, key)
         _normalise_pod_specs(obj)
         if kind in _REPLICATED_KINDS:
             _pop(obj, "spec", "replicas")
@@ -219,6 +297,8 @@ def normalise(objects: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             _pop(obj, "spec", "maxReplicas")
         elif kind == "Ingress":
             _normalise_ingress(obj)
+        elif kind == "NetworkPolicy":
+            _normalise_network_policy(obj)
         elif kind == "SealedSecret":
             _normalise_sealed_secret(obj)
         out[_unique_key(obj, out)] = obj
@@ -298,6 +378,27 @@ def _normalise_ingress(obj: dict[str, Any]) -> None:
     for rule in (obj.get("spec") or {}).get("rules") or []:
         if isinstance(rule, dict):
             rule.pop("host", None)
+
+
+def _normalise_network_policy(obj: dict[str, Any]) -> None:
+    """Without the rules the environment's ingress and monitoring settings add (``gitops.ingress.environment_rules``).
+
+    Those admit a load balancer's subnets (``ipBlock``), a controller's or
+    monitoring namespace (a namespace peer without a pod selector), or an
+    ingress port from anywhere (no ``from``); the base's own rules always name
+    pods (its namespace's, or clients by namespace and pod label).
+    """
+    spec = obj.get("spec")
+    if not isinstance(spec, dict) or not isinstance(spec.get("ingress"), list):
+        return
+
+    def from_environment(rule: Any) -> bool:
+        peers = rule.get("from") if isinstance(rule, dict) else None
+        return isinstance(rule, dict) and (not peers or all(
+            isinstance(peer, dict) and ("ipBlock" in peer or ("namespaceSelector" in peer and "podSelector" not in peer))
+            for peer in peers))
+
+    spec["ingress"] = [rule for rule in spec["ingress"] if not from_environment(rule)]
 
 
 def _normalise_sealed_secret(obj: dict[str, Any]) -> None:

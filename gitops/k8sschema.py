@@ -26,6 +26,10 @@ from .errors import InputError, Problem, shown
 from .names import DNS1123_SUBDOMAIN
 
 
+# Schemas written for this project (gitops/crds/<vendor>/*.yaml), in the layout of a CRD directory.
+PROJECT_CRDS = Path(__file__).resolve().parent / "crds"
+
+
 class SchemaNotFound(Exception):
     pass
 
@@ -40,6 +44,10 @@ class Schemas:
         self._crds: dict[tuple[str, str], dict[str, Any]] = {}
         self._crd_validators: dict[tuple[str, str], jsonschema.protocols.Validator] = {}
         self.crd_sources: list[str] = []
+        self.cluster_scoped_crds: set[tuple[str, str]] = set()   # (group, kind) of CRDs with scope: Cluster
+        # The project's own schemas of the custom resources only it emits and no shared schema
+        # directory holds (Argo Rollouts'), always; a given directory's CRD of the same kind wins.
+        self._load_crds(PROJECT_CRDS)
         if crd_dir is not None:
             self._load_crds(crd_dir)
 
@@ -97,6 +105,8 @@ class Schemas:
             if not isinstance(doc, dict) or doc.get("kind") != "CustomResourceDefinition":
                 continue
             spec = doc["spec"]
+            if spec.get("scope") == "Cluster":
+                self.cluster_scoped_crds.add((spec["group"], spec["names"]["kind"]))
             for version in spec.get("versions", []):
                 schema = (version.get("schema") or {}).get("openAPIV3Schema")
                 if schema:

@@ -59,6 +59,27 @@ LABEL_ENVIRONMENT: Final = "gitops-platform.io/environment"
 LABEL_SERVICE: Final = "gitops-platform.io/service"
 ANNOTATION_DESCRIPTION: Final = "gitops-platform.io/description"
 MANAGED_BY: Final = PROJECT_NAME
+# What a pod of a service is for, where it is not the service itself (its migration Job's pods).
+LABEL_COMPONENT: Final = "app.kubernetes.io/component"
+COMPONENT_MIGRATION: Final = "migration"
+# The rest of Kubernetes' recommended labels (render/labels.py says where each one goes).
+LABEL_INSTANCE: Final = "app.kubernetes.io/instance"
+LABEL_VERSION: Final = "app.kubernetes.io/version"
+COMPONENT_SERVER: Final = "server"                  # a service with ports
+COMPONENT_WORKER: Final = "worker"                  # a service without ports
+COMPONENT_NAMESPACE_POLICY: Final = "namespace-policy"   # a namespace's ResourceQuota and LimitRange
+COMPONENT_ARGOCD: Final = "argocd-config"           # what an environment's root (argocd/<env>/) holds
+# Pod template annotations whose change rolls the pods (render/checksums.py).
+ANNOTATION_CONFIG_CHECKSUM: Final = "gitops-platform.io/config-checksum"
+ANNOTATION_SECRETS_CHECKSUM: Final = "gitops-platform.io/secrets-checksum"
+# Each namespace's ResourceQuota and LimitRange (render/quotas.py): one of each per namespace.
+QUOTA_NAME: Final = "gitops-platform-quota"
+LIMIT_RANGE_NAME: Final = "gitops-platform-limits"
+
+# --- Argo CD sync ordering (read by Argo CD; values in render/ordering.py) -------------------------
+SYNC_WAVE_ANNOTATION: Final = "argocd.argoproj.io/sync-wave"
+HOOK_ANNOTATION: Final = "argocd.argoproj.io/hook"
+HOOK_DELETE_POLICY_ANNOTATION: Final = "argocd.argoproj.io/hook-delete-policy"
 
 IN_CLUSTER_SERVER: Final = "https://kubernetes.default.svc"
 

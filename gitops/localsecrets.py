@@ -22,6 +22,11 @@ Per service with secrets, given the cluster certificate published in the tree:
 Without a published certificate (the cluster's first ``pulumi up`` has not
 run), the secrets are pending: the overlay has no SealedSecret yet and the
 render says so.
+
+The credentials of the stack's Argo CD notifiers go the same way, under the
+name ``argocd-notifications`` where a service's name would be (the file's
+``services:``, ``GITOPS_SECRET_ARGOCD_NOTIFICATIONS__<NAME>``), into
+``argocd/<env>/`` (``render.notifications``).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from . import layout, yamlio
 from .errors import InputError, Problem
 from .model import Project, Service, Stack
 from .render import Manifest
+from .render import notifications
 from .render.secrets import CERT_ANNOTATION, cert_marker, missing_values, sealed_secret_file, sealed_secret_path
 from .sealing import SealingCert, load_certificate
 from .writer import owned_file
@@ -96,8 +102,9 @@ def load_local_secrets(file: Optional[Path], environ: Mapping[str, str], project
         services = doc.get("services", {})
         known = {s.name: s for s in project.catalog.services}
         for svc, entries in services.items():
-            if svc not in known:
-                raise InputError([Problem(str(file), f"services.{svc}", "is not a service of the catalog")])
+            if svc not in known and svc != notifications.SECRETS_ENTRY:
+                raise InputError([Problem(str(file), f"services.{svc}", "is not a service of the catalog (nor "
+                                          f"{notifications.SECRETS_ENTRY}, the credentials of Argo CD's notifiers)")])
             if not isinstance(entries, dict) or not all(isinstance(v, str) for v in entries.values()):
                 raise InputError([Problem(str(file), f"services.{svc}", "expected a mapping of secret name to string value")])
             values[svc] = {name: value.encode() for name, value in entries.items()}
@@ -108,6 +115,10 @@ def load_local_secrets(file: Optional[Path], environ: Mapping[str, str], project
         for name in service.secrets:
             if env_name(service.name, name) in environ:
                 values.setdefault(service.name, {})[name] = environ[env_name(service.name, name)].encode()
+    for name in (notifications.SLACK_TOKEN, notifications.WEBHOOK_URL):
+        if env_name(notifications.SECRETS_ENTRY, name) in environ:
+            values.setdefault(notifications.SECRETS_ENTRY, {})[name] = environ[
+                env_name(notifications.SECRETS_ENTRY, name)].encode()
     stability = environ.get(STABILITY_ENV, stability)
     return LocalSecrets(values, _stability(stability, file))
 
@@ -158,7 +169,7 @@ def plan_secrets(project: Project, stack: Stack, out: Path, local: LocalSecrets,
     """
     plan = SecretsPlan()
     with_secrets = [s for s in project.catalog.services if s.secrets]
-    if not with_secrets:
+    if not with_secrets and not notifications.secret_names(stack):
         return plan
     cert = published_certificate(out, stack, record)
     problems: list[Problem] = []
@@ -178,22 +189,59 @@ def plan_secrets(project: Project, stack: Stack, out: Path, local: LocalSecrets,
                 plan.sealed[service.name] = _carried(service, stack, out, cert, record)
         except InputError as exc:
             problems.extend(exc.problems)
+    try:
+        _plan_notifications(stack, out, local, cert, record, plan)
+    except InputError as exc:
+        problems.extend(exc.problems)
     if problems:
         raise InputError(problems)
     return plan
 
 
+def _plan_notifications(stack: Stack, out: Path, local: LocalSecrets, cert: Optional[SealingCert],
+                        record: Optional[Mapping[str, str]], plan: SecretsPlan) -> None:
+    """The notifiers' credentials (``argocd-notifications-secret``), exactly like a service's secrets."""
+    names = notifications.secret_names(stack)
+    if not names:
+        return
+    entry = notifications.SECRETS_ENTRY
+    given = local.values.get(entry, {})
+    if cert is None:
+        if given:
+            raise InputError([Problem(str(out / layout.sealing_cert_path(stack.cluster.name)), "",
+                                      f"no certificate for cluster {stack.cluster.name} yet, so the notifiers' "
+                                      f"credentials cannot be sealed; `pulumi up --stack {stack.name}` publishes it")])
+        plan.pending.append(entry)
+    elif given:
+        plan.sealed[entry] = notifications.secret_file(stack, cert, given, local.stability_key)
+    else:
+        path = notifications.secret_path(stack)
+        kept = _kept(out, stack, path, cert, names, record)
+        if kept is None:
+            raise notifications.missing_values(stack, list(names))
+        plan.sealed[entry] = kept
+
+
 def _carried(service: Service, stack: Stack, out: Path, cert: SealingCert,
              record: Optional[Mapping[str, str]]) -> Manifest:
-    path = sealed_secret_path(service, stack)
+    kept = _kept(out, stack, sealed_secret_path(service, stack), cert, service.secrets, record)
+    if kept is None:
+        raise missing_values(service, stack, list(service.secrets))
+    return kept
+
+
+def _kept(out: Path, stack: Stack, path: str, cert: SealingCert, names: "tuple[str, ...]",
+          record: Optional[Mapping[str, str]]) -> Optional[Manifest]:
+    """The SealedSecret this stack wrote at ``path``, if it holds exactly ``names`` sealed for ``cert``."""
     content = owned_file(out, stack.name, path, record)
-    if content is not None:
-        try:
-            doc = yamlio.parse(content.decode("utf-8"), path)
-            keys = sorted(doc["spec"]["encryptedData"])
-            marker = doc["metadata"]["annotations"][CERT_ANNOTATION]
-        except (InputError, KeyError, TypeError, UnicodeDecodeError):
-            keys, marker = [], ""
-        if keys == sorted(service.secrets) and marker == cert_marker(cert):
-            return Manifest(path, content)
-    raise missing_values(service, stack, list(service.secrets))
+    if content is None:
+        return None
+    try:
+        doc = yamlio.parse(content.decode("utf-8"), path)
+        keys = sorted(doc["spec"]["encryptedData"])
+        marker = doc["metadata"]["annotations"][CERT_ANNOTATION]
+    except (InputError, KeyError, TypeError, UnicodeDecodeError):
+        return None
+    if keys == sorted(names) and marker == cert_marker(cert):
+        return Manifest(path, content)
+    return None

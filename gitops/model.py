@@ -13,6 +13,23 @@ from typing import Optional
 
 Pairs = tuple[tuple[str, str], ...]
 
+# The IngressClass the AWS Load Balancer Controller's chart creates (controller ingress.k8s.aws/alb).
+ALB_INGRESS_CLASS = "alb"
+
+
+class PortPurpose(enum.Enum):
+    """What a port is for, and so who may reach it (its NetworkPolicy rule).
+
+    ``traffic`` ports serve the service's callers; ``metrics`` and ``admin``
+    ports stay inside the service's namespace (metrics also open to the
+    stack's monitoring namespace): nothing routes there from an ingress or
+    another team.
+    """
+
+    TRAFFIC = "traffic"
+    METRICS = "metrics"
+    ADMIN = "admin"
+
 
 class ProbeKind(enum.Enum):
     HTTP = "http"
@@ -80,6 +97,12 @@ class Port:
     name: str
     container_port: int
     service_port: int
+    purpose: PortPurpose = PortPurpose.TRAFFIC
+
+    @property
+    def internal(self) -> bool:
+        """A metrics or admin port: reachable from the service's own namespace (and monitoring) only."""
+        return self.purpose is not PortPurpose.TRAFFIC
 
 
 @dataclass(frozen=True)
@@ -98,7 +121,9 @@ class Probe:
 class Ingress:
     host: str                 # DNS label; the full host is <host>.<stack ingress domain>
     path: str = "/"
-    port: str = "http"        # a port name of the service
+    port: str = "http"        # a port name of the service (a traffic port)
+    # The service's own Ingress annotations (validated: never the keys of a load balancer it shares).
+    annotations: Pairs = ()
 
 
 @dataclass(frozen=True)
@@ -106,6 +131,21 @@ class Autoscaling:
     min_replicas: int
     max_replicas: int
     target_cpu_percent: int = 70
+
+
+@dataclass(frozen=True)
+class Migration:
+    """A one-off command run to completion before each rollout (a schema migration).
+
+    It runs in the service's own image, with its config, secrets, resources,
+    service account and security context: only what it executes and how long
+    and how often it may try differ from the service's container.
+    """
+
+    command: tuple[str, ...]
+    args: tuple[str, ...]
+    timeout_seconds: int      # the Job's activeDeadlineSeconds: the sync fails after this long
+    backoff_limit: int        # retries in new pods before the Job, and the sync, fail
 
 
 @dataclass(frozen=True)
@@ -138,6 +178,12 @@ class Service:
     config: Pairs
     secrets: tuple[str, ...]
     environments: tuple[tuple[str, EnvOverride], ...]
+    migration: Optional[Migration] = None   # run as an Argo CD Sync hook before the Deployment rolls out
+    # Services in other namespaces that call this one, as (service, namespace): its NetworkPolicy admits
+    # their pods on the traffic ports. Pods of its own namespace may always connect.
+    clients: tuple[tuple[str, str], ...] = ()
+    # Opt-in progressive delivery: an Argo Rollouts canary in front of the Deployment (render/rollouts.py).
+    delivery: Optional[Canary] = None
 
     def override(self, env: str) -> EnvOverride:
         for name, override in self.environments:
@@ -230,6 +276,24 @@ class GitOpsConfig:
 class WorkloadDefaults:
     replicas: int
     pdb_max_unavailable: int   # a PodDisruptionBudget is emitted when replicas > 1
+    # Where the cluster's metrics scraper runs: its pods may reach every service's metrics ports.
+    monitoring_namespace: Optional[str] = None
+    # namespace -> what the stack sets of its ResourceQuota (``workloads.quotas``); the rest is derived.
+    quotas: tuple[tuple[str, "NamespaceQuota"], ...] = ()
+
+    def quota(self, namespace: str) -> "NamespaceQuota":
+        for name, quota in self.quotas:
+            if name == namespace:
+                return quota
+        return NamespaceQuota()
+
+
+@dataclass(frozen=True)
+class NamespaceQuota:
+    """A stack's numbers for one namespace's ResourceQuota; each one left None is derived (render/quotas.py)."""
+
+    resources: Resources = Resources()   # requests.cpu/memory and limits.cpu/memory: the namespace's totals
+    pods: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -238,8 +302,23 @@ class IngressConfig:
     class_name: Optional[str]
     tls: bool
     annotations: Pairs
-    # With tls on className alb: the ACM certificate of Argo CD's ingress (None: discovered by the TLS host).
+    # With tls on className alb: the ACM certificate of every HTTPS listener (None: discovered by the TLS host).
     certificate_arn: Optional[str] = None
+    # className alb: the IngressGroup every service's Ingress joins, so they share one load balancer
+    # (None: each Ingress gets its own). The reader defaults it to the environment.
+    group: Optional[str] = None
+    # Other classes, with tls: the Secret (in each service's namespace) holding the certificate.
+    tls_secret_name: Optional[str] = None
+    # className alb: the CIDR blocks the load balancer sends from (its subnets); empty = the subnets
+    # the cluster component creates for the load balancer's scheme (see gitops.ingress).
+    load_balancer_cidrs: tuple[str, ...] = ()
+    # Other classes: the namespace of the ingress controller's pods (None: the ingress port stays open).
+    controller_namespace: Optional[str] = None
+
+    @property
+    def is_alb(self) -> bool:
+        """Served by the AWS Load Balancer Controller (its IngressClass ``alb``)."""
+        return self.class_name == ALB_INGRESS_CLASS
 
 
 @dataclass(frozen=True)
@@ -298,6 +377,8 @@ class AddonsConfig:
     load_balancer_controller: bool = True
     metrics_server: bool = True
     autoscaler: Autoscaler = Autoscaler.CLUSTER_AUTOSCALER
+    # The Argo Rollouts controller: None = installed exactly when a service of the catalog uses a canary.
+    argo_rollouts: Optional[bool] = None
 
 
 DEFAULT_ALLOW_TAGS = r"regexp:^v?[0-9]+\.[0-9]+\.[0-9]+$"
@@ -310,8 +391,11 @@ class ImageUpdatePolicy:
     mode: UpdateMode = UpdateMode.GIT
     pull_request_provider: str = "github"         # github | gitlab, for pull-request mode
     allow_tags: str = DEFAULT_ALLOW_TAGS          # which tags count as releases
-    constraints: Pairs = ()                        # service -> semver constraint (default: ^<running tag>)
+    constraints: Pairs = ()                        # service -> semver constraint (default: from the catalog's tag)
     credentials_secret: Optional[str] = None      # Secret in Argo CD's namespace with write access; else Argo CD's repo creds
+    # git mode: push every update to this one branch instead of the tracked one, so a single pull request
+    # from it (opened once) always carries the newest tags instead of one pull request per update.
+    write_branch: Optional[str] = None
 
     def constraint(self, service: str) -> Optional[str]:
         for name, value in self.constraints:
@@ -339,6 +423,65 @@ class SealingConfig:
     @property
     def generations(self) -> tuple[int, ...]:
         return tuple(range(self.oldest_generation, self.generation + 1))
+
+
+@dataclass(frozen=True)
+class CanaryStep:
+    """One step of a canary: move ``set_weight`` percent of the pods to the new version, or pause.
+
+    Exactly one of the two is set. ``pause`` is a duration such as ``5m``, or
+    ``""`` for a pause that waits until someone promotes the Rollout.
+    """
+
+    set_weight: Optional[int] = None
+    pause: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class CanaryAnalysis:
+    """A web metric the Rollouts controller polls during the canary; failing it aborts the rollout."""
+
+    url: str
+    success_condition: str
+    json_path: Optional[str] = None
+    interval: str = "1m"
+    count: Optional[int] = None         # measurements in all (None: until the rollout ends)
+    failure_limit: int = 0              # failed measurements tolerated before the rollout aborts
+    starting_step: Optional[int] = None  # the step index from which it runs (None: from the first)
+
+
+@dataclass(frozen=True)
+class Canary:
+    """The catalog's ``delivery`` (``strategy: canary``): the steps, optionally gated by an analysis."""
+
+    steps: tuple[CanaryStep, ...]
+    analysis: Optional[CanaryAnalysis] = None
+
+
+class NotificationTrigger(enum.Enum):
+    """What the stack's ``notifications.triggers`` may name; each is one of Argo CD's notification triggers."""
+
+    SYNC_FAILED = "sync-failed"
+    DEGRADED = "degraded"
+    DEPLOYED = "deployed"
+
+
+@dataclass(frozen=True)
+class NotificationsConfig:
+    """Argo CD notifications of one environment (``notifications``); off unless a notifier is set.
+
+    ``slack_channel``: the Slack channel the environment's Applications report
+    to; ``webhook``: the name of a webhook notifier (its URL is a secret).
+    ``triggers``: what the environment's Applications subscribe to.
+    """
+
+    slack_channel: Optional[str] = None
+    webhook: Optional[str] = None
+    triggers: tuple[NotificationTrigger, ...] = ()
+
+    @property
+    def enabled(self) -> bool:
+        return self.slack_channel is not None or self.webhook is not None
 
 
 @dataclass(frozen=True)
@@ -370,6 +513,7 @@ class Stack:
     # apply. Several clusters (a second prod region) share one profile; "" means the environment itself.
     profile: str = ""
     addons: AddonsConfig = AddonsConfig()
+    notifications: NotificationsConfig = NotificationsConfig()
 
     def __post_init__(self) -> None:
         if not self.profile:

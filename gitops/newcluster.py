@@ -24,6 +24,7 @@ from typing import Any, Optional
 from . import layout, names, yamlio
 from .errors import InputError, Problem
 from .model import Project, Stack, Topology
+from .notifications import spoke_notifications
 from .project import load_project
 from .reader import did_you_mean
 from .stackconfig import read_project_config, read_stack_values, stack_file
@@ -142,6 +143,11 @@ def _compose(root: Path, project: Project, source: Stack, values: dict[str, Any]
                           path=hub_stack.gitops.path)
             config[f"{NS}:gitops"] = gitops
         config[f"{NS}:argocd"] = argocd
+        # Its notifications go out through the hub's notifiers: keep only those the hub has.
+        notifications = spoke_notifications(values.get(f"{NS}:notifications"), hub_stack)
+        config.pop(f"{NS}:notifications", None)
+        if notifications is not None:
+            config[f"{NS}:notifications"] = notifications
     return config
 
 

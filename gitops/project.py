@@ -6,13 +6,17 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from . import layout
+from .canary import canary_problems
 from .catalog import check_resource_order, load_catalog
 from .errors import InputError, Problem
 from .fleet import fleet_problems
 from .lifecycle import lifecycle_problems
 from .model import Catalog, Project, RegistryConfig, Service, Stack
+from .notifications import notification_problems
 from .reader import Problems
+from .render.quotas import quota_problems
 from .stackconfig import read_project_config, read_stack_values, stack_file, stack_from_config, stack_names
+from .ingress import ingress_problems
 from .tenancy import tenancy_problems
 
 NS = layout.CONFIG_NAMESPACE
@@ -102,6 +106,10 @@ def cross_check(catalog: Catalog, stacks: list[Stack]) -> list[Problem]:
             check_resource_order(resources, service.file, _res_key(service, stack.profile), problems)
     problems.items.extend(fleet_problems(catalog, stacks))
     problems.items.extend(tenancy_problems(catalog, stacks))
+    problems.items.extend(quota_problems(catalog, stacks))
+    problems.items.extend(ingress_problems(catalog, stacks))
+    problems.items.extend(canary_problems(catalog, stacks))
+    problems.items.extend(notification_problems(stacks))
     return list(dict.fromkeys(problems.items))  # one line per problem, however many stacks share it
 
 

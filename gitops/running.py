@@ -80,6 +80,11 @@ def image_override(out: Path, service: str, environment: str) -> Optional[ImageO
     return matches[-1] if matches else None
 
 
+def overrides_in(text: str, file: str) -> list[ImageOverride]:
+    """Every ``kustomize.images`` entry of an updater file's text (InputError naming ``file`` when malformed)."""
+    return _overrides(yamlio.parse(text, file), file)
+
+
 def parse_image_entry(entry: str) -> ImageOverride:
     """Split ``[name=]newName[:tag][@digest]``.
 

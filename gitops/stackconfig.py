@@ -14,17 +14,20 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
+from . import ingress as ingress_rules
 from . import layout, names, yamlio
 from .catalog import tag_problem
 from .errors import InputError, Problem
 from .lifecycle import expire_pattern_problem
+from .model import ALB_INGRESS_CLASS
 from .model import (
     ArgoCDConfig, ClusterConfig, DeliveryPolicy, GitOpsConfig, IngressConfig, NodeGroup,
     DEFAULT_ALLOW_TAGS, AddOn, ImageUpdatePolicy, RegistryConfig, SealingConfig, Stack, SyncMode, SyncWindow, Topology, UpdateMode,
-    WorkloadDefaults, AddonsConfig, Autoscaler,
+    WorkloadDefaults, AddonsConfig, Autoscaler, NamespaceQuota, Resources,
 )
+from .notifications import read_notifications
 from .reader import Node, Problems, checked, did_you_mean, type_name
 
 NS = layout.CONFIG_NAMESPACE
@@ -123,6 +126,8 @@ def read_stack_values(root: Path, stack: str) -> dict[str, Any]:
 
 # Masterminds semver constraints as the Image Updater reads them: "~1.4", "^2", ">=1.2 <2", "1.x", "*".
 SEMVER_CONSTRAINT = re.compile(r"[\^~<>=!*xX0-9vV.|, -]+(-[0-9A-Za-z.-]+)?")
+# A branch the Image Updater pushes to: plain git ref characters, no ':' (base:target) and no template.
+WRITE_BRANCH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}")
 CRON = re.compile(r"(\S+\s+){4}\S+")
 DURATION = re.compile(r"(\d+h)?(\d+m)?(?<=[hm])")
 TIME_ZONE = re.compile(r"[A-Za-z_]+(/[A-Za-z_+-]+)*")
@@ -132,6 +137,16 @@ KMS_KEY_REF = re.compile(r"(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/)?[
 SECRETS_MANAGER_REF = re.compile(r"(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:)?[A-Za-z0-9/_+=.@-]{1,512}")
 KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+")
 ACM_CERTIFICATE_ARN = re.compile(r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+")
+# The oldest Kubernetes minor whose API server accepts lifecycle.preStop.sleep (PodLifecycleSleepAction,
+# beta and on by default since 1.30): every pod with a Service uses it to drain (render.workloads).
+MIN_KUBERNETES_MINOR = 30
+# Ingress annotations the stack's own ingress keys produce (gitops.ingress): set by hand they would fight them.
+STACK_DERIVED_ANNOTATIONS: Mapping[str, str] = {
+    ingress_rules.GROUP_NAME: f"set ingress.group instead (default: the environment; '{ingress_rules.NO_GROUP}' for a "
+                              "load balancer per Ingress)",
+    ingress_rules.GROUP_ORDER: "is derived per service from its ingress path (longer paths first); remove it",
+    ingress_rules.CLASS_ANNOTATION: "set ingress.className instead",
+}
 
 
 def engine_values(raw: Mapping[str, Any], secret_keys: "set[str] | frozenset[str]", project: ProjectConfig) -> dict[str, Any]:
@@ -203,6 +218,31 @@ def stack_from_config(
     return stack_obj
 
 
+def pull_request_credentials_problem(repo_url: str, credential_keys: Iterable[str],
+                                     credentials_secret: "str | None") -> "str | None":
+    """Why the Image Updater could not open pull requests with a stack's Git credentials, or None.
+
+    It opens them through the provider's API with the token of its write-back
+    credentials (HTTPS username and token, or a GitHub App); with an SSH key it
+    pushes the branch and then fails ("credentials type ... do not support PR
+    creation"). An SSH repository URL means SSH credentials whatever the Secret;
+    Argo CD's own credentials, used without ``credentialsSecret``, are SSH when
+    ``gitopsCredentials`` holds an ``sshPrivateKey``. Only key names are looked at.
+    The CLI sees them in the stack file; ``pulumi up`` (where the engine keeps the
+    secret to itself) checks them in ``components/config.py``.
+    """
+    if repo_url.startswith(("ssh://", "git@")):
+        return (f"pull-request needs HTTPS Git credentials, but {NS}:gitops.repoURL {repo_url} is an SSH URL: the "
+                "Image Updater opens pull requests with the API token of its credentials, and an SSH key has none. "
+                "Use an https:// repoURL with a token (or a GitHub App), or mode: git")
+    if "sshPrivateKey" in set(credential_keys) and not credentials_secret:
+        return (f"pull-request needs HTTPS Git credentials, but the Image Updater would use Argo CD's, and "
+                f"{NS}:gitopsCredentials holds an sshPrivateKey: an SSH key cannot open pull requests. Set "
+                "imageUpdates.credentialsSecret to a Secret with username and password (a token with write access) "
+                "or GitHub App fields, or mode: git")
+    return None
+
+
 def plaintext_paths(value: Any, path: str = "") -> list[str]:
     """Key paths (``.billing.API_KEY``) of the leaves of a secret key's value that are not ``{secure: ...}``.
 
@@ -249,11 +289,12 @@ class _StackReader:
         argocd = self._argocd(self.sub("argocd"))
         tags = self._image_tags(self.sub("imageTags"), services)
         sealing = self._sealing(self.sub("sealing"))
-        updates = self._image_updates(self.sub("imageUpdates"), services)
         promote_from = self._promotion(self.sub("promotion"))
+        updates = self._image_updates(self.sub("imageUpdates"), services, promote_from, gitops)
         addons = self._addons(self.sub("addons"))
+        notifications = read_notifications(self.sub("notifications"), self.file, self.problems)
         if None in (env, profile, account, region, cluster, registry, gitops, workloads, ingress, delivery, argocd, tags,
-                    sealing, updates, promote_from, addons):
+                    sealing, updates, promote_from, addons, notifications):
             return None
         return Stack(
             name=stack, file=self.file, environment=env, account_id=account, region=region,  # type: ignore[arg-type]
@@ -261,6 +302,7 @@ class _StackReader:
             ingress=ingress, delivery=delivery, argocd=argocd, image_tags=tags,  # type: ignore[arg-type]
             sealing=sealing, image_updates=updates,  # type: ignore[arg-type]
             promote_from=promote_from or None, profile=profile or "", addons=addons,  # type: ignore[arg-type]
+            notifications=notifications,  # type: ignore[arg-type]
         )
 
     def _env(self, top: Node) -> "str | None":
@@ -296,6 +338,11 @@ class _StackReader:
             return None
         name = checked(node.str("name", required=True), lambda v: names.label_problem(v, names.CLUSTER_MAX), node, "name")
         version = node.str("kubernetesVersion", "1.33", pattern=names.K8S_VERSION, describe="a minor version like '1.33'")
+        if version is not None and int(version.split(".")[1]) < MIN_KUBERNETES_MINOR:
+            node.error("kubernetesVersion", f"{version!r} is too old: pods with a Service drain with the preStop "
+                       f"sleep action, on by default from Kubernetes 1.{MIN_KUBERNETES_MINOR}; use 1.{MIN_KUBERNETES_MINOR} "
+                       "or later")
+            version = None
         cidr = checked(node.str("vpcCidr", "10.0.0.0/16"), names.cidr_problem, node, "vpcCidr")
         azs = node.int("availabilityZones", 3, minimum=2, maximum=6)
         subnets = self._strings(node, "subnetIds", r"subnet-[0-9a-f]{8,17}", "subnet ids like 'subnet-0abc1234'")
@@ -496,10 +543,48 @@ class _StackReader:
         node = node or Node({}, self.file, f"config.{NS}:workloads", self.problems)
         replicas = node.int("replicas", 1, minimum=1, maximum=1000)
         pdb = node.int("pdbMaxUnavailable", 1, minimum=1, maximum=1000)
+        quotas = self._quotas(node)
+        monitoring = checked(node.str("monitoringNamespace", None), lambda v: names.label_problem(v, 63), node,
+                             "monitoringNamespace")
         node.done()
-        if replicas is None or pdb is None:
+        if replicas is None or pdb is None or quotas is None:
             return None
-        return WorkloadDefaults(replicas, pdb)
+        return WorkloadDefaults(replicas, pdb, quotas=quotas, monitoring_namespace=monitoring)
+
+    def _quotas(self, node: Node) -> "tuple[tuple[str, NamespaceQuota], ...] | None":
+        """``workloads.quotas.<namespace>``: {requests: {cpu, memory}, limits: {cpu, memory}, pods}, each optional.
+
+        Whether the namespace is one a service deploys into is checked with the
+        catalog (``render.quotas.quota_problems``); here only the form.
+        """
+        out = []
+        before = len(self.problems.items)
+        for namespace, value in node.entries("quotas"):
+            where = node.child_key("quotas", namespace)
+            problem = names.label_problem(namespace, 63)
+            if problem:
+                self.problems.add(self.file, where, problem)
+                continue
+            if not isinstance(value, dict):
+                self.problems.add(self.file, where, f"expected a mapping, got {type_name(value)}")
+                continue
+            entry = Node(value, self.file, where, self.problems)
+            totals: dict[str, "str | None"] = {}
+            for section in ("requests", "limits"):
+                part = entry.node(section)
+                if part is None:
+                    continue
+                for kind, problem_of in (("cpu", names.cpu_problem), ("memory", names.memory_problem)):
+                    raw = part.raw(kind)
+                    text = str(raw) if isinstance(raw, (int, float)) and not isinstance(raw, bool) else part.str(kind)
+                    totals[f"{kind}_{section[:-1]}"] = checked(text, problem_of, part, kind)
+                part.done()
+            pods = entry.int("pods", None, minimum=1, maximum=100000)
+            entry.done()
+            out.append((namespace, NamespaceQuota(Resources(**totals), pods)))
+        if len(self.problems.items) > before:
+            return None
+        return tuple(sorted(out))
 
     def _ingress(self, node: "Node | None") -> "IngressConfig | None":
         if node is not None and not self._is_map(node):
@@ -509,13 +594,19 @@ class _StackReader:
                           describe="a DNS domain like 'dev.shop.example.com'")
         class_name = checked(node.str("className", None), lambda v: names.label_problem(v, 63), node, "className")
         tls = node.bool("tls", False)
+        alb = class_name == ALB_INGRESS_CLASS
         annotations = []
         for key, value in node.entries("annotations"):
+            where = node.child_key("annotations", key)
             key_problem = names.annotation_key_problem(key)
             if key_problem:
-                self.problems.add(self.file, node.child_key("annotations", key), key_problem)
+                self.problems.add(self.file, where, key_problem)
             elif not isinstance(value, str):
-                self.problems.add(self.file, node.child_key("annotations", key), f"expected a string, got {type_name(value)}")
+                self.problems.add(self.file, where, f"expected a string, got {type_name(value)}")
+            elif key in STACK_DERIVED_ANNOTATIONS:
+                self.problems.add(self.file, where, STACK_DERIVED_ANNOTATIONS[key])
+            elif key == ingress_rules.TARGET_TYPE and ingress_rules.target_type_problem(value):
+                self.problems.add(self.file, where, str(ingress_rules.target_type_problem(value)))
             else:
                 annotations.append((key, value))
         size_problem = names.annotations_size_problem(dict(annotations))
@@ -527,8 +618,66 @@ class _StackReader:
             node.error("certificateArn", "applies only with tls: true (it is the certificate of the HTTPS listener); "
                        "set tls: true or remove certificateArn")
             certificate = None
+        if certificate is not None and not alb:
+            node.error("certificateArn", f"applies to className {ALB_INGRESS_CLASS} only (an ACM certificate of the "
+                       f"load balancer's listener); className {class_name or '(the cluster default)'} takes its "
+                       "certificate from a Secret: set tlsSecretName, or a cert-manager issuer annotation")
+            certificate = None
+        group = self._ingress_group(node, alb)
+        secret = self._tls_secret(node, alb, tls, dict(annotations))
+        cidrs = self._strings(node, "loadBalancerCidrs", None, "CIDR blocks")
+        for i, cidr in enumerate(cidrs):
+            try:
+                ipaddress.ip_network(cidr, strict=True)
+            except ValueError:
+                node.error(f"loadBalancerCidrs[{i}]", f"{cidr!r} is not a CIDR block such as '10.0.224.0/22'")
+        if cidrs and not alb:
+            node.error("loadBalancerCidrs", f"applies to className {ALB_INGRESS_CLASS} only (the subnets its load "
+                       "balancer sends from); other controllers run in the cluster: set controllerNamespace")
+        controller = checked(node.str("controllerNamespace", None), lambda v: names.label_problem(v, 63), node,
+                             "controllerNamespace")
+        if controller is not None and alb:
+            node.error("controllerNamespace", f"applies to classes other than {ALB_INGRESS_CLASS}, whose controller "
+                       "runs in the cluster; the load balancer's traffic comes from loadBalancerCidrs")
         node.done()
-        return IngressConfig(domain, class_name, tls, tuple(sorted(annotations)), certificate)
+        return IngressConfig(domain, class_name, tls, tuple(sorted(annotations)), certificate,
+                             group=group, tls_secret_name=secret, load_balancer_cidrs=tuple(cidrs),
+                             controller_namespace=controller)
+
+    def _ingress_group(self, node: Node, alb: bool) -> "str | None":
+        """The IngressGroup of an ``alb`` stack: ``group`` (default: the environment), None for ``none``."""
+        value = checked(node.str("group", None), ingress_rules.group_problem, node, "group")
+        if value is not None and not alb:
+            node.error("group", f"applies to className {ALB_INGRESS_CLASS} only (its IngressGroups share a load "
+                       "balancer); remove it")
+            return None
+        if not alb or value == ingress_rules.NO_GROUP:
+            return None
+        environment = self.node.raw("environment")
+        return value or (environment if isinstance(environment, str) else None)
+
+    def _tls_secret(self, node: Node, alb: bool, tls: bool, annotations: dict[str, str]) -> "str | None":
+        """``tlsSecretName`` of a class other than ``alb``; with tls one of it or a cert-manager issuer is required.
+
+        Without either, ``spec.tls`` would name a Secret nothing creates and
+        the controller would serve its own default certificate.
+        """
+        secret = checked(node.str("tlsSecretName", None), lambda v: names.label_problem(v, 253, names.DNS1123_SUBDOMAIN),
+                         node, "tlsSecretName")
+        if secret is not None and alb:
+            node.error("tlsSecretName", f"does not apply to className {ALB_INGRESS_CLASS}: its load balancer takes the "
+                       "certificate from ACM (certificateArn, or discovered by host); remove it")
+            return None
+        if secret is not None and not tls:
+            node.error("tlsSecretName", "applies only with tls: true; set tls: true or remove it")
+            return None
+        if tls and not alb and secret is None and not node.has("tlsSecretName") \
+                and not ingress_rules.cert_manager_issues(annotations):
+            node.error("tls", f"className {node.data.get('className') or '(the cluster default)'} needs a certificate "
+                       "Secret for TLS: set tlsSecretName (a kubernetes.io/tls Secret in every service namespace and "
+                       f"in Argo CD's), or a cert-manager issuer annotation ({', '.join(ingress_rules.CERT_MANAGER_ISSUER_KEYS)}) "
+                       f"in annotations; className {ALB_INGRESS_CLASS} uses ACM instead")
+        return secret
 
     def _delivery(self, node: "Node | None") -> "DeliveryPolicy | None":
         if node is not None and not self._is_map(node):
@@ -541,13 +690,20 @@ class _StackReader:
         preserve = node.bool("preserveResourcesOnDeletion", False)
         if sync == SyncMode.MANUAL.value and (prune or heal):
             node.error("prune" if prune else "selfHeal", "applies only to automated sync; set sync: automated or remove it")
-        windows = self._sync_windows(node)
+        windows = self._sync_windows(node, sync)
         node.done()
         if sync is None or retry is None or windows is None:
             return None
         return DeliveryPolicy(SyncMode(sync), prune, heal, retry, preserve, windows)
 
-    def _sync_windows(self, node: Node) -> "tuple[SyncWindow, ...] | None":
+    def _sync_windows(self, node: Node, sync: "str | None") -> "tuple[SyncWindow, ...] | None":
+        """The AppProjects' sync windows; ``manualSync`` defaults to true with automated sync, false with manual.
+
+        Argo CD's windows govern automated syncs, and ``manualSync: true`` exempts
+        syncs started by a person; on an environment whose sync is manual that
+        exemption covers every sync, so it is refused there rather than shipped
+        as a window that does nothing.
+        """
         items = node.list("syncWindows")
         if items is None:
             return ()
@@ -563,7 +719,13 @@ class _StackReader:
             schedule = window.str("schedule", required=True, pattern=CRON,
                                   describe="a five-field cron schedule such as '0 22 * * *'")
             duration = window.str("duration", required=True, pattern=DURATION, describe="a duration such as '8h' or '30m'")
-            manual = window.bool("manualSync", True)
+            # With sync: manual every sync is a person's, so a window that lets people sync blocks nothing.
+            manual = window.bool("manualSync", sync != SyncMode.MANUAL.value)
+            if manual and sync == SyncMode.MANUAL.value and window.has("manualSync"):
+                window.error("manualSync", f"true lets a person sync {'inside' if kind == 'deny' else 'outside'} "
+                             f"this {kind or ''} window, and with {NS}:delivery.sync manual every sync is a person's: "
+                             "the window would block nothing. Set manualSync: false (no sync at all "
+                             f"{'inside' if kind == 'deny' else 'outside'} it), or sync: automated")
             zone = window.str("timeZone", "UTC", pattern=TIME_ZONE, describe="an IANA time zone such as 'Europe/Berlin'")
             window.done()
             if None in (kind, schedule, duration, zone):
@@ -637,12 +799,42 @@ class _StackReader:
             return None
         return SealingConfig(generation, oldest, ns, backup, kms, restore)
 
-    def _image_updates(self, node: "Node | None", services: tuple[str, ...]) -> "ImageUpdatePolicy | None":
+    def _image_updates(self, node: "Node | None", services: tuple[str, ...], promote_from: "str | None",
+                       gitops: "GitOpsConfig | None") -> "ImageUpdatePolicy | None":
+        """The Image Updater policy; ``off`` by default (and only ``off``) where ``promotion.from`` is set.
+
+        A promoted environment must run only what ran in the one it is
+        promoted from, and its tags come from ``promote``; an updater would
+        deploy whatever newest tag the registry holds (see render/imageupdater.py).
+        """
         if node is not None and not self._is_map(node):
             return None
         node = node or Node({}, self.file, f"config.{NS}:imageUpdates", self.problems)
-        mode = node.str("mode", UpdateMode.GIT.value, choices=tuple(m.value for m in UpdateMode))
+        default_mode = UpdateMode.OFF if promote_from else UpdateMode.GIT
+        mode = node.str("mode", default_mode.value, choices=tuple(m.value for m in UpdateMode))
+        if promote_from and mode is not None and mode != UpdateMode.OFF.value:
+            node.error("mode", f"is {mode!r}, but this environment is promoted from {promote_from} "
+                       f"(config.{NS}:promotion.from): its tags come only from `python -m gitops promote`, so it runs "
+                       f"only what ran in {promote_from}; an Image Updater here would deploy the newest matching tag "
+                       "whether or not it ran there. Set mode: off (or remove imageUpdates.mode)")
+            mode = None
         provider = node.str("pullRequestProvider", "github", choices=("github", "gitlab"))
+        if mode == UpdateMode.PULL_REQUEST.value:
+            problem = self._pull_request_credentials_problem(node, gitops)
+            if problem:
+                node.error("mode", problem)
+                mode = None
+        write_branch = node.str("writeBranch", None, pattern=WRITE_BRANCH,
+                                describe="a fixed branch name such as 'image-updater-dev' (letters, digits, '.', '_', "
+                                         "'-', '/'; no ':' and no template: one branch takes every update)")
+        if write_branch is not None and mode is not None and mode != UpdateMode.GIT.value:
+            node.error("writeBranch", f"applies to mode git only (this stack's mode is {mode!r}): in pull-request mode "
+                       "the Image Updater names each pull request's branch itself; remove writeBranch or set mode: git")
+            write_branch = None
+        if write_branch is not None and gitops is not None and write_branch == gitops.revision:
+            node.error("writeBranch", f"is the tracked branch ({NS}:gitops.revision {gitops.revision}); "
+                       "name another branch, or remove writeBranch to commit to the tracked branch")
+            write_branch = None
         allow = node.str("allowTags", DEFAULT_ALLOW_TAGS,
                          describe="'regexp:<pattern>' or 'any'")
         if allow is not None and not (allow == "any" or allow.startswith("regexp:")):
@@ -668,7 +860,13 @@ class _StackReader:
         node.done()
         if mode is None or provider is None or allow is None:
             return None
-        return ImageUpdatePolicy(UpdateMode(mode), provider, allow, tuple(sorted(constraints)), secret)
+        return ImageUpdatePolicy(UpdateMode(mode), provider, allow, tuple(sorted(constraints)), secret, write_branch)
+
+    def _pull_request_credentials_problem(self, node: Node, gitops: "GitOpsConfig | None") -> "str | None":
+        credentials = self.node.raw("gitopsCredentials")
+        keys = credentials.keys() if isinstance(credentials, dict) else ()
+        secret = node.raw("credentialsSecret")
+        return pull_request_credentials_problem(gitops.repo_url if gitops else "", keys, secret if secret else None)
 
     def _promotion(self, node: "Node | None") -> "str | None":
         """The environment this one is promoted from ('' when none); checked against the stacks in project.py."""
@@ -689,10 +887,12 @@ class _StackReader:
         load_balancer = node.bool("loadBalancerController", defaults.load_balancer_controller)
         metrics = node.bool("metricsServer", defaults.metrics_server)
         autoscaler = node.str("autoscaler", defaults.autoscaler.value, choices=tuple(a.value for a in Autoscaler))
+        # Unset: installed exactly when a service uses a canary (project.py refuses false in that case).
+        rollouts = node.bool("argoRollouts", False) if node.has("argoRollouts") else None
         node.done()
         if autoscaler is None:
             return None
-        return AddonsConfig(load_balancer, metrics, Autoscaler(autoscaler))
+        return AddonsConfig(load_balancer, metrics, Autoscaler(autoscaler), rollouts)
 
     def _image_tags(self, node: "Node | None", services: tuple[str, ...]) -> "tuple[tuple[str, str], ...] | None":
         if node is None:

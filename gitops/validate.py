@@ -28,6 +28,8 @@ from .fleetcheck import check_metadata_contract, is_cluster_secret
 from .k8sschema import Schemas, describe
 from .kustomize import build_many, find_roots
 from .options import ValidateOptions
+from .render.argocd import PLATFORM_KINDS
+from .synccheck import CLUSTER_SCOPED, admission_findings, ordering_findings
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,13 @@ BUILT_IN_PROJECTS: dict[str, dict[str, Any]] = {
     layout.PLATFORM_PROJECT: {
         "apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject",
         "metadata": {"name": layout.PLATFORM_PROJECT},
-        "spec": {"sourceRepos": ["*"], "destinations": [{"server": layout.IN_CLUSTER_SERVER, "namespace": "*"}]},
+        # The kinds as the program creates it (``render.argocd.platform_project``): what a root may deploy. The
+        # notifiers' SealedSecret is admitted exactly when the stack has notifier secrets, which is also when the
+        # root holds one (``render.notifications.platform_kinds``); the tree does not say which, so it counts.
+        "spec": {"sourceRepos": ["*"], "destinations": [{"server": layout.IN_CLUSTER_SERVER, "namespace": "*"}],
+                 "clusterResourceWhitelist": [],
+                 "namespaceResourceWhitelist": [{"group": g, "kind": k} for g, k in
+                                                (*PLATFORM_KINDS, ("bitnami.com", "SealedSecret"))]},
     },
 }
 
@@ -136,6 +144,7 @@ def validate_tree(tree: Path, options: ValidateOptions, repo_path: str | None = 
     built_ok = {b.directory for b in builds if b.ok}
     argo = _ArgoObjects()
     seen: set[str] = set()
+    built: dict[str, list[dict[str, Any]]] = {}   # directory -> every object of its build
     for b in builds:
         if not b.ok:
             report.problems.append(Finding(b.directory, f"kustomize build failed: {_first_lines(b.output)}"))
@@ -150,6 +159,7 @@ def validate_tree(tree: Path, options: ValidateOptions, repo_path: str | None = 
                 report.problems.append(Finding(b.directory, "built output holds a non-object document"))
                 continue
             report.objects += 1
+            built.setdefault(b.directory, []).append(obj)
             key = json.dumps(obj, sort_keys=True)
             if key in seen:
                 continue  # a base's objects recur unchanged in builds that include it
@@ -172,6 +182,7 @@ def validate_tree(tree: Path, options: ValidateOptions, repo_path: str | None = 
     report.problems.extend(problems)
     report.problems.extend(project_boundary_findings(tree, argo, repo_path, apps))
     report.problems.extend(duplicate_name_findings(argo, apps, repo_path))
+    report.problems.extend(sync_findings(built, argo, apps, repo_path, schemas))
     for info, app, where in apps:
         for error in schemas.errors(app):
             report.problems.append(Finding(where, f"generated {describe(app)}: {error}"))
@@ -315,6 +326,40 @@ def project_boundary_findings(tree: Path, argo: _ArgoObjects, repo_path: str,
         if info.project == layout.DEFAULT_PROJECT:
             findings.append(Finding(where, f"Application {info.name} is in project {layout.DEFAULT_PROJECT}, "
                                     "which grants nothing; give it its own project"))
+    return findings
+
+
+def sync_findings(built: dict[str, list[dict[str, Any]]], argo: _ArgoObjects,
+                  apps: list[tuple[AppInfo, dict[str, Any], str]], repo_path: str, schemas: Schemas) -> list[Finding]:
+    """Every build in Argo CD's sync order, and every object an Application deploys admitted by its project.
+
+    See ``synccheck``. An Application deploys the build of its source path;
+    an ``argocd/<env>`` that no generated Application syncs is a root, synced
+    by the program's ``root-<env>`` in the platform project.
+    """
+    findings = [Finding(directory, message)
+                for directory, objects in sorted(built.items()) for message in ordering_findings(objects)]
+    projects = {**BUILT_IN_PROJECTS, **argo.projects}
+
+    def cluster_scoped(group: str, kind: str) -> bool:
+        return (group, kind) in CLUSTER_SCOPED or (group, kind) in schemas.cluster_scoped_crds
+
+    synced: list[tuple[str, str, str, str]] = []   # (Application, project, source directory, where)
+    for info, _, where in apps:
+        source = source_dir(info, repo_path)
+        if source is not None and source in built:
+            synced.append((info.name, info.project, source, where))
+    generated = {source for _, _, source, _ in synced}
+    for directory in sorted(built):
+        parts = directory.split("/")
+        if len(parts) == 2 and parts[0] == layout.ARGOCD_DIR and directory not in generated:
+            synced.append((layout.root_application_name(parts[1]), layout.PLATFORM_PROJECT, directory, directory))
+    for name, project_name, source, where in synced:
+        project = projects.get(project_name)
+        if project is None:
+            continue   # check_applications reports the missing project
+        findings.extend(Finding(where, message)
+                        for message in admission_findings(name, project_name, project, built[source], cluster_scoped))
     return findings
 
 

@@ -459,12 +459,18 @@ def pulumi_mocks() -> Iterator[Callable[..., RecordingMocks]]:
 # --- the whole program ------------------------------------------------------------------
 
 
-def secret_values(root: Path) -> dict[str, dict[str, str]]:
-    """A value for every secret the catalog declares (distinct per service and name)."""
+def secret_values(root: Path, stack: Optional[str] = None) -> dict[str, dict[str, str]]:
+    """A value for every secret the catalog declares (distinct per service and name), and, given the stack, for
+    the credentials of its Argo CD notifiers (``secrets.argocd-notifications.<NAME>``)."""
     from gitops.project import load_project
+    from gitops.render import notifications
 
     project = load_project(root)
-    return {s.name: {n: f"{PLAINTEXT_MARK}{s.name}-{n}" for n in s.secrets} for s in project.catalog.services if s.secrets}
+    values = {s.name: {n: f"{PLAINTEXT_MARK}{s.name}-{n}" for n in s.secrets} for s in project.catalog.services if s.secrets}
+    names = notifications.secret_names(project.stack(stack)) if stack is not None else ()
+    if names:
+        values[notifications.SECRETS_ENTRY] = {n: f"{PLAINTEXT_MARK}{stack}-notifications-{n}" for n in names}
+    return values
 
 
 def project_copy(tmp_path: Path, stacks: tuple[str, ...] = ("dev", "staging", "prod")) -> Path:
@@ -508,7 +514,7 @@ def program(pulumi_mocks) -> ProgramRun:  # type: ignore[no-untyped-def]
              existing: Optional[frozenset[str]] = None) -> tuple[RecordingMocks, dict[str, Export]]:
         config, secret = engine_config(root, stack)
         # What `pulumi config set --secret --path 'gitops-platform:secrets.<svc>.<NAME>'` gives the program.
-        config[SECRETS_KEY] = json.dumps(secret_values(root) if secrets is None else secrets)
+        config[SECRETS_KEY] = json.dumps(secret_values(root, stack) if secrets is None else secrets)
         secret.append(SECRETS_KEY)
         config.update(extra or {})
         account = config[f"{PROJECT}:awsAccountId"]

@@ -371,7 +371,9 @@ def test_a_standalone_cluster_gets_every_addon_with_its_vpc(program) -> None:  #
 def test_with_given_subnets_the_load_balancer_controller_gets_the_vpc_eks_reports(program) -> None:  # type: ignore[no-untyped-def]
     cluster = yaml.safe_load((REPO_ROOT / "Pulumi.dev.yaml").read_text())["config"][f"{NS}:cluster"]
     cluster["subnetIds"] = ["subnet-0aaa1111", "subnet-0bbb2222"]
-    mocks, _ = program("dev", extra={f"{NS}:cluster": json.dumps(cluster)})
+    ingress = yaml.safe_load((REPO_ROOT / "Pulumi.dev.yaml").read_text())["config"][f"{NS}:ingress"]
+    ingress["loadBalancerCidrs"] = ["10.0.224.0/22", "10.0.228.0/22"]   # given subnets: their CIDRs are not known offline
+    mocks, _ = program("dev", extra={f"{NS}:cluster": json.dumps(cluster), f"{NS}:ingress": json.dumps(ingress)})
     assert mocks.of_type("aws:ec2/vpc:Vpc") == []
     assert _release(mocks, LB_CONTROLLER).inputs["values"]["vpcId"] == MOCK_VPC_ID
 

@@ -107,14 +107,19 @@ def test_a_hostname_adds_the_ingress_with_class_and_annotations_behind_tls_termi
     assert values["global"] == {"domain": "argocd.qa.example.com"}
     assert values["configs"]["params"] == {"server.insecure": True}
     assert values["server"]["ingress"] == {"enabled": True, "hostname": "argocd.qa.example.com",
-                                           "ingressClassName": "alb", "annotations": annotations}
+                                           "ingressClassName": "alb", "annotations": {**ON_ALB, **annotations}}
 
 
 HOST = "argocd.qa.example.com"
+# Every alb ingress: pod IP targets (the chart's server Service is ClusterIP), plain HTTP to server.insecure.
+ON_ALB = {
+    "alb.ingress.kubernetes.io/target-type": "ip",
+    "alb.ingress.kubernetes.io/backend-protocol": "HTTP",
+}
 HTTPS_ON_ALB = {
+    **ON_ALB,
     "alb.ingress.kubernetes.io/listen-ports": '[{"HTTP": 80}, {"HTTPS": 443}]',
     "alb.ingress.kubernetes.io/ssl-redirect": "443",
-    "alb.ingress.kubernetes.io/backend-protocol": "HTTP",
 }
 CERTIFICATE = "arn:aws:acm:eu-west-3:123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 
@@ -126,8 +131,9 @@ def _server_ingress(**changes: Any) -> dict[str, Any]:
 def test_tls_on_an_alb_ingress_adds_https_listeners_with_a_redirect_and_the_tls_host() -> None:
     ingress = _server_ingress(ingress_class="alb", ingress_tls=True)
     assert ingress["annotations"] == HTTPS_ON_ALB
-    # spec.tls names the host: the ALB controller finds the host's certificate in ACM by it.
-    assert ingress["tls"] is True
+    # spec.tls names the host and no Secret: the ALB controller finds the host's certificate in ACM by it,
+    # and the chart's `tls: true` would name argocd-server-tls, which nothing creates.
+    assert ingress["extraTls"] == [{"hosts": [HOST]}] and "tls" not in ingress
 
 
 def test_a_certificate_arn_is_the_alb_listeners_certificate() -> None:
@@ -138,14 +144,22 @@ def test_a_certificate_arn_is_the_alb_listeners_certificate() -> None:
 def test_without_tls_an_alb_ingress_gets_no_https_annotations() -> None:
     annotations = {"alb.ingress.kubernetes.io/scheme": "internal"}
     ingress = _server_ingress(ingress_class="alb", ingress_annotations=annotations)
-    assert ingress["annotations"] == annotations and "tls" not in ingress
+    assert ingress["annotations"] == {**ON_ALB, **annotations}
+    assert "tls" not in ingress and "extraTls" not in ingress
 
 
 def test_tls_on_another_ingress_class_keeps_only_the_stacks_annotations() -> None:
     annotations = {"cert-manager.io/cluster-issuer": "letsencrypt"}
     ingress = _server_ingress(ingress_class="nginx", ingress_annotations=annotations, ingress_tls=True,
                               certificate_arn=CERTIFICATE)
-    assert ingress["annotations"] == annotations and ingress["tls"] is True
+    assert ingress["annotations"] == annotations
+    # The Secret cert-manager creates for the issuer annotation.
+    assert ingress["extraTls"] == [{"hosts": [HOST], "secretName": "argocd-server-tls"}]
+
+
+def test_tls_on_another_ingress_class_names_the_stacks_tls_secret() -> None:
+    ingress = _server_ingress(ingress_class="nginx", ingress_tls=True, tls_secret_name="wildcard-tls")
+    assert ingress["extraTls"] == [{"hosts": [HOST], "secretName": "wildcard-tls"}] and "annotations" not in ingress
 
 
 def test_the_stacks_own_alb_annotations_win_over_the_https_defaults() -> None:

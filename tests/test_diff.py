@@ -65,7 +65,9 @@ def test_a_replica_change_in_one_environment_diffs_exactly_that_applications_man
     assert [(a["name"], a["change"]) for a in report["applications"]] == [("catalog-prod", "changed")]
     manifest = report["applications"][0]["manifestDiff"]
     assert "-  replicas: 3\n" in manifest and "+  replicas: 5\n" in manifest
-    assert files(report, "changed") == ["apps/catalog/overlays/prod/kustomization.yaml"]
+    # The namespace's quota (in its owner's overlay, catalog's here) follows the new replica count.
+    assert files(report, "changed") == ["apps/catalog/overlays/prod/kustomization.yaml",
+                                        "apps/catalog/overlays/prod/resourcequota.yaml"]
 
 
 def test_a_new_service_adds_its_files_and_one_application_per_environment(diff, repo: Path) -> None:  # type: ignore[no-untyped-def]
@@ -85,7 +87,8 @@ def test_a_removed_service_removes_its_files_and_applications(diff, repo: Path) 
     assert code == 1
     assert apps(report, "removed") == [f"cart-{env}" for env in ENVS]
     assert files(report, "removed") and all(p.startswith("apps/cart/") for p in files(report, "removed"))
-    assert apps(report, "changed") == []
+    # cart held the checkout namespace's quota (first service by name); it moves to checkout's Applications.
+    assert apps(report, "changed") == [f"checkout-{env}" for env in ENVS]
 
 
 def test_a_change_between_two_commits_is_reported_with_head(run, repo: Path) -> None:  # type: ignore[no-untyped-def]
@@ -122,7 +125,7 @@ def test_markdown_parts_are_written_to_files_with_markers_and_stale_parts_go(run
     assert [p.name for p in parts] == ["diff-part-1.md"]
     text = parts[0].read_text()
     assert text.startswith(MARKER.format(n=1, total=1))
-    assert "| Applications | 0 | 3 | 0 |" in text
+    assert "| Applications | 0 | 3 | 3 |" in text
 
 
 # --- bad output directories and inputs: exit 2, one message, no traceback -----------------------------

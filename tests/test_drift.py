@@ -2,8 +2,10 @@
 
 Expected differences (replicas, resources, image tag, ingress host/class/TLS/
 annotations, the environment label, disruption budgets, sealed values,
-generator hash suffixes) are never reported; anything else is, per service,
-object and field, with the value in every environment.
+generator hash suffixes) are never reported, and neither is what the project
+itself declares per environment (the catalog's ``environments.<profile>``, the
+stack files): a fresh render of it differs the same way. Anything else is, per
+service, object and field, with the value in every environment.
 """
 
 from __future__ import annotations
@@ -18,14 +20,15 @@ import yaml
 
 from conftest import REPO_ROOT, CliResult
 from gitops import layout
-from gitops.drift import ABSENT, PRESENT, compare, drift_tree, image_without_tag, normalise
+from gitops.drift import ABSENT, PRESENT, compare, declared_only, drift_tree, image_without_tag, normalise
 
 needs_kubectl = pytest.mark.skipif(not shutil.which("kubectl"), reason="kubectl (kustomize v5) is required")
 
 # What the shipped catalog asks to differ per environment beyond replicas and resources
 # (services/*.yaml `environments:` blocks): config values, and web-frontend's autoscaling
-# targets, whose dev override leaves targetCPUUtilizationPercentage at the default 70.
-EXAMPLE_DRIFT = {
+# targets, whose dev override keeps the service's targetCPUUtilizationPercentage. Declared,
+# so not drift; reported only when drift has no project to know it from.
+EXAMPLE_DECLARED = {
     ("api-gateway", "ConfigMap/api-gateway-config", "data.RATE_LIMIT_PER_MINUTE"):
         {"dev": "0", "prod": "600", "staging": "600"},
     ("recommendations", "ConfigMap/recommendations-config", "data.MODEL_VERSION"):
@@ -76,7 +79,8 @@ def render(project: Path, run: Callable[..., CliResult], out: Path) -> Path:
 
 
 def drift(run: Callable[..., CliResult], tree: Path) -> tuple[int, dict[str, Any]]:
-    result = run("drift", tree, "--output", "json")
+    """``drift --output json`` of a tree rendered into its project (``<project>/gitops-repo``, the default)."""
+    result = run("drift", tree, "--project", tree.parent, "--output", "json")
     assert result.code in (0, 1), result.err
     return result.code, json.loads(result.out)
 
@@ -124,9 +128,19 @@ def payments_only(project: Path) -> Path:
 
 
 @pytest.fixture
+def dev_sandbox(payments_only: Path) -> Path:
+    """``payments_only`` whose catalog declares a dev config value: PAYMENT_PROVIDER sandbox (stripe elsewhere)."""
+    path = payments_only / "services" / "payments.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc["environments"]["dev"]["config"] = {"PAYMENT_PROVIDER": "sandbox"}
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return payments_only
+
+
+@pytest.fixture
 def tree(payments_only: Path, run: Callable[..., CliResult], tmp_path: Path) -> Path:
-    """``payments_only`` rendered for every stack: a tree a test may hand-edit."""
-    return render(payments_only, run, tmp_path / "repo")
+    """``payments_only`` rendered for every stack into its ``gitops-repo/``: a tree a test may hand-edit."""
+    return render(payments_only, run, payments_only / "gitops-repo")
 
 
 # --- normalising (pure) ---------------------------------------------------------------------------------
@@ -233,11 +247,65 @@ def test_a_sealed_secret_key_in_one_environment_only_is_drift() -> None:
 
 # --- the shipped example ----------------------------------------------------------------------------------
 @needs_kubectl
-def test_the_example_reports_exactly_the_per_environment_differences_its_catalog_asks_for(
-        example: tuple[Path, dict[str, Any]]) -> None:
+def test_a_fresh_render_of_the_example_has_no_drift(run: Callable[..., CliResult],
+                                                    example: tuple[Path, dict[str, Any]]) -> None:
+    """Everything that differs there is what its catalog and stack files declare."""
+    tree, _ = example
+    result = run("drift", tree, "--project", REPO_ROOT)
+    assert (result.code, result.err) == (0, "")
+    assert result.out.startswith("0 services drift, 0 fields")
+
+
+@needs_kubectl
+def test_without_its_project_drift_cannot_tell_the_declared_differences(example: tuple[Path, dict[str, Any]]) -> None:
     _, report = example
-    assert rows(report) == EXAMPLE_DRIFT
-    assert report["drifting"] == 3
+    assert EXAMPLE_DECLARED.items() <= rows(report).items()
+
+
+@needs_kubectl
+def test_a_declared_difference_alone_is_not_drift(dev_sandbox: Path, run: Callable[..., CliResult]) -> None:
+    tree = render(dev_sandbox, run, dev_sandbox / "gitops-repo")
+    assert drift(run, tree) == (0, {"services": {}, "drifting": 0, "fields": 0,
+                                    "compared": {"payments": ["dev", "prod", "staging"]}})
+
+
+@needs_kubectl
+def test_a_hand_edit_of_a_declared_value_is_drift(dev_sandbox: Path, run: Callable[..., CliResult]) -> None:
+    tree = render(dev_sandbox, run, dev_sandbox / "gitops-repo")
+    kustomization = tree / layout.overlay_dir("payments", "dev") / layout.KUSTOMIZATION
+    kustomization.write_text(kustomization.read_text().replace("PAYMENT_PROVIDER=sandbox", "PAYMENT_PROVIDER=mock"))
+    code, report = drift(run, tree)
+    assert code == 1
+    assert rows(report)[("payments", "ConfigMap/payments-config", "data.PAYMENT_PROVIDER")] == \
+        {"dev": "mock", "prod": "stripe", "staging": "stripe"}
+
+
+@needs_kubectl
+def test_a_declared_value_copied_by_hand_into_another_environment_is_drift(dev_sandbox: Path,
+                                                                          run: Callable[..., CliResult]) -> None:
+    """Dev declares sandbox; prod gets it by a hand edit: the differences are no longer the declared ones."""
+    tree = render(dev_sandbox, run, dev_sandbox / "gitops-repo")
+    kustomization = tree / layout.overlay_dir("payments", "prod") / layout.KUSTOMIZATION
+    doc = yaml.safe_load(kustomization.read_text())
+    doc["configMapGenerator"] = [{"name": "payments-config", "behavior": "merge",
+                                  "literals": ["PAYMENT_PROVIDER=sandbox"]}]
+    kustomization.write_text(yaml.safe_dump(doc))
+    code, report = drift(run, tree)
+    assert code == 1
+    assert rows(report)[("payments", "ConfigMap/payments-config", "data.PAYMENT_PROVIDER")] == \
+        {"dev": "sandbox", "prod": "sandbox", "staging": "stripe"}
+
+
+def test_a_row_the_fresh_render_has_with_the_same_values_is_declared() -> None:
+    declared = compare({"dev": [config_map("app-config", {"LEVEL": "debug"})],
+                        "prod": [config_map("app-config", {"LEVEL": "info"})]})
+    same = compare({"dev": [config_map("app-config", {"LEVEL": "debug"})],
+                    "prod": [config_map("app-config", {"LEVEL": "info"})]})
+    edited = compare({"dev": [config_map("app-config", {"LEVEL": "trace"})],
+                      "prod": [config_map("app-config", {"LEVEL": "info"})]})
+    assert declared_only(same, declared) == []
+    assert [(d.path, d.values) for d in declared_only(edited, declared)] == [
+        ("data.LEVEL", {"dev": "trace", "prod": "info"})]
 
 
 @needs_kubectl
@@ -263,7 +331,7 @@ def test_the_examples_expected_differences_are_not_reported(example: tuple[Path,
 # --- the command --------------------------------------------------------------------------------------------
 @needs_kubectl
 def test_a_tree_without_drift_exits_0_and_says_so(run: Callable[..., CliResult], tree: Path) -> None:
-    result = run("drift", tree)
+    result = run("drift", tree, "--project", tree.parent)
     assert result.code == 0
     assert result.out.splitlines() == ["0 services drift, 0 fields (1 services with two or more environments compared)"]
 
@@ -275,7 +343,7 @@ def test_a_pinned_image_tag_in_one_environment_is_not_drift(payments_only: Path,
     stack = yaml.safe_load(stack_file.read_text())
     stack["config"]["gitops-platform:imageTags"] = {"payments": "1.5.0"}
     stack_file.write_text(yaml.safe_dump(stack))
-    tree = render(payments_only, run, tmp_path / "repo")
+    tree = render(payments_only, run, payments_only / "gitops-repo")
     assert "1.5.0" in (tree / layout.overlay_dir("payments", "prod") / layout.KUSTOMIZATION).read_text()
     assert drift(run, tree) == (0, {"services": {}, "drifting": 0, "fields": 0,
                                     "compared": {"payments": ["dev", "prod", "staging"]}})
@@ -315,7 +383,7 @@ def test_an_extra_object_in_one_environment_is_reported(run: Callable[..., CliRe
 def test_text_output_groups_lines_by_service_and_ends_with_a_summary(run: Callable[..., CliResult], tree: Path) -> None:
     add_to_overlay(tree, "payments", "prod", "hotfix.yaml",
                    payments_patch({"readinessProbe": {"initialDelaySeconds": 30}}), as_patch=True)
-    result = run("drift", tree)
+    result = run("drift", tree, "--project", tree.parent)
     assert result.code == 1
     assert result.out.splitlines() == [
         "payments (dev, prod, staging)",
@@ -339,6 +407,23 @@ def test_json_output_lists_each_drifting_field_under_its_service(run: Callable[.
     }
 
 
+@needs_kubectl
+def test_without_a_project_drift_says_it_cannot_tell_what_is_declared(run: Callable[..., CliResult], tree: Path,
+                                                                    tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)   # no Pulumi.yaml here, and no --project
+    result = run("drift", tree)
+    assert result.code == 0
+    assert result.err.startswith("note: no project here (no Pulumi.yaml): differences the catalog and stack files "
+                                 "declare are reported as drift too; give --project")
+
+
+def test_a_project_that_does_not_load_exits_2(run: Callable[..., CliResult], tree: Path, tmp_path: Path) -> None:
+    result = run("drift", tree, "--project", tmp_path / "nowhere")
+    assert (result.code, result.out) == (2, "")
+    assert "not a gitops-platform project (no Pulumi.yaml)" in result.err
+
+
 def test_a_missing_directory_exits_2_and_tells_how_to_render(run: Callable[..., CliResult], tmp_path: Path) -> None:
     result = run("drift", tmp_path / "nowhere")
     assert result.code == 2
@@ -352,7 +437,7 @@ def test_a_directory_that_is_not_a_rendered_tree_exits_2(run: Callable[..., CliR
 
 
 def test_a_missing_kubectl_exits_2(run: Callable[..., CliResult], tree: Path) -> None:
-    result = run("drift", tree, "--kubectl", "no-such-kubectl")
+    result = run("drift", tree, "--project", tree.parent, "--kubectl", "no-such-kubectl")
     assert result.code == 2
     assert "'no-such-kubectl' not found" in result.err
 
@@ -363,6 +448,6 @@ def test_an_overlay_that_does_not_build_exits_2_naming_it(run: Callable[..., Cli
     doc = yaml.safe_load(kustomization.read_text())
     doc["resources"].append("missing.yaml")
     kustomization.write_text(yaml.safe_dump(doc))
-    result = run("drift", tree)
+    result = run("drift", tree, "--project", tree.parent)
     assert result.code == 2
     assert "apps/payments/overlays/prod: kustomize build failed" in result.err

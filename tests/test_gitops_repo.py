@@ -224,3 +224,77 @@ def test_extra_cluster_files_land_in_the_cluster_slice_only(pulumi_mocks, projec
     assert all(path.startswith("clusters/shop-dev/") for path in cluster)
     others = [r for r in mocks.of_type("pulumi-python:dynamic/gitops:Files") if r.name != "gitops-cluster"]
     assert others and not any(REGISTRATION in r.inputs["files"] for r in others)
+
+
+# --- sealed services: one computation for the catalog, one resource changed per service ------------
+
+FILES = "pulumi-python:dynamic/gitops:Files"
+
+
+def _sealed_repo(pulumi_mocks, root: Path, values: dict[str, dict[str, str]]):  # type: ignore[no-untyped-def]
+    """The GitOpsRepo of ``root``'s dev stack under the mocks, sealing ``values`` (a secret, as the program passes it)."""
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from gitops.sealing import stability_key
+    from pulumi_harness import mock_key_pair
+
+    key_pem, cert_pem = mock_key_pair()
+    derivation = stability_key(load_pem_private_key(key_pem.encode(), password=None)).hex()  # type: ignore[arg-type]
+    mocks = pulumi_mocks()
+    loaded = load_project(root)
+
+    @pulumi.runtime.test
+    def program() -> None:
+        GitOpsRepo("gitops", GitOpsRepoArgs(project=loaded, stack=loaded.stack(STACK), sealing_cert=cert_pem,
+                                            stability_key=pulumi.Output.secret(derivation),
+                                            secret_values=pulumi.Output.secret(values)))
+
+    program()
+    return mocks
+
+
+def test_a_changed_secret_value_changes_only_its_services_resource(pulumi_mocks, project: Path) -> None:  # type: ignore[no-untyped-def]
+    from pulumi_harness import secret_values
+
+    values = secret_values(project)
+    assert len(values) > 1
+    before = {r.name: r.inputs for r in _sealed_repo(pulumi_mocks, project, values).of_type(FILES)}
+    changed = {**values, "orders": {**values["orders"], "DATABASE_PASSWORD": "rotated"}}
+    after = {r.name: r.inputs for r in _sealed_repo(pulumi_mocks, project, changed).of_type(FILES)}
+    assert sorted(before) == sorted(after)
+    assert [name for name in before if before[name] != after[name]] == ["gitops-service-orders"]
+    assert "rotated" not in json.dumps(after)
+
+
+def test_sealing_lifts_the_secret_values_once_for_the_catalog_not_once_per_service(
+        pulumi_mocks, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """The Outputs made per GitOps resource do not grow with the catalog.
+
+    ``Output.from_input`` turns every key and value of a dict it is given into an
+    Output of its own; lifting the whole values map once per sealed service made
+    registration quadratic in the catalog (about 1,000 Outputs per sealed service
+    at 1000 services). Counted here as calls of ``Output.from_input``.
+    """
+    import sys
+
+    from conftest import REPO_ROOT
+    from pulumi_harness import secret_values
+
+    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+    from synthetic import make_project
+
+    lift = pulumi.Output.from_input
+    per_resource = {}
+    for services in (12, 96):   # every sixth synthetic service has a secret
+        root = make_project(tmp_path / f"catalog-{services}", services)
+        calls = [0]
+
+        def counting(val, calls=calls):  # type: ignore[no-untyped-def]
+            calls[0] += 1
+            return lift(val)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(pulumi.Output, "from_input", staticmethod(counting))
+            mocks = _sealed_repo(pulumi_mocks, root, secret_values(root))
+        per_resource[services] = calls[0] / len(mocks.of_type(FILES))
+    assert per_resource[96] <= per_resource[12] * 1.1, per_resource

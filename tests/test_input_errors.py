@@ -271,7 +271,7 @@ CASES = [
                  id="the catalog directory is empty"),
     pytest.param(Bad(invalid_utf8, (f"{PAYMENTS}: not UTF-8 text", "save the file as UTF-8")),
                  id="a service file is not UTF-8"),
-    pytest.param(Bad(replace(PROD, "mode: pull-request", "mode: direct"),
+    pytest.param(Bad(replace(PROD, 'mode: "off"', "mode: direct"),
                      (f"{PROD}: config.gitops-platform:imageUpdates.mode:", "git", "pull-request", "off")),
                  id="the image update mode is unknown"),
     pytest.param(Bad(append(DEV, "  gitops-platform:imageUpdates:\n    constraints: {payments: \"one point four\"}\n"),

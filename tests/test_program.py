@@ -21,7 +21,7 @@ from components import charts
 from gitops.project import load_project
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from gitops.render import RenderResult, render_stack
+from gitops.render import RenderResult, notifications, render_stack
 from gitops.render.secrets import sealed_secret_file
 from gitops.sealing import UnsealError, load_certificate, stability_key, unseal_sealed_secret
 from pulumi_harness import (  # noqa: F401  (program: the fixture, also imported from here by other modules)
@@ -53,9 +53,12 @@ def expected_render(root: Path, stack_name: str) -> RenderResult:
     key_pem, cert_pem = mock_key_pair()
     cert = load_certificate(cert_pem.encode(), "mock certificate")
     derivation = stability_key(load_pem_private_key(key_pem.encode(), password=None))  # type: ignore[arg-type]
-    values = secret_values(root)
+    values = secret_values(root, stack_name)
     sealed = {s.name: sealed_secret_file(s, stack, cert, {k: v.encode() for k, v in values[s.name].items()}, derivation)
               for s in project.catalog.services if s.secrets}
+    if notifications.secret_names(stack):
+        credentials = {k: v.encode() for k, v in values[notifications.SECRETS_ENTRY].items()}
+        sealed[notifications.SECRETS_ENTRY] = notifications.secret_file(stack, cert, credentials, derivation)
     return render_stack(project, stack, sealing_cert=cert_pem, sealed=sealed)
 
 
@@ -77,8 +80,9 @@ def test_every_shipped_stack_registers_cluster_sealing_argocd_and_gitops_resourc
                 "gitops-platform:gitops:GitOpsRepo", "aws:eks/cluster:Cluster", "aws:eks/nodeGroup:NodeGroup",
                 "pulumi:providers:kubernetes", "tls:index/privateKey:PrivateKey", "kubernetes:core/v1:Secret"):
         assert types[typ] >= 1, typ
-    # Argo CD, Image Updater, root Application, sealed-secrets, load balancer controller, Cluster Autoscaler.
-    assert types[RELEASE] == 6
+    # Argo CD, Image Updater, root Application, sealed-secrets, load balancer controller, Cluster Autoscaler,
+    # and Argo Rollouts (the example's web-frontend rolls out as a canary).
+    assert types[RELEASE] == 7
     assert types[FILES] == services + 2
 
 
@@ -213,12 +217,13 @@ def test_argo_cd_serves_https_on_its_alb_only_where_the_stack_asks_for_tls(progr
     staging, staging_outputs = program("staging")
     dev, dev_outputs = program("dev")
     https = _release(staging, "argo-cd").inputs["values"]["server"]["ingress"]
-    assert https["tls"] is True and https["ingressClassName"] == "alb"
+    # The host only: the ALB controller discovers the certificate in ACM by it (no Secret to create).
+    assert https["extraTls"] == [{"hosts": ["argocd.staging.shop.example.com"]}] and https["ingressClassName"] == "alb"
     assert https["annotations"]["alb.ingress.kubernetes.io/listen-ports"] == '[{"HTTP": 80}, {"HTTPS": 443}]'
     assert https["annotations"]["alb.ingress.kubernetes.io/ssl-redirect"] == "443"
     assert _resolve(staging_outputs["argocdUrl"]) == "https://argocd.staging.shop.example.com"
     plain = _release(dev, "argo-cd").inputs["values"]["server"]["ingress"]
-    assert "tls" not in plain and "alb.ingress.kubernetes.io/listen-ports" not in plain["annotations"]
+    assert "extraTls" not in plain and "alb.ingress.kubernetes.io/listen-ports" not in plain["annotations"]
     assert _resolve(dev_outputs["argocdUrl"]) == "http://argocd.dev.shop.example.com"
 
 
@@ -300,7 +305,7 @@ def test_stack_outputs_name_the_cluster_certificate_and_gitops_paths(program, st
 
 def test_credentials_of_another_account_stop_the_program_before_any_resource(program, pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
     config, secret = engine_config(REPO_ROOT, "prod")
-    config[SECRETS] = json.dumps(secret_values(REPO_ROOT))
+    config[SECRETS] = json.dumps(secret_values(REPO_ROOT, "prod"))
     pulumi.runtime.set_all_config(config, [*secret, SECRETS])
     mocks = pulumi_mocks(stack="prod", account_id="444444444444")
 
@@ -339,8 +344,11 @@ def test_a_preview_knows_every_file_that_needs_no_certificate_before_anything_ex
     plain = render_stack(project, project.stack("prod"))   # without the sealed files
     known_slices = [reg for reg in mocks.of_type(FILES) if isinstance(reg.inputs.get("files"), dict)]
     known = {path: content for reg in known_slices for path, content in reg.inputs["files"].items()}
-    assert {reg.name for reg in mocks.of_type(FILES)} - {reg.name for reg in known_slices} == with_secrets | {"gitops-cluster"}
-    secret_dirs = tuple(f"apps/{name[len('gitops-service-'):]}/" for name in with_secrets)
+    # prod's Argo CD notifies Slack: its argocd/prod/ holds the token sealed for the cluster that does not exist yet.
+    assert notifications.secret_names(project.stack("prod"))
+    assert {reg.name for reg in mocks.of_type(FILES)} - {reg.name for reg in known_slices} == \
+        with_secrets | {"gitops-cluster", "gitops-argocd"}
+    secret_dirs = (*(f"apps/{name[len('gitops-service-'):]}/" for name in with_secrets), "argocd/prod/")
     assert known == {m.path: m.content.decode() for m in plain.files if not m.path.startswith(secret_dirs)}
 
 

@@ -24,6 +24,7 @@ from conftest import CliResult
 
 REGISTRY = "999999999999.dkr.ecr.eu-west-1.amazonaws.com/shop"
 DEV_UPDATER = "apps/payments/overlays/dev/.argocd-source-payments-dev.yaml"
+STAGING_UPDATER = "apps/payments/overlays/staging/.argocd-source-payments-staging.yaml"
 TAGS = "gitops-platform:imageTags"
 
 
@@ -208,7 +209,7 @@ def test_the_image_tags_mapping_is_created_at_the_end_of_config(promote, project
 
     assert diff_lines(project) == ([], [f"  {TAGS}:", '    payments: "1.4.9"'])
     assert (project / "Pulumi.prod.yaml").read_text().endswith(
-        f'    pullRequestProvider: github\n  {TAGS}:\n    payments: "1.4.9"\n')
+        f'    mode: "off"\n  {TAGS}:\n    payments: "1.4.9"\n')
 
 
 def test_a_tag_that_looks_like_a_number_stays_a_string(promote, project, released):
@@ -326,13 +327,42 @@ def test_json_output_lists_changes_and_unchanged_services(promote, project):
     }
 
 
-def test_a_pin_the_targets_own_updater_file_overrides_is_pointed_out(promote, released):
+def test_an_updater_file_left_where_no_updater_runs_is_refused_because_it_would_override_the_pin(
+        promote, project, released):
+    """Staging has no Image Updater: nothing would ever rewrite the file, and Argo CD applies it over any pin."""
     write_updater_file(released, "payments", "staging", f"payments={REGISTRY}/payments:1.6.0")
 
     result = promote("payments", "--from", "dev", "--to", "staging")
 
+    assert (result.code, result.out) == (2, "")
+    assert result.err.startswith(f"Error: {released / STAGING_UPDATER}: kustomize.images: ")
+    assert "no Image Updater manages payments in staging" in result.err
+    assert f"git rm {STAGING_UPDATER}" in result.err and result.err.count("\n") == 1
+    assert changed_files(project) == []
+
+
+def test_a_pin_already_in_place_but_overridden_by_a_leftover_updater_file_is_refused_too(promote, project, released):
+    """Staging pins 1.4.9, which now runs in dev too: nothing to change in the stack file, yet 1.6.0 runs."""
+    write_updater_file(released, "payments", "dev", f"payments={REGISTRY}/payments:1.4.9")
+    write_updater_file(released, "payments", "staging", f"payments={REGISTRY}/payments:1.6.0")
+
+    result = promote("payments", "--from", "dev", "--to", "staging")
+
+    assert (result.code, result.out) == (2, "")
+    assert result.err.startswith(f"Error: {released / STAGING_UPDATER}: kustomize.images: ")
+    assert changed_files(project) == []
+
+
+def test_in_the_updaters_environment_a_pin_is_written_and_the_updater_file_pointed_out(promote, project, released):
+    """Dev's updater holds a pinned service at the pin, so it rewrites its own file: a note, not an error."""
+    write_updater_file(released, "payments", "dev", f"payments={REGISTRY}/payments:1.6.0")
+
+    result = promote("payments", "--from", "staging", "--to", "dev", "--force")
+
     assert result.code == 0, result.err
-    assert "note: payments: staging runs 1.6.0 from the Image Updater's" in result.err
+    assert stack_config(project, "dev")[TAGS]["payments"] == "1.4.9"
+    assert (f"note: payments: dev runs 1.6.0 from the Image Updater's {DEV_UPDATER}; the updater writes 1.4.9 "
+            "there once the rendered argocd/dev/image-updater.yaml (constraint 1.4.9) is synced") in result.err
 
 
 # --- editing stack files that look different from the shipped ones ----------------------------------
@@ -366,3 +396,176 @@ def test_an_edit_that_would_rewrite_other_lines_is_refused():
 
     with pytest.raises(InputError, match=r"cannot be set without rewriting other lines .* line 2"):
         pin_tags(text, {"payments": "2.0"}, "Pulumi.x.yaml")
+
+
+# --- rollback and hotfix: --tag --------------------------------------------------------------------
+def commit_all(repo: Path, message: str) -> str:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+    return git(repo, "rev-parse", "HEAD").strip()[:12]
+
+
+def overlay_tag(out: Path, service: str, env: str) -> str:
+    """The tag the overlay pins (what runs where no updater file overrides it)."""
+    doc = yaml.safe_load((out / f"apps/{service}/overlays/{env}/kustomization.yaml").read_text())
+    return next(i["newTag"] for i in doc["images"] if i["name"] == service)
+
+
+def updater_image(out: Path, env: str, service: str) -> dict | None:
+    """The rendered ImageUpdater's image entry for ``service`` in ``env``; None when no updater serves it."""
+    path = out / f"argocd/{env}/image-updater.yaml"
+    if not path.exists():
+        assert "image-updater.yaml" not in (out / f"argocd/{env}/kustomization.yaml").read_text()
+        return None
+    refs = yaml.safe_load(path.read_text())["spec"]["applicationRefs"]
+    return next((r["images"][0] for r in refs if r["namePattern"] == f"{service}-{env}"), None)
+
+
+@pytest.fixture
+def history(released: Path) -> Path:
+    """``released`` with its tree in a git repository of its own, where dev's Image Updater then wrote
+    payments 1.5.3 and later 1.5.4 over dev's pin 1.5.0 (staging runs its pin 1.4.9)."""
+    git(released, "init", "-q")
+    commit_all(released, "render")
+    write_updater_file(released, "payments", "dev", f"payments={REGISTRY}/payments:1.5.3")
+    commit_all(released, "image updater: payments 1.5.3")
+    write_updater_file(released, "payments", "dev", f"payments={REGISTRY}/payments:1.5.4")
+    commit_all(released, "image updater: payments 1.5.4")
+    return released
+
+
+def test_a_rollback_pins_a_tag_that_ran_in_the_source_before(promote, project, history):
+    ran_at = git(history, "log", "--format=%H", "-1", "--skip=1").strip()[:12]
+
+    result = promote("payments", "--to", "staging", "--tag", "1.5.3")
+
+    assert result.code == 0, result.err
+    assert result.out.splitlines()[0] == f"payments: staging 1.4.9 -> 1.5.3 (ran in dev: {DEV_UPDATER} at {ran_at})"
+    assert stack_config(project, "staging")[TAGS]["payments"] == "1.5.3"
+
+
+def test_a_tag_that_never_ran_in_the_source_is_refused_listing_those_that_did(promote, project, history):
+    result = promote("payments", "--to", "staging", "--tag", "1.5.2")
+
+    assert (result.code, result.out) == (2, "")
+    assert result.err.startswith("Error: --tag: 1.5.2 never ran in dev: ")
+    assert "tags that ran there, newest first: 1.5.4, 1.5.3, 1.5.0." in result.err
+    assert result.err.endswith("or add --force\n") and result.err.count("\n") == 1
+    assert changed_files(project) == []
+
+
+def test_what_ran_is_the_updater_files_tag_where_it_sets_one_else_the_overlays_pin(promote, history):
+    """Dev pinned 1.5.0 all along, but 1.5.3 and 1.5.4 ran over it: 1.5.0 ran only before the updater wrote."""
+    write_updater_file(history, "payments", "dev", f"payments={REGISTRY}/payments:1.6.0")
+    git(history, "commit", "-q", "-am", "image updater: 1.6.0")
+
+    assert promote("payments", "--to", "staging", "--tag", "1.5.0").code == 0
+    assert promote("payments", "--to", "staging", "--tag", "1.4.2").code == 2   # the catalog's tag never ran in dev
+
+
+def test_force_pins_a_tag_that_never_ran_and_says_so(promote, project, history):
+    result = promote("payments", "--to", "staging", "--tag", "1.5.2", "--force")
+
+    assert result.code == 0, result.err
+    assert "note: payments: 1.5.2 never ran in dev (tags that did: 1.5.4, 1.5.3, 1.5.0); pinning it because of --force" \
+        in result.err
+    assert result.out.splitlines()[0] == "payments: staging 1.4.9 -> 1.5.2 (never ran in dev: --force)"
+    assert stack_config(project, "staging")[TAGS]["payments"] == "1.5.2"
+
+
+def test_tag_needs_the_git_history_of_the_gitops_tree(promote, project, released):
+    result = promote("payments", "--to", "staging", "--tag", "1.5.0")
+
+    assert (result.code, result.out) == (2, "")
+    assert result.err.startswith(f"Error: {released}: cannot read its git history (")
+    assert "give --out the clone of the GitOps repository" in result.err and result.err.count("\n") == 1
+    assert changed_files(project) == []
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--all", "--to", "staging", "--tag", "1.5.3"), "Error: --tag: pins one service's tag: name exactly one SERVICE"),
+    (("payments", "cart", "--to", "staging", "--tag", "1.5.3"), "Error: --tag: pins one service's tag"),
+    (("payments", "--to", "staging", "--tag", "latest"), "Error: --tag: 'latest': "),
+    (("payments", "--to", "staging"), "Error: --from: name the environment whose running tags to pin (--from ENV)"),
+    (("payments", "--from", "staging", "--to", "staging", "--tag", "1.5.3"), "Error: --to: 'staging' is also --from"),
+])
+def test_a_tag_promotion_that_cannot_be_done_is_one_error_naming_the_flag(promote, project, history, args, message):
+    result = promote(*args)
+
+    assert (result.code, result.out) == (2, ""), result.err
+    assert result.err.startswith(message) and result.err.count("\n") == 1
+    assert changed_files(project) == []
+
+
+def test_a_rollback_in_dev_holds_the_image_updater_at_the_pinned_tag(promote, run, project, history):
+    """Dev has no promotion source: the tag must have run in dev itself. The pin becomes the updater's exact
+    constraint, so the updater writes 1.5.3 over its own file (which says 1.5.4) and the rollback holds."""
+    result = promote("payments", "--to", "dev", "--tag", "1.5.3")
+
+    assert result.code == 0, result.err
+    assert result.out.splitlines()[0].startswith("payments: dev 1.5.4 -> 1.5.3 (ran in dev: ")
+    assert f"the updater writes 1.5.3 there once the rendered argocd/dev/image-updater.yaml" in result.err
+    assert run("render", "--all", "--project", project, "--out", history).code == 0
+    image = updater_image(history, "dev", "payments")
+    assert image["imageName"] == f"{REGISTRY}/payments:1.5.3"
+    assert image["commonUpdateSettings"] == {"updateStrategy": "semver", "allowTags": "regexp:^1\\.5\\.3$"}
+
+
+# --- the whole path: dev -> staging -> prod, and back ---------------------------------------------
+def test_a_tag_walks_from_dev_through_staging_to_prod_and_back(run, project, tmp_path):
+    """Dev follows new images by itself; staging and prod run only what ran before them, and only by ``promote``:
+    they have no Image Updater. A rollback is a ``promote --tag`` of a tag the source environment ran."""
+    out = tmp_path / "gitops-repo"
+    cli = lambda *args: run(*args, "--project", project, "--out", out)  # noqa: E731
+    promote = lambda *args: cli("promote", "payments", *args)  # noqa: E731
+
+    def render() -> None:
+        result = cli("render", "--all")
+        assert result.code == 0, result.err
+        commit_all(out, "render")
+
+    out.mkdir()
+    git(out, "init", "-q")
+    render()
+    assert [overlay_tag(out, "payments", env) for env in ("dev", "staging", "prod")] == ["1.4.2"] * 3
+    assert updater_image(out, "dev", "payments")["imageName"] == f"{REGISTRY}/payments:^1.4.2"
+    assert updater_image(out, "staging", "payments") is None and updater_image(out, "prod", "payments") is None
+
+    # Dev's Image Updater moves payments on twice; nothing else changes.
+    for tag in ("1.5.0", "1.5.1"):
+        write_updater_file(out, "payments", "dev", f"payments={REGISTRY}/payments:{tag}")
+        commit_all(out, f"image updater: payments {tag}")
+    assert running_tag(out, "payments", "dev").tag == "1.5.1"
+
+    # Forward: what runs in dev, then what runs in staging. Skipping staging is refused.
+    assert promote("--from", "dev", "--to", "prod").code == 2
+    assert promote("--from", "dev", "--to", "staging").code == 0
+    render()
+    assert overlay_tag(out, "payments", "staging") == "1.5.1" and updater_image(out, "staging", "payments") is None
+    assert promote("--from", "staging", "--to", "prod").code == 0
+    render()
+    assert overlay_tag(out, "payments", "prod") == "1.5.1" and updater_image(out, "prod", "payments") is None
+    assert running_tag(out, "payments", "prod").tag == "1.5.1"
+
+    # Back in prod: only to a tag staging ran. 1.5.0 ran in dev but never in staging.
+    refused = promote("--to", "prod", "--tag", "1.5.0")
+    assert refused.code == 2 and "1.5.0 never ran in staging" in refused.err and "1.5.1, 1.4.2" in refused.err
+    assert promote("--to", "prod", "--tag", "1.4.2").code == 0
+    render()
+    assert running_tag(out, "payments", "prod").tag == "1.4.2"
+
+    # Back in staging, to a tag dev ran.
+    assert promote("--to", "staging", "--tag", "1.5.0").code == 0
+    render()
+    assert running_tag(out, "payments", "staging").tag == "1.5.0"
+
+    # Back in dev: the pin holds the updater at 1.5.0, which it then writes over its own 1.5.1.
+    assert promote("--to", "dev", "--tag", "1.5.0").code == 0
+    render()
+    assert overlay_tag(out, "payments", "dev") == "1.5.0"
+    assert updater_image(out, "dev", "payments")["imageName"] == f"{REGISTRY}/payments:1.5.0"
+    write_updater_file(out, "payments", "dev", f"payments={REGISTRY}/payments:1.5.0")
+    commit_all(out, "image updater: payments 1.5.0")
+    assert running_tag(out, "payments", "dev").tag == "1.5.0"
+    again = promote("--from", "dev", "--to", "staging")
+    assert again.code == 0 and "staging: nothing to promote from dev, 1 unchanged" in again.out

@@ -149,15 +149,17 @@ def test_a_pattern_that_can_match_a_release_the_image_updater_deploys_is_refused
 
 
 def test_a_stack_that_takes_any_tag_as_a_release_blocks_every_expire_pattern(project: Path) -> None:
-    edit_config(project, "prod", "imageUpdates", {"allowTags": "any"})
+    edit_config(project, "dev", "imageUpdates", {"allowTags": "any"})
     edit_config(project, "dev", "registry", {"expireTagPatterns": ["pr-*"]})
     message = load_error(project)
     assert f"{DEV}: config.{NS}:registry.expireTagPatterns[0]: 'pr-*' can match a release tag the Image Updater " \
-           "of Pulumi.prod.yaml deploys (imageUpdates.allowTags any)" in message
+           "of Pulumi.dev.yaml deploys (imageUpdates.allowTags any)" in message
 
 
 def test_a_stack_without_image_updates_does_not_block_an_expire_pattern(project: Path) -> None:
-    edit_config(project, "prod", "imageUpdates", {"allowTags": "any", "mode": UpdateMode.OFF.value})
+    # prod is promoted from staging: no Image Updater, whatever tags its allowTags would accept.
+    edit_config(project, "prod", "imageUpdates", {"allowTags": "any"})
+    edit_config(project, "dev", "imageUpdates", {"allowTags": "any", "mode": UpdateMode.OFF.value})
     edit_config(project, "dev", "registry", {"expireTagPatterns": ["pr-*"]})
     assert load_project(project).stack("dev").registry.expire_tag_patterns == ("pr-*",)
 

@@ -22,6 +22,8 @@ from pulumi_harness import mock_key_pair
 from test_sealing_core import certificate_pem, new_key
 
 SECRET_SERVICES = ("email-worker", "inventory", "orders", "payments")
+SECRETS_CHECKSUM = "gitops-platform.io/secrets-checksum"
+CONFIG_CHECKSUM = "gitops-platform.io/config-checksum"
 
 
 @pytest.fixture
@@ -136,11 +138,31 @@ def test_re_rendering_the_same_values_leaves_sealed_files_byte_identical(
     assert {p: p.read_bytes() for p in out.rglob("sealedsecret.yaml")} == first
 
 
-def test_a_changed_value_re_seals_only_that_environments_files(render, publish, secrets_file, out: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_changed_value_re_seals_and_rolls_only_that_environments_services(render, publish, secrets_file, out: Path) -> None:  # type: ignore[no-untyped-def]
+    """Each re-sealed service's pod template checksum changes with it, so its pods restart with the new value."""
     publish("dev", "shop-dev", mock_key_pair()[1])
     render("--stack", "dev", "--secrets", secrets_file("v1"))
+    before = {s: checksums(out, s) for s in SECRET_SERVICES}
     report = json.loads(render("--stack", "dev", "--secrets", secrets_file("v2"), "--output", "json").out)
-    assert sorted(report["stacks"][0]["updated"]) == [f"apps/{s}/overlays/dev/sealedsecret.yaml" for s in SECRET_SERVICES]
+    assert sorted(report["stacks"][0]["updated"]) == sorted(
+        f"apps/{s}/overlays/dev/{name}" for s in SECRET_SERVICES for name in ("sealedsecret.yaml", "patch-checksums.yaml"))
+    after = {s: checksums(out, s) for s in SECRET_SERVICES}
+    assert all(before[s][SECRETS_CHECKSUM] != after[s][SECRETS_CHECKSUM] for s in SECRET_SERVICES)
+    assert all(before[s].get(CONFIG_CHECKSUM) == after[s].get(CONFIG_CHECKSUM) for s in SECRET_SERVICES)
+
+
+def test_a_render_without_values_keeps_the_checksum_of_what_was_sealed(render, publish, secrets_file, out: Path) -> None:  # type: ignore[no-untyped-def]
+    publish("dev", "shop-dev", mock_key_pair()[1])
+    render("--stack", "dev", "--secrets", secrets_file())
+    before = {s: checksums(out, s) for s in SECRET_SERVICES}
+    render("--stack", "dev")
+    assert {s: checksums(out, s) for s in SECRET_SERVICES} == before
+
+
+def checksums(out: Path, service: str, env: str = "dev") -> dict[str, str]:
+    """The pod template annotations the overlay's checksum patch sets."""
+    patch = yaml.safe_load((out / f"apps/{service}/overlays/{env}/patch-checksums.yaml").read_text())
+    return patch["spec"]["template"]["metadata"]["annotations"]
 
 
 def test_a_render_without_values_keeps_what_was_sealed(render, publish, secrets_file, out: Path) -> None:  # type: ignore[no-untyped-def]

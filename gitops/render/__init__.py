@@ -8,18 +8,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 from .. import layout
 from ..errors import InputError, Problem
 from ..model import Project, Service, Stack
 from .argocd import render_argocd
 from .manifest import Manifest
+from .notifications import SECRETS_ENTRY as NOTIFICATIONS_ENTRY
 from .overlays import render_overlay
+from .quotas import namespace_policy
 from .registration import registration_file
 from .workloads import render_base
 
-__all__ = ["Manifest", "RenderResult", "registration_file", "render_service", "render_stack", "sealing_cert_file"]
+__all__ = ["Manifest", "RenderResult", "namespace_policy", "registration_file", "render_service", "render_stack",
+           "sealing_cert_file"]
 
 
 @dataclass(frozen=True)
@@ -37,15 +40,17 @@ def render_stack(project: Project, stack: Stack, sealing_cert: Optional[str] = N
     """``sealing_cert``: the cluster's sealed-secrets certificate (PEM) once the program created it.
     ``sealed``: service -> its SealedSecret for this environment (render.secrets); a service with
     secrets and no entry renders without one (its secrets are pending: the caller decides whether
-    that is an error).
+    that is an error). Under ``render.notifications.SECRETS_ENTRY`` (no service's name): the
+    notifiers' sealed credentials, rendered into ``argocd/<env>/``.
     ``registration``: ``clusters/<cluster>/registration.yaml`` (``registration_file``) once the
     program registered the cluster with its hub; the endpoint and role come from the cloud.
     ``published``: any other file the program published under ``clusters/<cluster>/``, carried
     forward as it is, so a render never deletes what only the program can make."""
     files: list[Manifest] = []
     for service in project.catalog.services:
-        files.extend(render_service(service, stack, sealed.get(service.name)))
-    files.extend(render_argocd(project.catalog, stack))
+        files.extend(render_service(service, stack, sealed.get(service.name),
+                                    namespace_policy(project.catalog, stack, service)))
+    files.extend(render_argocd(project.catalog, stack, sealed.get(NOTIFICATIONS_ENTRY)))
     if sealing_cert is not None:
         files.append(sealing_cert_file(stack.cluster.name, sealing_cert))
     if registration is not None:
@@ -59,9 +64,13 @@ def render_stack(project: Project, stack: Stack, sealing_cert: Optional[str] = N
     return RenderResult(stack.name, stack.environment, stack.gitops.repo_url, stack.gitops.path, tuple(files))
 
 
-def render_service(service: Service, stack: Stack, sealed: Optional[Manifest] = None) -> list[Manifest]:
-    """One service's files for one stack: its base and this environment's overlay."""
-    return [*render_base(service), *render_overlay(service, stack, sealed)]
+def render_service(service: Service, stack: Stack, sealed: Optional[Manifest] = None,
+                   namespace_objects: Sequence[tuple[str, dict[str, Any]]] = ()) -> list[Manifest]:
+    """One service's files for one stack: its base and this environment's overlay.
+
+    ``namespace_objects``: ``render.quotas.namespace_policy(catalog, stack, service)``, the
+    namespace's ResourceQuota and LimitRange when this service's Application deploys them."""
+    return [*render_base(service), *render_overlay(service, stack, sealed, namespace_objects)]
 
 
 def _check_cluster_file(manifest: Manifest, stack: Stack, path: Optional[str] = None) -> None:

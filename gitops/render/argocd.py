@@ -11,20 +11,34 @@ spoke by its registered name instead of the in-cluster server.
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import re
+from typing import Any, Iterable, Optional
+
+import yaml
 
 from .. import layout
-from ..model import Catalog, Stack, SyncMode, SyncWindow, Topology
+from ..ingress import READINESS_GATE_ENABLED, READINESS_GATE_LABEL
+from ..model import Catalog, Service, Stack, SyncMode, SyncWindow, Topology
 from .fleet import destination, hub_files
 from .imageupdater import FILE as IMAGE_UPDATER_FILE
 from .imageupdater import image_updater
 from .manifest import Manifest, kustomization, yaml_file
+from .labels import argocd_labels
+from .ordering import ordered
+from .quotas import admitted_kinds as namespace_policy_kinds
+from .rollouts import scale_target
+from .overlays import render_overlay
+from .notifications import subscriptions
+from .workloads import render_base
 
 RESOURCES_FINALIZER = "resources-finalizer.argocd.argoproj.io"
 
-# What a service's Application may create: exactly the kinds the renderer
-# emits (and the SealedSecret controller's input), nothing cluster-wide but the
-# namespace Argo CD creates for it.
+# What every team's Application may create, used or not: the kinds a service
+# gets from its catalog entry alone (ports, ingress, autoscaling, config,
+# secrets, replicas), nothing cluster-wide but the namespace Argo CD creates.
+# A team's project admits these plus whatever else the renderer emits for its
+# services (``admitted_kinds``), so this list is a floor, never the limit.
 NAMESPACED_KINDS: tuple[tuple[str, str], ...] = (
     ("", "ConfigMap"),
     ("", "Service"),
@@ -38,23 +52,33 @@ NAMESPACED_KINDS: tuple[tuple[str, str], ...] = (
 )
 
 
-def render_argocd(catalog: Catalog, stack: Stack) -> list[Manifest]:
+def render_argocd(catalog: Catalog, stack: Stack, notifications_secret: Optional[Manifest] = None) -> list[Manifest]:
+    """``notifications_secret``: the notifiers' sealed credentials (``render.notifications.secret_file``), once
+    they can be sealed; without it the environment renders as if they were pending."""
     directory = layout.argocd_env_dir(stack.environment)
     files = []
     for team in catalog.teams:
         services = sorted(s.name for s in catalog.services if s.team == team)
         namespaces = sorted({s.namespace for s in catalog.services if s.team == team})
-        files.append(yaml_file(f"{directory}/project-{team}.yaml", app_project(team, namespaces, stack)))
-        files.append(yaml_file(f"{directory}/{layout.applicationset_file(team)}", application_set(stack, team, services)))
+        kinds = admitted_kinds([s for s in catalog.services if s.team == team], stack)
+        kinds = tuple(sorted({*kinds, *namespace_policy_kinds(catalog, team)}))   # render.quotas
+        files.append(yaml_file(f"{directory}/project-{team}.yaml",
+                               ordered(app_project(team, namespaces, stack, kinds))))
+        files.append(yaml_file(f"{directory}/{layout.applicationset_file(team)}",
+                               ordered(application_set(stack, team, services, replica_ignores(
+                                   [s for s in catalog.services if s.team == team])))))
     if stack.argocd.topology is not Topology.SPOKE:
         # The Argo CD this stack runs: its built-in project must grant nothing (a spoke's is the hub's).
-        files.append(yaml_file(f"{directory}/project-{layout.DEFAULT_PROJECT}.yaml", locked_default_project(stack)))
+        files.append(yaml_file(f"{directory}/project-{layout.DEFAULT_PROJECT}.yaml",
+                               ordered(locked_default_project(stack))))
     updater = image_updater(catalog, stack)
     if updater is not None:
-        files.append(yaml_file(f"{directory}/{IMAGE_UPDATER_FILE}", updater))
+        files.append(yaml_file(f"{directory}/{IMAGE_UPDATER_FILE}", ordered(updater)))
     files.extend(hub_files(stack))
+    if notifications_secret is not None:
+        files.append(notifications_secret)
     resources = sorted(f.path.rsplit("/", 1)[1] for f in files)
-    files.append(yaml_file(f"{directory}/{layout.KUSTOMIZATION}", kustomization(resources)))
+    files.append(yaml_file(f"{directory}/{layout.KUSTOMIZATION}", kustomization(resources, labels=argocd_labels(stack))))
     return files
 
 
@@ -70,8 +94,68 @@ def sync_window(window: SyncWindow) -> dict[str, Any]:
             "applications": ["*"], "manualSync": window.manual_sync, "timeZone": window.time_zone}
 
 
-def app_project(team: str, namespaces: list[str], stack: Stack) -> dict[str, Any]:
-    """One project per team and environment: this repository, these namespaces, these kinds."""
+def admitted_kinds(services: Iterable[Service], stack: Stack) -> tuple[tuple[str, str], ...]:
+    """The namespaced kinds a team's project admits: ``NAMESPACED_KINDS`` and every kind rendered for its services.
+
+    Read from the rendered files (and their kustomizations' generators), so a
+    kind the renderer starts emitting is admitted in the same change, and a
+    kind only some services get, such as the migration's ``batch/Job``, only by
+    the projects of their teams; ``validate`` proves every built object is
+    admitted. A SealedSecret counts whether or not it is sealed yet.
+
+    Why a floor instead of exactly what is rendered: Argo CD ignores a live
+    object whose kind its project does not admit: it neither prunes it nor
+    deletes it with the Application. A project that lost Ingress with a team's
+    last ingress would leave that Ingress and its load balancer running,
+    managed by nobody. Everything a catalog edit can take away is in the
+    floor; a migration Job is deleted by Argo CD once it succeeds, so a team
+    that drops its migration leaves at most a failed run, which Argo CD never
+    prunes anyway (it is a hook).
+    """
+    kinds = set(NAMESPACED_KINDS)
+    for service in services:
+        for manifest in (*render_base(service), *render_overlay(service, stack)):
+            kinds |= _kinds_in(manifest.path, manifest.content)
+        if service.secrets:
+            kinds.add(("bitnami.com", "SealedSecret"))
+    return tuple(sorted(kinds))
+
+
+# A top-level key of a document as ``yamlio.dump`` writes it: at the start of its line, nothing nests there.
+_TOP_LEVEL = re.compile(r"^(apiVersion|kind|configMapGenerator|secretGenerator):(?: (.*))?$", re.MULTILINE)
+_DOCUMENT_SEPARATOR = re.compile(r"^---$", re.MULTILINE)
+
+
+@functools.lru_cache(maxsize=4096)
+def _kinds_in(path: str, content: bytes) -> frozenset[tuple[str, str]]:
+    """(group, kind) of each object a rendered file defines or generates (cached: bases recur in every stack).
+
+    Read from the top-level keys of the renderer's own canonical output rather
+    than by parsing it: building every document again would take as long as
+    rendering it. A JSON 6902 patch (a list) has no top-level keys.
+    """
+    if not path.endswith((".yaml", ".yml")):
+        return frozenset()
+    kinds: set[tuple[str, str]] = set()
+    for document in _DOCUMENT_SEPARATOR.split(content.decode("utf-8")):
+        fields = {m.group(1): _scalar(m.group(2) or "") for m in _TOP_LEVEL.finditer(document)}
+        if fields.get("kind") == "Kustomization":
+            kinds |= {("", "ConfigMap")} if fields.get("configMapGenerator") not in (None, "[]") else set()
+            kinds |= {("", "Secret")} if fields.get("secretGenerator") not in (None, "[]") else set()
+        elif fields.get("kind") and fields.get("apiVersion"):
+            group, _, _ = fields["apiVersion"].rpartition("/")
+            kinds.add((group, fields["kind"]))
+    return frozenset(kinds)
+
+
+def _scalar(text: str) -> str:
+    """A scalar as written: plain, or double-quoted when the writer had to quote it."""
+    return str(yaml.safe_load(text)) if text.startswith('"') else text
+
+
+def app_project(team: str, namespaces: list[str], stack: Stack,
+                kinds: Iterable[tuple[str, str]] = NAMESPACED_KINDS) -> dict[str, Any]:
+    """One project per team and environment: this repository, these namespaces, these kinds (``admitted_kinds``)."""
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "AppProject",
@@ -88,7 +172,7 @@ def app_project(team: str, namespaces: list[str], stack: Stack) -> dict[str, Any
             "destinations": [destination(stack, ns) for ns in namespaces],
             **({"syncWindows": [sync_window(w) for w in stack.delivery.sync_windows]} if stack.delivery.sync_windows else {}),
             "clusterResourceWhitelist": [{"group": "", "kind": "Namespace"}],
-            "namespaceResourceWhitelist": [{"group": g, "kind": k} for g, k in NAMESPACED_KINDS],
+            "namespaceResourceWhitelist": [{"group": g, "kind": k} for g, k in sorted(kinds)],
             "orphanedResources": {"warn": True},
         },
     }
@@ -117,7 +201,8 @@ def locked_default_project(stack: Stack) -> dict[str, Any]:
     }
 
 
-def platform_project(repo_url: str, argocd_namespace: str) -> dict[str, Any]:
+def platform_project(repo_url: str, argocd_namespace: str,
+                     extra_kinds: Iterable[tuple[str, str]] = ()) -> dict[str, Any]:
     """The project of the root Applications: this repository into Argo CD's namespace, Argo CD's own kinds only.
 
     The Pulumi program creates it with the root Application (before it, since
@@ -129,7 +214,8 @@ def platform_project(repo_url: str, argocd_namespace: str) -> dict[str, Any]:
         "sourceRepos": [repo_url],
         "destinations": [{"server": layout.IN_CLUSTER_SERVER, "namespace": argocd_namespace}],
         "clusterResourceWhitelist": [],
-        "namespaceResourceWhitelist": [{"group": g, "kind": k} for g, k in PLATFORM_KINDS],
+        # extra_kinds: what else the root renders there, such as the notifiers' SealedSecret (render.notifications).
+        "namespaceResourceWhitelist": [{"group": g, "kind": k} for g, k in (*PLATFORM_KINDS, *extra_kinds)],
         "orphanedResources": {"warn": True},
     }
 
@@ -142,7 +228,27 @@ PLATFORM_KINDS: tuple[tuple[str, str], ...] = (
 )
 
 
-def application_set(stack: Stack, team: str, services: list[str]) -> dict[str, Any]:
+def namespace_labels(stack: Stack) -> dict[str, str]:
+    """Labels of the namespaces Argo CD creates (and keeps) for the environment's Applications.
+
+    With className ``alb`` the load balancer controller's webhook injects a
+    readiness gate into every pod created there that backs a target group:
+    such a pod counts as ready (for rollouts, disruption budgets and the
+    Service) only once its load balancer target is healthy, so a rolling
+    update never replaces the last healthy target with ones still in
+    ``initial``. Only pods created after the label is set get the gate.
+    """
+    labels = {
+        "pod-security.kubernetes.io/enforce": "restricted",
+        layout.LABEL_MANAGED_BY: layout.MANAGED_BY,
+    }
+    if stack.ingress.is_alb:
+        labels[READINESS_GATE_LABEL] = READINESS_GATE_ENABLED
+    return labels
+
+
+def application_set(stack: Stack, team: str, services: list[str],
+                    ignore_differences: Iterable[dict[str, Any]] = ()) -> dict[str, Any]:
     """The Applications of one team's services in this environment.
 
     What the template takes from a discovered ``config.json`` (a file anyone
@@ -157,13 +263,10 @@ def application_set(stack: Stack, team: str, services: list[str]) -> dict[str, A
     env = stack.environment
     service = f"{{{{index .path.segments {layout.service_segment(stack.gitops.path)}}}}}"
     sync_policy: dict[str, Any] = {
-        "syncOptions": ["CreateNamespace=true", "PrunePropagationPolicy=foreground", "PruneLast=true"],
-        "managedNamespaceMetadata": {
-            "labels": {
-                "pod-security.kubernetes.io/enforce": "restricted",
-                layout.LABEL_MANAGED_BY: layout.MANAGED_BY,
-            },
-        },
+        # RespectIgnoreDifferences: a sync leaves what ignoreDifferences names as it is live (replica_ignores).
+        "syncOptions": ["CreateNamespace=true", "PrunePropagationPolicy=foreground", "PruneLast=true",
+                        "RespectIgnoreDifferences=true"],
+        "managedNamespaceMetadata": {"labels": namespace_labels(stack)},
         "retry": {
             "limit": stack.delivery.retry_limit,
             "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"},
@@ -180,6 +283,8 @@ def application_set(stack: Stack, team: str, services: list[str]) -> dict[str, A
                 layout.LABEL_TEAM: team,
                 layout.LABEL_ENVIRONMENT: env,
             },
+            # The environment's notification subscriptions (render.notifications), if any.
+            **({"annotations": subscriptions(stack)} if subscriptions(stack) else {}),
         },
         "spec": {
             "project": layout.project_name(team, env),
@@ -190,6 +295,7 @@ def application_set(stack: Stack, team: str, services: list[str]) -> dict[str, A
             },
             "destination": destination(stack, "{{.namespace}}"),
             "syncPolicy": sync_policy,
+            **({"ignoreDifferences": list(ignore_differences)} if ignore_differences else {}),
         },
     }
     spec: dict[str, Any] = {
@@ -216,3 +322,35 @@ def application_set(stack: Stack, team: str, services: list[str]) -> dict[str, A
         },
         "spec": spec,
     }
+
+
+def replica_ignores(services: Iterable[Service]) -> list[dict[str, Any]]:
+    """``ignoreDifferences`` of ``/spec/replicas`` for the workload of each service an HPA scales.
+
+    With autoscaling the base carries no replica count (the HPA owns it). When a
+    running service turns autoscaling on, its Deployment stops carrying
+    ``spec.replicas``, and Argo CD's client-side apply, a three-way merge
+    against the last-applied configuration that still names the field, would
+    delete it, which the API server defaults to 1: every pod but one would stop
+    until the HPA scaled back up (Kubernetes' HPA documentation warns of exactly
+    this one-time degradation). Server-side apply does the same for a field
+    only its applier owns, and the HPA has not written it yet in the sync that
+    creates the HPA. With ``RespectIgnoreDifferences=true`` (set on every
+    Application) Argo CD copies each ignored field from the live object into
+    what it applies, so the running count survives the transition and every
+    later sync, and the HPA's count is never shown as drift.
+
+    Per workload, by name, and only for autoscaled services: the same rule on
+    a fixed-count service would also keep its replica count from Git from
+    ever being applied. Each Application holds one service's workload, so a
+    team's list can be the same in all its Applications. The workload is the
+    HPA's scale target, the Rollout for a canary (render.rollouts).
+    """
+    out = []
+    for service in sorted(services, key=lambda s: s.name):
+        if service.autoscaling is None:
+            continue
+        target = scale_target(service)
+        out.append({"group": target["apiVersion"].rpartition("/")[0], "kind": target["kind"], "name": service.name,
+                    "jsonPointers": ["/spec/replicas"]})
+    return out

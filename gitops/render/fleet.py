@@ -15,6 +15,7 @@ from typing import Any
 from .. import layout
 from ..model import AddOn, Stack, Topology
 from .manifest import Manifest, yaml_file
+from .ordering import ordered
 
 ENV_FROM_CLUSTER = '{{ index .metadata.labels "' + layout.LABEL_ENVIRONMENT + '" }}'
 GO_TEMPLATE_OPTIONS = ["missingkey=error"]
@@ -32,12 +33,14 @@ def hub_files(stack: Stack) -> list[Manifest]:
     if stack.argocd.topology is not Topology.HUB:
         return []
     directory = layout.argocd_env_dir(stack.environment)
-    files = [yaml_file(f"{directory}/{layout.FLEET_ROOTS}.yaml", fleet_roots(stack))]
+    # In the root's waves (render.ordering): the add-ons' project before the ApplicationSets naming it.
+    files = [yaml_file(f"{directory}/{layout.FLEET_ROOTS}.yaml", ordered(fleet_roots(stack)))]
     if stack.argocd.fleet_addons:
-        files.append(yaml_file(f"{directory}/{layout.FLEET_ADDONS_PROJECT}-project.yaml", addons_project(stack)))
+        files.append(yaml_file(f"{directory}/{layout.FLEET_ADDONS_PROJECT}-project.yaml",
+                               ordered(addons_project(stack))))
     for addon in stack.argocd.fleet_addons:
         files.append(yaml_file(f"{directory}/{layout.addon_applicationset_name(addon.name)}.yaml",
-                               addon_application_set(stack, addon)))
+                               ordered(addon_application_set(stack, addon))))
     return files
 
 

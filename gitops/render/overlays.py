@@ -1,19 +1,33 @@
 """The per-environment overlay of a service: only what differs from the base.
 
-Always present: the image (registry and tag of this environment) and the
-environment label. Present only when they differ: replica count, resources,
+Always present: the image (registry and tag of this environment), the
+environment and instance labels and the version label copied from the image
+(render.labels). Present only when they differ: replica count, resources,
 autoscaling bounds, config values, ingress host/class/TLS, a disruption
-budget. ``config.json`` beside the kustomization is what the environment's
+budget; the pod template's config and secrets checksums when the pods read
+either (render.checksums); the namespace's ResourceQuota and LimitRange in
+the overlay of the namespace's first service (render.quotas). ``config.json`` beside the kustomization is what the environment's
 ApplicationSet discovers, so a new service needs no ApplicationSet edit.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from .. import layout
+from ..ingress import environment_rules, service_annotations, service_tls_secret, tls_entry
 from ..model import Service, Stack
+from .checksums import PATCH_FILE as CHECKSUM_PATCH_FILE
+from .checksums import checksum_patch
+from .labels import overlay_labels, service_labels, version_replacements
 from .manifest import Manifest, json_file, kustomization, yaml_file
+from .ordering import ordered, wave_annotation
+from .secrets import labelled
+from .rollouts import OVERLAY_PATCH_FILE, is_canary, replicas_patch
+from .workloads import MIGRATION_FILE
+
+
+NETWORK_POLICY_PATCH = "patch-networkpolicy.yaml"
 
 
 def effective_replicas(service: Service, stack: Stack) -> int:
@@ -27,8 +41,11 @@ def effective_replicas(service: Service, stack: Stack) -> int:
     return stack.workloads.replicas
 
 
-def render_overlay(service: Service, stack: Stack, sealed: Optional[Manifest] = None) -> list[Manifest]:
-    """``sealed``: the service's SealedSecret for this environment (see render.secrets), when it has one yet."""
+def render_overlay(service: Service, stack: Stack, sealed: Optional[Manifest] = None,
+                   namespace_objects: Sequence[tuple[str, dict[str, Any]]] = ()) -> list[Manifest]:
+    """``sealed``: the service's SealedSecret for this environment (see render.secrets), when it has one yet.
+    ``namespace_objects``: (file name, object) of its namespace's ResourceQuota and LimitRange when the
+    service's Application deploys them (render.quotas.namespace_policy)."""
     env = stack.environment
     directory = layout.overlay_dir(service.name, env)
     override = service.override(stack.profile)
@@ -40,33 +57,58 @@ def render_overlay(service: Service, stack: Stack, sealed: Optional[Manifest] = 
     if merged != service.resources:
         files.append(yaml_file(f"{directory}/patch-deployment.yaml", _resources_patch(service, merged.as_k8s())))
         patches.append({"path": "patch-deployment.yaml"})
+        if service.migration is not None:
+            # The migration runs with the service's resources of this environment too.
+            files.append(yaml_file(f"{directory}/patch-{MIGRATION_FILE}",
+                                   _migration_resources_patch(service, merged.as_k8s())))
+            patches.append({"path": f"patch-{MIGRATION_FILE}"})
     if override.autoscaling is not None and override.autoscaling != service.autoscaling:
         files.append(yaml_file(f"{directory}/patch-hpa.yaml", _hpa_patch(service, override.autoscaling)))
         patches.append({"path": "patch-hpa.yaml"})
     if service.ingress is not None:
         files.append(yaml_file(f"{directory}/patch-ingress.yaml", _ingress_ops(service, stack)))
         patches.append({"path": "patch-ingress.yaml", "target": {"kind": "Ingress", "name": service.name}})
+    admitted = environment_rules(service, stack)
+    if admitted:
+        # Who may connect in this environment (its load balancer's subnets, monitoring), after the base's rules.
+        files.append(yaml_file(f"{directory}/{NETWORK_POLICY_PATCH}",
+                               [{"op": "add", "path": "/spec/ingress/-", "value": rule} for rule in admitted]))
+        patches.append({"path": NETWORK_POLICY_PATCH, "target": {"kind": "NetworkPolicy", "name": service.name}})
     if effective_replicas(service, stack) > 1:
-        files.append(yaml_file(f"{directory}/pdb.yaml", _pdb(service, stack)))
+        files.append(yaml_file(f"{directory}/pdb.yaml", ordered(_pdb(service, stack))))
         resources.append("pdb.yaml")
     if sealed is not None:
+        sealed = labelled(sealed, service)
         files.append(sealed)
         resources.append(sealed.path.rsplit("/", 1)[-1])
+    for name, obj in namespace_objects:
+        files.append(yaml_file(f"{directory}/{name}", obj))
+        resources.append(name)
+    rollout = checksum_patch(service, stack, sealed)
+    if rollout is not None:
+        files.append(yaml_file(f"{directory}/{CHECKSUM_PATCH_FILE}", rollout))
+        patches.append({"path": CHECKSUM_PATCH_FILE})
 
     replicas = []
     if service.autoscaling is None:
         count = override.replicas if override.replicas is not None else stack.workloads.replicas
-        replicas.append({"name": service.name, "count": count})
+        if is_canary(service):
+            # kustomize's replicas: would set the count on the Deployment; a canary's pods are the Rollout's.
+            files.append(yaml_file(f"{directory}/{OVERLAY_PATCH_FILE}", replicas_patch(service, count)))
+            patches.append({"path": OVERLAY_PATCH_FILE})
+        else:
+            replicas.append({"name": service.name, "count": count})
     generators = []
     if override.config:
         generators.append({
             "name": layout.config_map_name(service.name),
             "behavior": "merge",
             "literals": [f"{k}={v}" for k, v in override.config],
+            "options": {"disableNameSuffixHash": True},   # the base's one name (render.checksums)
         })
     doc = kustomization(
         resources,
-        labels=[{"pairs": {layout.LABEL_ENVIRONMENT: env}, "includeSelectors": False, "includeTemplates": True}],
+        labels=overlay_labels(service, stack, sealed is not None),
         images=[{
             "name": service.name,
             "newName": stack.registry.image(service.image_repository),
@@ -75,6 +117,7 @@ def render_overlay(service: Service, stack: Stack, sealed: Optional[Manifest] = 
         replicas=replicas,
         configMapGenerator=generators,
         patches=patches,
+        replacements=version_replacements(service, stack, sealed is not None),
     )
     files.append(yaml_file(f"{directory}/{layout.KUSTOMIZATION}", doc))
     files.append(json_file(f"{directory}/{layout.APP_CONFIG}", app_config(service, stack)))
@@ -106,6 +149,15 @@ def _resources_patch(service: Service, resources: dict[str, Any]) -> dict[str, A
     }
 
 
+def _migration_resources_patch(service: Service, resources: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": service.name},
+        "spec": {"template": {"spec": {"containers": [{"name": layout.COMPONENT_MIGRATION, "resources": resources}]}}},
+    }
+
+
 def _hpa_patch(service: Service, hpa: Any) -> dict[str, Any]:
     return {
         "apiVersion": "autoscaling/v2",
@@ -128,17 +180,25 @@ def ingress_host(service: Service, stack: Stack) -> str:
 
 
 def _ingress_ops(service: Service, stack: Stack) -> list[dict[str, Any]]:
-    """A JSON 6902 patch: host, class, TLS and annotations of this environment."""
+    """A JSON 6902 patch: host, class, TLS and annotations of this environment (``gitops.ingress``).
+
+    TLS names the host, plus the Secret only where something creates one
+    (``alb`` finds its ACM certificate by the host instead).
+    """
     host = ingress_host(service, stack)
     ops: list[dict[str, Any]] = [{"op": "add", "path": "/spec/rules/0/host", "value": host}]
     if stack.ingress.class_name:
         ops.append({"op": "add", "path": "/spec/ingressClassName", "value": stack.ingress.class_name})
-    if stack.ingress.tls:
-        ops.append({"op": "add", "path": "/spec/tls", "value": [{"hosts": [host], "secretName": f"{service.name}-tls"}]})
-    if stack.ingress.annotations:
-        annotations = dict(stack.ingress.annotations)
+    tls = tls_entry(stack.ingress, host, service_tls_secret(service))
+    if tls is not None:
+        ops.append({"op": "add", "path": "/spec/tls", "value": [tls]})
+    own = service_annotations(service, stack)
+    if own:
+        annotations = dict(own)
         if service.description:
             annotations[layout.ANNOTATION_DESCRIPTION] = service.description
+        # The op replaces the base's annotations as a whole, so it carries the base's wave too.
+        annotations.update(wave_annotation("Ingress"))
         ops.append({"op": "add", "path": "/metadata/annotations", "value": annotations})
     return ops
 
@@ -148,7 +208,7 @@ def _pdb(service: Service, stack: Stack) -> dict[str, Any]:
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
         # The overlay sets no namespace (Argo CD's destination does); explicit, so `kubectl apply -k` agrees.
-        "metadata": {"name": service.name, "namespace": service.namespace},
+        "metadata": {"name": service.name, "namespace": service.namespace, "labels": service_labels(service)},
         "spec": {
             "maxUnavailable": stack.workloads.pdb_max_unavailable,
             "selector": {"matchLabels": {layout.LABEL_NAME: service.name}},

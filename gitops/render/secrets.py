@@ -17,11 +17,13 @@ from __future__ import annotations
 import base64
 from typing import Mapping, Optional
 
-from .. import layout
+from .. import layout, yamlio
 from ..errors import InputError, Problem
 from ..model import Service, Stack
 from ..sealing import Scope, SealingCert, seal_secret
+from .labels import service_labels
 from .manifest import Manifest, yaml_file
+from .ordering import wave_annotation
 
 SEALED_FILE = "sealedsecret.yaml"
 CERT_ANNOTATION = "gitops-platform.io/sealed-with"
@@ -69,11 +71,34 @@ def sealed_secret_file(service: Service, stack: Stack, cert: SealingCert, values
         "metadata": {
             "name": layout.secret_name(service.name),
             "namespace": service.namespace,
-            "labels": {layout.LABEL_NAME: service.name, layout.LABEL_MANAGED_BY: layout.MANAGED_BY},
+            # Copied into the SealedSecret's template: the Secret the controller unseals carries them.
+            "labels": service_labels(service),
         },
         "type": "Opaque",
         "data": {name: base64.b64encode(values[name]).decode() for name in service.secrets},
     }
     sealed = seal_secret(secret, cert, f"{service.file} (secrets)", Scope.STRICT, derivation)
-    sealed["metadata"].setdefault("annotations", {})[CERT_ANNOTATION] = cert_marker(cert)
+    annotations = sealed["metadata"].setdefault("annotations", {})
+    annotations[CERT_ANNOTATION] = cert_marker(cert)
+    # Before the Deployment that reads the Secret (render.ordering); not sealed, so never a reason to re-seal.
+    annotations.update(wave_annotation("SealedSecret"))
+    sealed["metadata"]["labels"] = service_labels(service)
     return yaml_file(sealed_secret_path(service, stack), sealed)
+
+
+def labelled(sealed: Manifest, service: Service) -> Manifest:
+    """``sealed`` with the service's labels on the SealedSecret and its template (unchanged when it has them).
+
+    A SealedSecret carried forward from an earlier render (no values given) is
+    kept as it was sealed; its labels are not sealed, so they are brought up
+    to date here without the values, and the bytes stay the same once they are.
+    """
+    try:
+        doc = yamlio.parse(sealed.content.decode("utf-8"), sealed.path)
+        template = doc["spec"]["template"].setdefault("metadata", {})
+    except (InputError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
+        return sealed   # not ours to repair: validate reports a malformed file
+    wanted = service_labels(service)
+    for metadata in (doc.setdefault("metadata", {}), template):
+        metadata["labels"] = {**(metadata.get("labels") or {}), **wanted}
+    return yaml_file(sealed.path, doc)

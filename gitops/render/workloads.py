@@ -12,10 +12,25 @@ import functools
 from typing import Any
 
 from .. import layout
+from ..ingress import base_rules
 from ..model import Probe, ProbeKind, Service
 from .manifest import Manifest, kustomization, yaml_file
+from .labels import component
+from .ordering import migration_hook, ordered, wave_annotation
+from .rollouts import base_docs as rollout_docs
+from .rollouts import is_canary, scale_target
 
 RUN_AS: int = 10001  # an unprivileged uid/gid; images must not need root
+# How long a pod with a Service keeps serving after it is told to stop: long enough for the endpoint
+# removal to reach kube-proxy and the load balancer controller to deregister the pod's target.
+PRESTOP_SLEEP_SECONDS: int = 15
+# What a process gets to shut down after SIGTERM (the grace period before the preStop hook existed).
+SHUTDOWN_SECONDS: int = 30
+
+
+def termination_grace_period(service: Service) -> int:
+    """The preStop sleep counts against the grace period: the process still gets its full shutdown time after it."""
+    return SHUTDOWN_SECONDS + (PRESTOP_SLEEP_SECONDS if service.ports else 0)
 
 
 def selector(service: Service) -> dict[str, str]:
@@ -31,32 +46,46 @@ def render_base(service: Service) -> tuple[Manifest, ...]:
 def _render_base(service: Service) -> list[Manifest]:
     base = layout.base_dir(service.name)
     files = [
-        yaml_file(f"{base}/serviceaccount.yaml", service_account(service)),
-        yaml_file(f"{base}/deployment.yaml", deployment(service)),
-        yaml_file(f"{base}/networkpolicy.yaml", network_policy(service)),
+        yaml_file(f"{base}/serviceaccount.yaml", ordered(service_account(service))),
+        yaml_file(f"{base}/deployment.yaml", ordered(deployment(service))),
+        yaml_file(f"{base}/networkpolicy.yaml", ordered(network_policy(service))),
     ]
     if service.ports:
-        files.append(yaml_file(f"{base}/service.yaml", k8s_service(service)))
+        files.append(yaml_file(f"{base}/service.yaml", ordered(k8s_service(service))))
     if service.ingress:
-        files.append(yaml_file(f"{base}/ingress.yaml", ingress(service)))
+        files.append(yaml_file(f"{base}/ingress.yaml", ordered(ingress(service))))
     if service.autoscaling:
-        files.append(yaml_file(f"{base}/hpa.yaml", hpa(service)))
+        files.append(yaml_file(f"{base}/hpa.yaml", ordered(hpa(service))))
+    if service.migration:
+        files.append(yaml_file(f"{base}/{MIGRATION_FILE}", ordered(migration_job(service))))
+        files.append(yaml_file(f"{base}/{MIGRATION_POLICY_FILE}", ordered(migration_network_policy(service))))
+    # A canary's Rollout (and AnalysisTemplate) take over the Deployment's pods (render.rollouts).
+    files.extend(yaml_file(f"{base}/{name}", ordered(doc)) for name, doc in rollout_docs(service))
     resources = [f.path.rsplit("/", 1)[1] for f in files]
     generators = []
     if service.config:
         generators.append({
             "name": layout.config_map_name(service.name),
             "literals": [f"{k}={v}" for k, v in service.config],
+            # Generated, so annotated here: wave 0, before the pods that read it. One name in every
+            # environment and release (render.checksums says why; its checksum rolls the pods instead).
+            "options": {"annotations": wave_annotation("ConfigMap"), "disableNameSuffixHash": True},
         })
     common = [{
         "pairs": {
-            layout.LABEL_NAME: service.name,
             layout.LABEL_PART_OF: service.team,
             layout.LABEL_TEAM: service.team,
             layout.LABEL_MANAGED_BY: layout.MANAGED_BY,
         },
         "includeSelectors": False,
         "includeTemplates": True,
+    }, {
+        # Not on pod templates: the name is what the Service, NetworkPolicy, PDB and HPA select the
+        # service's pods by, and the Deployment's template sets it itself; a migration pod carrying
+        # it would become an endpoint of the Service and count in the Deployment's budget and metrics.
+        "pairs": {layout.LABEL_NAME: service.name, layout.LABEL_COMPONENT: component(service)},
+        "includeSelectors": False,
+        "includeTemplates": False,
     }]
     doc = kustomization(sorted(resources), namespace=service.namespace, labels=common,
                         configMapGenerator=generators)
@@ -82,7 +111,14 @@ def service_account(service: Service) -> dict[str, Any]:
 
 
 def network_policy(service: Service) -> dict[str, Any]:
-    """Ingress to the service's pods only on its declared ports; a worker (no ports) accepts none.
+    """Ingress to the service's pods only on its declared ports, only from whom the catalog names; a worker accepts none.
+
+    Here, the same in every environment: pods of the service's own namespace
+    on every port (metrics and admin ports included), the catalog's
+    ``clients`` in other namespaces on traffic ports. Each overlay adds what
+    depends on the environment (``gitops.ingress.environment_rules``: the
+    ingress controller's or load balancer's traffic to the ingress port, the
+    monitoring namespace to metrics ports).
 
     Per service rather than one default-deny per namespace: a team's services
     share a namespace, and one object in several Applications would make them
@@ -92,7 +128,7 @@ def network_policy(service: Service) -> dict[str, Any]:
     """
     spec: dict[str, Any] = {"podSelector": {"matchLabels": selector(service)}, "policyTypes": ["Ingress"]}
     if service.ports:
-        spec["ingress"] = [{"ports": [{"port": p.container_port, "protocol": "TCP"} for p in service.ports]}]
+        spec["ingress"] = base_rules(service)
     return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": service.name},
             "spec": spec}
 
@@ -134,6 +170,11 @@ def deployment(service: Service) -> dict[str, Any]:
         container["livenessProbe"] = probe(service.liveness)
     if service.readiness:
         container["readinessProbe"] = probe(service.readiness)
+    if service.ports:
+        # Something routes to this pod (its Service's endpoints, a load balancer's IP targets) and learns
+        # of its termination only after a delay: keep serving meanwhile. The native sleep action, since the
+        # images need not have a shell (Kubernetes 1.30+; the stack reader refuses older clusters).
+        container["lifecycle"] = {"preStop": {"sleep": {"seconds": PRESTOP_SLEEP_SECONDS}}}
     spec: dict[str, Any] = {
         "revisionHistoryLimit": 5,
         "selector": {"matchLabels": selector(service)},
@@ -150,7 +191,7 @@ def deployment(service: Service) -> dict[str, Any]:
                     "fsGroup": RUN_AS,
                     "seccompProfile": {"type": "RuntimeDefault"},
                 },
-                "terminationGracePeriodSeconds": 30,
+                "terminationGracePeriodSeconds": termination_grace_period(service),
                 "topologySpreadConstraints": [{
                     "maxSkew": 1,
                     "topologyKey": "topology.kubernetes.io/zone",
@@ -162,10 +203,79 @@ def deployment(service: Service) -> dict[str, Any]:
             },
         },
     }
-    if not service.autoscaling:
+    if not service.autoscaling and not is_canary(service):
         # The autoscaler owns the count when there is one; a fixed value would fight it on every sync.
+        # A canary's Rollout scales the Deployment to zero itself (render.rollouts): Git leaves the field to it.
         spec["replicas"] = 1
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": _meta(service), "spec": spec}
+
+
+MIGRATION_FILE = "migration.yaml"
+MIGRATION_POLICY_FILE = "networkpolicy-migration.yaml"
+# What the migration takes from the service's container and pod: the same image, inputs, identity,
+# limits and restrictions (restricted pod security), nothing that only a server needs (ports, probes).
+_MIGRATION_CONTAINER_KEYS = ("image", "imagePullPolicy", "env", "envFrom", "resources", "securityContext",
+                             "volumeMounts")
+_MIGRATION_POD_KEYS = ("serviceAccountName", "automountServiceAccountToken", "securityContext", "volumes",
+                       "imagePullSecrets")
+
+
+def migration_selector(service: Service) -> dict[str, str]:
+    """The migration pods' labels: never the service's selector (see the base's labels)."""
+    return {layout.LABEL_SERVICE: service.name, layout.LABEL_COMPONENT: layout.COMPONENT_MIGRATION}
+
+
+def migration_job(service: Service) -> dict[str, Any]:
+    """The service's migration as a Job run by Argo CD before each rollout (``ordering.migration_hook``).
+
+    Built from the Deployment's own container and pod spec, so it cannot fall
+    behind them: the image is the service's logical name, which each overlay's
+    ``images:`` entry (and the Image Updater's write-back) rewrites for the Job
+    as for the Deployment, so the migration always runs the release about to
+    roll out. Named after the service like its other objects (no other Job
+    exists in its namespace); ``restartPolicy: Never`` keeps each failed
+    attempt's pod and logs until the Job is deleted.
+    """
+    assert service.migration is not None
+    migration = service.migration
+    pod = deployment(service)["spec"]["template"]["spec"]
+    server = pod["containers"][0]
+    container: dict[str, Any] = {"name": layout.COMPONENT_MIGRATION}
+    container.update({key: server[key] for key in _MIGRATION_CONTAINER_KEYS if key in server})
+    if migration.command:
+        container["command"] = list(migration.command)
+    if migration.args:
+        container["args"] = list(migration.args)
+    spec: dict[str, Any] = {key: pod[key] for key in _MIGRATION_POD_KEYS if key in pod}
+    spec["restartPolicy"] = "Never"
+    spec["containers"] = [container]
+    metadata = _meta(service)
+    metadata["annotations"] = {**metadata.get("annotations", {}), **migration_hook()}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": metadata,
+        "spec": {
+            "activeDeadlineSeconds": migration.timeout_seconds,
+            "backoffLimit": migration.backoff_limit,
+            "template": {"metadata": {"labels": migration_selector(service)}, "spec": spec},
+        },
+    }
+
+
+def migration_network_policy(service: Service) -> dict[str, Any]:
+    """No ingress to the migration's pods: every pod the platform runs is selected by a policy.
+
+    The service's own policy selects its pods by name, which migration pods do
+    not carry. The policy's name has a dot, which no service name has, so it
+    cannot be the policy of another service (``<service>-migration`` could be).
+    """
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": f"{service.name}.{layout.COMPONENT_MIGRATION}"},
+        "spec": {"podSelector": {"matchLabels": migration_selector(service)}, "policyTypes": ["Ingress"]},
+    }
 
 
 def probe(p: Probe) -> dict[str, Any]:
@@ -228,8 +338,10 @@ def hpa(service: Service) -> dict[str, Any]:
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
         "metadata": {"name": service.name},
-        "spec": hpa_spec(service.name, service.autoscaling.min_replicas, service.autoscaling.max_replicas,
-                         service.autoscaling.target_cpu_percent),
+        "spec": {**hpa_spec(service.name, service.autoscaling.min_replicas, service.autoscaling.max_replicas,
+                            service.autoscaling.target_cpu_percent),
+                 # A canary's pods are the Rollout's, which exposes the scale subresource like a Deployment.
+                 "scaleTargetRef": scale_target(service)},
     }
 
 
