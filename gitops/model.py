@@ -7,9 +7,11 @@ to keep the objects hashable and their iteration order deterministic.
 
 from __future__ import annotations
 
+import functools
+
 import enum
 from dataclasses import dataclass
-from typing import Optional
+from typing import Mapping, Optional
 
 Pairs = tuple[tuple[str, str], ...]
 
@@ -204,6 +206,14 @@ class Catalog:
     @property
     def teams(self) -> tuple[str, ...]:
         return tuple(sorted({s.team for s in self.services}))
+
+    @functools.cached_property
+    def by_namespace(self) -> Mapping[str, tuple[Service, ...]]:
+        """Services per namespace, each in name order; computed once, since every service's render asks."""
+        grouped: dict[str, list[Service]] = {}
+        for service in self.services:
+            grouped.setdefault(service.namespace, []).append(service)
+        return {ns: tuple(sorted(group, key=lambda s: s.name)) for ns, group in sorted(grouped.items())}
 
 
 @dataclass(frozen=True)

@@ -63,11 +63,11 @@ RESOURCES = ("cpu", "memory")
 
 def owner(catalog: Catalog, namespace: str) -> Service:
     """The service whose Application deploys the namespace's ResourceQuota and LimitRange."""
-    return min((s for s in catalog.services if s.namespace == namespace), key=lambda s: s.name)
+    return catalog.by_namespace[namespace][0]
 
 
 def owned_namespaces(catalog: Catalog) -> dict[str, Service]:
-    return {ns: owner(catalog, ns) for ns in sorted({s.namespace for s in catalog.services})}
+    return {ns: services[0] for ns, services in catalog.by_namespace.items()}
 
 
 def admitted_kinds(catalog: Catalog, team: str) -> tuple[tuple[str, str], ...]:
@@ -164,7 +164,7 @@ def _text(key: str, value: Decimal) -> str:
 
 def hard(catalog: Catalog, stack: Stack, namespace: str) -> dict[str, str]:
     """The quota's ``spec.hard``: derived, with whatever ``workloads.quotas.<namespace>`` sets instead."""
-    services = sorted((s for s in catalog.services if s.namespace == namespace), key=lambda s: s.name)
+    services = list(catalog.by_namespace[namespace])
     out = {key: _text(key, value) for key, value in derived_hard(services, stack).items()}
     given = stack.workloads.quota(namespace)
     for key, value in (("requests.cpu", given.resources.cpu_request), ("requests.memory", given.resources.memory_request),
@@ -192,7 +192,7 @@ def namespace_policy(catalog: Catalog, stack: Stack, service: Service) -> list[t
     namespace = service.namespace
     if owner(catalog, namespace).name != service.name:
         return []
-    services = [s for s in catalog.services if s.namespace == namespace]
+    services = list(catalog.by_namespace[namespace])
     default_request, default_limit = limit_defaults(services, stack)
     quota = {
         "apiVersion": "v1",
