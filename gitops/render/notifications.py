@@ -31,17 +31,15 @@ in the hub.
 
 from __future__ import annotations
 
-import base64
 from types import MappingProxyType
 from typing import Any, Mapping, Optional
 
 from .. import layout, yamlio
 from ..errors import InputError, Problem
 from ..model import NotificationsConfig, NotificationTrigger, Stack, Topology
-from ..sealing import Scope, SealingCert, seal_secret
+from ..sealing import SealingCert
 from .manifest import Manifest, yaml_file
-from .ordering import wave_annotation
-from .secrets import CERT_ANNOTATION, SECRETS_KEY, cert_marker
+from .secrets import SECRETS_KEY, sealed_object
 
 SECRET_NAME = "argocd-notifications-secret"
 # Where the credentials are given: `secrets.argocd-notifications.<NAME>` in the stack's secret config, the
@@ -207,19 +205,7 @@ def secret_file(stack: Stack, cert: SealingCert, values: Mapping[str, bytes], de
         raise InputError([Problem(stack.file, f"config.{SECRETS_KEY}.{SECRETS_ENTRY}.{name}",
                                   f"is not a credential of environment {stack.environment}'s notifiers; they need "
                                   f"{', '.join(names) or 'none'}") for name in extra])
-    secret = {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {
-            "name": SECRET_NAME,
-            "namespace": stack.argocd.namespace,
-            "labels": {layout.LABEL_PART_OF: "argocd", layout.LABEL_MANAGED_BY: layout.MANAGED_BY},
-        },
-        "type": "Opaque",
-        "data": {name: base64.b64encode(values[name]).decode() for name in names},
-    }
-    sealed = seal_secret(secret, cert, f"{stack.file} (notifications)", Scope.STRICT, derivation)
-    annotations = sealed["metadata"].setdefault("annotations", {})
-    annotations[CERT_ANNOTATION] = cert_marker(cert)
-    annotations.update(wave_annotation("SealedSecret"))
+    sealed = sealed_object(SECRET_NAME, stack.argocd.namespace,
+                           {layout.LABEL_PART_OF: "argocd", layout.LABEL_MANAGED_BY: layout.MANAGED_BY},
+                           {name: values[name] for name in names}, cert, f"{stack.file} (notifications)", derivation)
     return yaml_file(secret_path(stack), sealed)

@@ -15,7 +15,7 @@ tell whether a file sealed earlier was sealed for the current certificate.
 from __future__ import annotations
 
 import base64
-from typing import Mapping, Optional
+from typing import Any, Mapping, Optional
 
 from .. import layout, yamlio
 from ..errors import InputError, Problem
@@ -65,25 +65,33 @@ def sealed_secret_file(service: Service, stack: Stack, cert: SealingCert, values
         raise InputError([Problem(stack.file, f"config.{SECRETS_KEY}.{service.name}.{name}",
                                   f"is not a secret of service {service.name}; declared in {service.file}: "
                                   f"{', '.join(service.secrets)}") for name in extra])
+    # The labels are copied into the SealedSecret's template: the Secret the controller unseals carries them.
+    sealed = sealed_object(layout.secret_name(service.name), service.namespace, service_labels(service),
+                           {name: values[name] for name in service.secrets}, cert,
+                           f"{service.file} (secrets)", derivation)
+    sealed["metadata"]["labels"] = service_labels(service)
+    return yaml_file(sealed_secret_path(service, stack), sealed)
+
+
+def sealed_object(name: str, namespace: str, labels: Mapping[str, str], values: Mapping[str, bytes],
+                  cert: SealingCert, source: str, derivation: Optional[bytes]) -> dict[str, Any]:
+    """The strict-scope SealedSecret of an Opaque Secret holding ``values``, marked with the certificate it used.
+
+    The marker and the sync wave (before whatever reads the Secret, see
+    ``render.ordering``) are not sealed, so they are never a reason to re-seal.
+    """
     secret = {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {
-            "name": layout.secret_name(service.name),
-            "namespace": service.namespace,
-            # Copied into the SealedSecret's template: the Secret the controller unseals carries them.
-            "labels": service_labels(service),
-        },
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
         "type": "Opaque",
-        "data": {name: base64.b64encode(values[name]).decode() for name in service.secrets},
+        "data": {key: base64.b64encode(value).decode() for key, value in values.items()},
     }
-    sealed = seal_secret(secret, cert, f"{service.file} (secrets)", Scope.STRICT, derivation)
+    sealed = seal_secret(secret, cert, source, Scope.STRICT, derivation)
     annotations = sealed["metadata"].setdefault("annotations", {})
     annotations[CERT_ANNOTATION] = cert_marker(cert)
-    # Before the Deployment that reads the Secret (render.ordering); not sealed, so never a reason to re-seal.
     annotations.update(wave_annotation("SealedSecret"))
-    sealed["metadata"]["labels"] = service_labels(service)
-    return yaml_file(sealed_secret_path(service, stack), sealed)
+    return sealed
 
 
 def labelled(sealed: Manifest, service: Service) -> Manifest:
