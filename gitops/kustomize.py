@@ -1,19 +1,36 @@
-"""``kubectl kustomize`` as a function: the builds every check relies on."""
+"""``kubectl kustomize`` as a function: the builds every check relies on.
+
+Builds are reused within a process when their inputs are byte-identical:
+`diff` builds two revisions in which most applications did not change, and
+`validate` is re-run over trees that differ in one file. The cache key is
+the content of every directory kustomize may read for the build (the
+kustomization's directory and, transitively, the directories its
+``resources``/``bases``/``components`` name: kustomize's default load
+restrictor keeps every other file reference inside those), plus the
+kubectl binary. A build that could read anything else (a remote or absolute
+reference, a Helm chart, a symlink, a path leaving the tree) is never cached.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
 import subprocess
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
+import yaml
+
+from . import layout
 from .errors import InputError
 
-KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+# The names kustomize accepts, ours first.
+KUSTOMIZATION_FILES = (layout.KUSTOMIZATION, "kustomization.yml", "Kustomization")
 BUILD_TIMEOUT_SECONDS = 120
 _KLOG = re.compile(r'"command failed" err="(.*)"\s*$', re.S)
 
@@ -43,7 +60,100 @@ def kubectl_path(kubectl: str) -> str:
     return found
 
 
+# Keyed by _cache_key; bounded by total bytes held, oldest entry evicted first.
+_CACHE: dict[str, tuple[bool, str]] = {}
+_CACHE_LIMIT_BYTES = 64 * 1024 * 1024
+_cache_bytes = 0
+_cache_lock = threading.Lock()
+_REFERENCE_KEYS = ("resources", "bases", "components")
+
+
+def _kustomization(directory: Path) -> dict[str, Any] | None:
+    for name in KUSTOMIZATION_FILES:
+        file = directory / name
+        if file.is_file() and not file.is_symlink():
+            try:
+                doc = yaml.safe_load(file.read_bytes())
+            except yaml.YAMLError:
+                return None
+            return doc if isinstance(doc, dict) else None
+    return None
+
+
+def _reachable_directories(tree: Path, directory: str) -> list[str] | None:
+    """Directories (relative to the tree) the build may read, or None when that cannot be bounded."""
+    root = tree.resolve()
+    seen: set[str] = set()
+    pending = [directory]
+    while pending:
+        rel = pending.pop()
+        if rel in seen:
+            continue
+        seen.add(rel)
+        doc = _kustomization(tree / rel)
+        if doc is None or "helmCharts" in doc or "helmChartInflationGenerator" in doc:
+            return None
+        for key in _REFERENCE_KEYS:
+            entries = doc.get(key) or []
+            if not isinstance(entries, list):
+                return None
+            for entry in entries:
+                if not isinstance(entry, str) or "://" in entry or entry.startswith(("/", "git@", "github.com")):
+                    return None
+                target = (tree / rel / entry).resolve()
+                if not target.is_relative_to(root):
+                    return None
+                if target.is_dir():
+                    pending.append(target.relative_to(root).as_posix())
+                elif not (target.is_file() and target.is_relative_to((tree / rel).resolve())):
+                    return None   # missing, or outside the files hashed for this directory
+    return sorted(seen)
+
+
+def _cache_key(tree: Path, directory: str, kubectl: str) -> str | None:
+    directories = _reachable_directories(tree, directory)
+    if directories is None:
+        return None
+    digest = hashlib.sha256()
+    binary = os.stat(kubectl)
+    digest.update(f"{kubectl}\0{binary.st_size}\0{binary.st_mtime_ns}\0{directory}\0".encode())
+    for rel in directories:
+        for dirpath, dirnames, filenames in os.walk(tree / rel):
+            dirnames.sort()
+            if any(os.path.islink(os.path.join(dirpath, d)) for d in dirnames):
+                return None
+            for name in sorted(filenames):
+                path = Path(dirpath) / name
+                if path.is_symlink():
+                    return None
+                digest.update(f"{path.relative_to(tree).as_posix()}\0".encode())
+                digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
 def build(tree: Path, directory: str, kubectl: str) -> Build:
+    """One build, from the cache when the same inputs were built before in this process."""
+    global _cache_bytes
+    try:
+        key = _cache_key(tree, directory, kubectl)
+    except OSError:
+        key = None
+    cached = _CACHE.get(key) if key is not None else None
+    if cached is not None:
+        return Build(directory, *cached)
+    result = _build(tree, directory, kubectl)
+    if key is not None and len(result.output) < _CACHE_LIMIT_BYTES:
+        with _cache_lock:
+            if key in _CACHE:
+                return result
+            _CACHE[key] = (result.ok, result.output)
+            _cache_bytes += len(result.output)
+            while _cache_bytes > _CACHE_LIMIT_BYTES:
+                _cache_bytes -= len(_CACHE.pop(next(iter(_CACHE)))[1])
+    return result
+
+
+def _build(tree: Path, directory: str, kubectl: str) -> Build:
     try:
         proc = subprocess.run(
             [kubectl, "kustomize", str(tree / directory)],
