@@ -7,7 +7,7 @@ OUT    ?= gitops-repo
 
 CHECKOV_VENV := .venv-checkov
 
-.PHONY: venv render validate test bench checkov clean
+.PHONY: venv render validate config-docs lint test bench checkov clean
 
 $(PY): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,18 @@ render: $(PY)
 validate: $(PY)
 	$(PY) -m gitops validate $(OUT)
 
-## The test suite (parallel on both cores); includes checkov over every overlay.
-test: $(PY) $(CHECKOV_VENV)/bin/checkov
+## Regenerate Pulumi.yaml's config: section and docs/configuration.md from gitops/configschema.py.
+config-docs: $(PY)
+	$(PY) -m gitops config-schema --write
+
+## Lint (ruff) and type checks (mypy); both take their settings from pyproject.toml.
+## mypy keeps its incremental cache in .mypy_cache/: a run after a small change takes seconds.
+lint: $(PY)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+## The test suite (parallel on both cores), after the lint; includes checkov over every overlay.
+test: $(PY) $(CHECKOV_VENV)/bin/checkov lint
 	$(PY) -m pytest -q -n 2
 
 ## Benchmarks (numbers for the issue notes; not part of the tests).
@@ -43,4 +53,4 @@ bench: $(PY)
 	$(PY) benchmarks/bench_diff.py
 
 clean:
-	rm -rf $(OUT) .pytest_cache $(CHECKOV_VENV)
+	rm -rf $(OUT) .pytest_cache .mypy_cache .ruff_cache $(CHECKOV_VENV)

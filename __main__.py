@@ -47,7 +47,7 @@ try:
 except GitOpsError as exc:
     raise pulumi.RunError(str(exc)) from None
 
-tags = {"managed-by": layout.MANAGED_BY, "environment": stack.environment, "pulumi-stack": stack.name}
+tags = {layout.AWS_TAG_MANAGED_BY: layout.MANAGED_BY, "environment": stack.environment, "pulumi-stack": stack.name}
 
 registry = Registry("ecr", RegistryArgs(
     config=stack.registry,

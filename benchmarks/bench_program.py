@@ -12,7 +12,7 @@ fixed part (cluster, network, charts) is not counted against services.
 The default stack is dev because it owns the registry: 3 ECR resources per
 service plus the service's GitOps resource, the most any stack registers.
 
-The goal (README "Benchmarks"): at most 10 s median for 1000 services on the
+The goal (docs/benchmarks.md): at most 10 s median for 1000 services on the
 2-core reference machine; the figure is printed next to it. The run's CPU time
 and the load average are reported too, since the machine is often shared.
 """

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from synthetic import make_project  # noqa: E402
+from synthetic import make_project
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -38,7 +38,7 @@ def service_yaml(i: int, name: str) -> str:
         "  requests: {cpu: 100m, memory: 128Mi}",
         "  limits: {cpu: 500m, memory: 256Mi}",
         "config:",
-        f"  LOG_LEVEL: info",
+        "  LOG_LEVEL: info",
         f"  SERVICE_INDEX: \"{i}\"",
     ]
     if i % 4 == 0 and not worker:

@@ -51,14 +51,15 @@ import pulumi_kubernetes as k8s
 from components.argocd import pod_identity_trust_policy
 from components.charts import AWS_LOAD_BALANCER_CONTROLLER, CLUSTER_AUTOSCALER_BY_KUBERNETES, Chart
 from gitops.errors import InputError, Problem
+from gitops import layout
 from gitops.layout import CONFIG_NAMESPACE
 from gitops.model import AddonsConfig, Autoscaler
 
 TYPE = "gitops-platform:addons:ClusterAddons"
-NAMESPACE = "kube-system"
-LOAD_BALANCER_CONTROLLER = "aws-load-balancer-controller"   # release, ServiceAccount and Deployment name
-CLUSTER_AUTOSCALER = "cluster-autoscaler"                   # release, ServiceAccount and Deployment name
-METRICS_SERVER_ADDON = "metrics-server"                     # the EKS community add-on
+NAMESPACE = layout.KUBE_SYSTEM_NAMESPACE
+LOAD_BALANCER_CONTROLLER = layout.LOAD_BALANCER_CONTROLLER   # release, ServiceAccount and Deployment name
+CLUSTER_AUTOSCALER = layout.CLUSTER_AUTOSCALER               # release, ServiceAccount and Deployment name
+METRICS_SERVER_ADDON = layout.METRICS_SERVER                 # the EKS community add-on
 # Role names are <cluster>-<suffix>: a cluster name has at most 40 characters, IAM allows 64.
 LOAD_BALANCER_ROLE_SUFFIX = "lb-controller"
 AUTOSCALER_ROLE_SUFFIX = "cluster-autoscaler"

@@ -45,8 +45,10 @@ import pulumi_kubernetes as k8s
 
 from components.charts import ARGO_CD, ARGOCD_APPS, IMAGE_UPDATER
 from components.drain import ApplicationsDrained, ApplicationsDrainedArgs
+from gitops import layout
 from gitops.errors import InputError
-from gitops.layout import IN_CLUSTER_SERVER, PLATFORM_PROJECT, argocd_env_dir, repo_path
+from gitops.layout import (IN_CLUSTER_SERVER, PLATFORM_PROJECT, RESOURCES_FINALIZER, SECRET_TYPE_LABEL, argocd_env_dir,
+                           repo_path, root_application_name)
 from gitops.render.argocd import platform_project
 from gitops.render.notifications import chart_values as notifications_chart_values
 from gitops.render.notifications import platform_kinds
@@ -58,17 +60,17 @@ CREDENTIALS_KEY = "gitops-platform:gitopsCredentials"
 # Credential fields of an Argo CD repository Secret we accept: HTTPS or SSH, nothing else.
 CREDENTIAL_SHAPES = (frozenset({"username", "password"}), frozenset({"sshPrivateKey"}))
 REPO_SECRET_NAME = "gitops-repo"
-REPO_SECRET_LABEL = "argocd.argoproj.io/secret-type"
+REPO_SECRET_LABEL = SECRET_TYPE_LABEL
 # Helm release names. "argocd" contains the chart's nameOverride, so objects get
 # their usual names (argocd-server, argocd-repo-server) that the CLI and docs expect.
-ARGOCD_RELEASE = "argocd"
+ARGOCD_RELEASE = layout.ARGOCD_RELEASE
 IMAGE_UPDATER_RELEASE = "argocd-image-updater"
 APPS_RELEASE = "argocd-apps"
 IMAGE_UPDATER_SERVICE_ACCOUNT = "argocd-image-updater"
 ECR_LOGIN_SCRIPT = "ecr-login.sh"
 # ECR tokens last 12 h; refresh an hour early.
 ECR_CREDS_EXPIRE = "11h"
-APP_FINALIZER = "resources-finalizer.argocd.argoproj.io"
+APP_FINALIZER = RESOURCES_FINALIZER
 # The Secret the chart's own `tls: true` names; with a cert-manager issuer annotation, cert-manager creates it.
 ARGOCD_SERVER_TLS_SECRET = "argocd-server-tls"
 POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
@@ -154,10 +156,6 @@ class ArgoCDArgs:
     installed_after: Sequence[pulumi.Resource] = ()
     cluster_registration: Optional[Callable[[pulumi.ResourceOptions], pulumi.Resource]] = None
     notifications: NotificationsConfig = NotificationsConfig()
-
-
-def root_application_name(environment: str) -> str:
-    return f"root-{environment}"
 
 
 def image_updater_role_name(role_prefix: str) -> str:

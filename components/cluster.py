@@ -16,6 +16,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from gitops import layout
 from gitops.model import ClusterConfig
 # The VPC layout (8 blocks: a private subnet per zone, the last block cut into public subnets) lives in
 # the core, which admits load balancer traffic from the same subnets; re-exported for callers and tests.
@@ -24,7 +25,7 @@ from gitops.network import (  # noqa: F401
 )
 
 TYPE = "gitops-platform:cluster:Cluster"
-MANAGED_BY = {"managed-by": "gitops-platform"}
+MANAGED_BY = {layout.AWS_TAG_MANAGED_BY: layout.MANAGED_BY}
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 CLUSTER_POLICIES = ("AmazonEKSClusterPolicy",)

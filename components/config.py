@@ -23,7 +23,7 @@ from gitops.model import Project, Stack, UpdateMode
 from gitops.project import load_project
 from gitops.render import notifications
 from gitops.render.secrets import missing_values
-from gitops.stackconfig import engine_values, pull_request_credentials_problem, read_project_config
+from gitops.stackconfig import engine_values, pull_request_credentials_problem
 
 NS = layout.CONFIG_NAMESPACE
 CREDENTIALS_KEY = "gitopsCredentials"
@@ -51,7 +51,7 @@ def load_program_config(root: Path, stack_name: str) -> ProgramConfig:
     """The project with this stack's engine config; ``pulumi.RunError`` (no traceback) on bad input."""
     raw, secret = engine_config()
     try:
-        values = engine_values(raw, secret, read_project_config(root))
+        values = engine_values(raw, secret)
         project = load_project(root, engine=(stack_name, values))
         stack = project.stack(stack_name)
         check_secret_names(stack, project, raw.get(f"{NS}:{SECRETS_KEY}"))

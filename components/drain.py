@@ -81,11 +81,11 @@ APPLICATIONS = "applications.argoproj.io"
 APPLICATIONSETS = "applicationsets.argoproj.io"
 SECRETS = "secrets"
 # Argo CD cascades an Application's deletion with this finalizer (or its /foreground, /background forms).
-RESOURCES_FINALIZER = "resources-finalizer.argocd.argoproj.io"
+RESOURCES_FINALIZER = layout.RESOURCES_FINALIZER
 # Keeps a held ApplicationSet (being deleted, so inert) until the drain releases it; the annotation
 # says for which drain, so two spokes drained at once on one hub release only their own.
-HOLD_FINALIZER = "gitops-platform.io/drain"
-HOLD_ANNOTATION = "gitops-platform.io/drain"
+HOLD_FINALIZER = layout.DRAIN_FINALIZER
+HOLD_ANNOTATION = layout.ANNOTATION_DRAIN
 ALL_DESTINATIONS = "*"
 DEFAULT_TIMEOUT_SECONDS = 900
 DEFAULT_POLL_SECONDS = 5.0

@@ -51,8 +51,9 @@ destroy (or ``pulumi state delete`` the Secret).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -137,9 +138,9 @@ def cluster_string_data(cluster: str, server: str, role_arn: str, ca_data: str) 
 
 
 def cluster_secret_metadata(cluster: str, namespace: pulumi.Input[str], labels: Mapping[str, str],
-                            annotations: Mapping[str, str]) -> dict[str, Any]:
+                            annotations: Mapping[str, str]) -> k8s.meta.v1.ObjectMetaArgsDict:
     """Name, namespace, the given labels and annotations, and the label that makes it a cluster to Argo CD."""
-    metadata: dict[str, Any] = {
+    metadata: k8s.meta.v1.ObjectMetaArgsDict = {
         "name": cluster_secret_name(cluster),
         "namespace": namespace,
         "labels": {**labels, REPO_SECRET_LABEL: CLUSTER_SECRET_TYPE},
@@ -173,7 +174,7 @@ class HubAccess(pulumi.ComponentResource):
     role_arn: pulumi.Output[str]
     associations: list[aws.eks.PodIdentityAssociation]
 
-    def __init__(self, name: str, args: HubAccessArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+    def __init__(self, name: str, args: HubAccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(HUB_TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
@@ -240,7 +241,7 @@ class SpokeRegistration(pulumi.ComponentResource):
     role_arn: pulumi.Output[str]
     secret: k8s.core.v1.Secret
 
-    def __init__(self, name: str, args: SpokeRegistrationArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+    def __init__(self, name: str, args: SpokeRegistrationArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(SPOKE_TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         hub, cluster = args.hub, args.cluster
@@ -274,12 +275,13 @@ class SpokeRegistration(pulumi.ComponentResource):
         )
         string_data = pulumi.Output.all(cluster.endpoint, role.arn, cluster.certificate_authority).apply(
             lambda v: cluster_string_data(args.cluster_name, v[0], v[1], v[2]))
+        # Nothing in it is a credential, but it is a Secret: keep it out of plain state and diffs.
+        secret_data: pulumi.Output[dict[str, str]] = pulumi.Output.secret(string_data)
         self.secret = k8s.core.v1.Secret(
             f"{name}-cluster-secret",
             metadata=cluster_secret_metadata(args.cluster_name, hub_namespace, args.labels, args.annotations),
             type="Opaque",
-            # Nothing in it is a credential, but it is a Secret: keep it out of plain state and diffs.
-            string_data=pulumi.Output.secret(string_data),
+            string_data=secret_data,
             # Argo CD sees the spoke once it can log in and the first sync's prerequisites run.
             opts=pulumi.ResourceOptions(parent=self, provider=self.hub_provider,
                                         depends_on=[entry, admin, *args.ready]),

@@ -26,13 +26,10 @@ import pulumi.dynamic as dynamic
 
 from components.unknowns import is_unknown
 from gitops.errors import GitOpsError
-from gitops.model import Project, Service, Stack
-from gitops.render import Manifest, RenderResult, namespace_policy, render_service, render_stack, sealing_cert_file
-from gitops.render import notifications
-from gitops.render.argocd import render_argocd
-from gitops.render.secrets import sealed_secret_file
-from gitops.sealing import load_certificate
-from gitops.slices import ARGOCD_SLICE, SERVICE_SLICE_PREFIX, Slice, slice_render
+from gitops.model import Project, Stack
+from gitops.render import Manifest, RenderResult, render_stack, sealing_cert_file
+from gitops.slices import ARGOCD_SLICE, CLUSTER_SLICE, Slice, service_slice_name, slice_render
+from gitops.workflow import NOTIFICATIONS_ENTRY, sealed_render, secret_entries
 from gitops.writer import Report, WriteOptions, write_slice
 
 TYPE = "gitops-platform:gitops:GitOpsRepo"
@@ -179,23 +176,22 @@ class GitOpsRepo(pulumi.ComponentResource):
     def __init__(self, name: str, args: GitOpsRepoArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__(TYPE, name, None, opts)
         project, stack = args.project, args.stack
-        render = render_stack(project, stack)   # services with secrets are re-rendered sealed below
-        services = {s.name: s for s in project.catalog.services}
+        render = render_stack(project, stack)   # slices with secrets are re-rendered sealed below
+        services = tuple(s.name for s in project.catalog.services)
         self.slices = {}
-        pieces = slice_render(render, tuple(services), stack.cluster.name)
-        with_secrets = [s for s in project.catalog.services if s.secrets]
-        sealed = _sealed_services_files(with_secrets, stack, args) if with_secrets and args.sealing_cert is not None else None
+        pieces = slice_render(render, services, stack.cluster.name)
+        # The slices holding a SealedSecret: each service with secrets, the Argo CD directory for the notifiers'.
+        with_secrets = {_entry_slice(entry): entry for entry, _ in secret_entries(project, stack)}
+        sealed = (_sealed_slices(project, stack, args, tuple(with_secrets))
+                  if with_secrets and args.sealing_cert is not None else None)
         for piece in pieces:
             files: pulumi.Input[dict[str, str]] = {m.path: m.content.decode("utf-8") for m in piece.files}
-            service = services.get(piece.name[len(SERVICE_SLICE_PREFIX):]) if piece.name.startswith(SERVICE_SLICE_PREFIX) else None
-            if service is not None and service.secrets and sealed is not None:
-                files = sealed.apply(lambda by_service, name=service.name: by_service[name])
-            elif piece.name == ARGOCD_SLICE and notifications.secret_names(stack) and args.sealing_cert is not None:
-                files = _sealed_argocd_files(project, stack, args)
-            elif piece.name == "cluster" and args.sealing_cert is not None:
+            if piece.name in with_secrets and sealed is not None:
+                files = sealed.apply(lambda by_slice, name=piece.name: by_slice[name])
+            elif piece.name == CLUSTER_SLICE and args.sealing_cert is not None:
                 files = pulumi.Output.from_input(args.sealing_cert).apply(
                     lambda pem, fixed=files: {**fixed, **_cert_file(stack.cluster.name, pem)})
-            if piece.name == "cluster" and args.extra_cluster_files is not None:
+            if piece.name == CLUSTER_SLICE and args.extra_cluster_files is not None:
                 files = _with_extra_files(files, args.extra_cluster_files)
             self.slices[piece.name] = GitOpsFiles(
                 f"{name}-{piece.name}",
@@ -206,51 +202,36 @@ class GitOpsRepo(pulumi.ComponentResource):
         self.register_outputs({"paths": self.paths, "checkout": stack.gitops.checkout})
 
 
-def _sealed_argocd_files(project: Project, stack: Stack, args: GitOpsRepoArgs) -> pulumi.Output[dict[str, str]]:
-    """``argocd/<env>/`` with the notifiers' sealed credentials; like a service's secrets, only ciphertext results."""
-    def render(values: list[Any]) -> dict[str, str]:
-        pem, stability_hex, credentials = values
-        cert = load_certificate(pem.encode(), f"certificate of cluster {stack.cluster.name}")
-        given = {k: v.encode() for k, v in (credentials or {}).items()}
-        derivation = bytes.fromhex(stability_hex) if stability_hex else None
-        sealed = notifications.secret_file(stack, cert, given, derivation)
-        return {m.path: m.content.decode("utf-8") for m in render_argocd(project.catalog, stack, sealed)}
-
-    own = pulumi.Output.from_input(args.secret_values).apply(
-        lambda all_values: (all_values or {}).get(notifications.SECRETS_ENTRY) or {})
-    sealed = pulumi.Output.all(args.sealing_cert, args.stability_key, own).apply(render)
-    return pulumi.Output.unsecret(sealed)
+def _entry_slice(entry: str) -> str:
+    """The slice whose files hold an entry's SealedSecret (``gitops.workflow.secret_entries``)."""
+    return ARGOCD_SLICE if entry == NOTIFICATIONS_ENTRY else service_slice_name(entry)
 
 
-def _sealed_services_files(services: list[Service], stack: Stack,
-                           args: GitOpsRepoArgs) -> pulumi.Output[dict[str, dict[str, str]]]:
-    """{service: its files with its SealedSecret} for ``services``; ciphertext only, so the result is not secret.
+def _sealed_slices(project: Project, stack: Stack, args: GitOpsRepoArgs,
+                   names: tuple[str, ...]) -> pulumi.Output[dict[str, dict[str, str]]]:
+    """{slice: its files} for the slices ``names``, from the stack rendered with every secret sealed.
 
-    One apply over the certificate, the stability key and the values for all of
-    them, each service's resource taking its entry: per-service chains each
-    lifted the whole values map into Outputs (``Output.from_input`` makes one
-    per dict key and value), which made the program quadratic in the catalog.
+    The render is ``gitops.workflow.sealed_render``, the CLI's sealing and
+    assembly, so both write the same bytes. One apply over the certificate, the
+    stability key and all values, each slice's resource taking its entry:
+    per-service chains each lifted the whole values map into Outputs
+    (``Output.from_input`` makes one per dict key and value), which made the
+    program quadratic in the catalog. Only ciphertext results, so the result
+    is not secret.
     """
+    entries = [entry for entry, _ in secret_entries(project, stack)]
+
     def render(values: list[Any]) -> dict[str, dict[str, str]]:
         pem, stability_hex, all_values = values
-        cert = load_certificate(pem.encode(), f"certificate of cluster {stack.cluster.name}")
         derivation = bytes.fromhex(stability_hex) if stability_hex else None
-        return {service.name: _sealed_service_files(service, stack, args, cert, derivation,
-                                                    (all_values or {}).get(service.name) or {})
-                for service in services}
+        given = {entry: {k: v.encode() for k, v in ((all_values or {}).get(entry) or {}).items()} for entry in entries}
+        result = sealed_render(project, stack, pem, given, derivation)
+        pieces = slice_render(result, tuple(s.name for s in project.catalog.services), stack.cluster.name)
+        return {piece.name: {m.path: m.content.decode("utf-8") for m in piece.files}
+                for piece in pieces if piece.name in names}
 
     sealed = pulumi.Output.all(args.sealing_cert, args.stability_key, args.secret_values).apply(render)
     return pulumi.Output.unsecret(sealed)
-
-
-def _sealed_service_files(service: Service, stack: Stack, args: GitOpsRepoArgs, cert: Any,
-                          derivation: Optional[bytes], secrets: Mapping[str, str]) -> dict[str, str]:
-    """The service's files with its SealedSecret of ``secrets`` (plain values, given inside an apply)."""
-    given = {k: v.encode() for k, v in secrets.items()}
-    sealed = sealed_secret_file(service, stack, cert, given, derivation)
-    # The same files render_stack gives the service, its namespace's quota included.
-    policy = namespace_policy(args.project.catalog, stack, service)
-    return {m.path: m.content.decode("utf-8") for m in render_service(service, stack, sealed, policy)}
 
 
 def merge_files(rendered: Mapping[str, str], extra: Optional[Mapping[str, str]]) -> dict[str, str]:

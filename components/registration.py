@@ -11,7 +11,7 @@ instead of failing later inside Argo CD.
 
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from collections.abc import Mapping
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -52,7 +52,7 @@ def published_files(stack: Stack, server: pulumi.Input[str]) -> pulumi.Output[Ma
     return pulumi.Output.from_input(server).apply(files)
 
 
-def hub_self_registration(stack: Stack, opts: Optional[pulumi.ResourceOptions] = None) -> k8s.core.v1.Secret:
+def hub_self_registration(stack: Stack, opts: pulumi.ResourceOptions | None = None) -> k8s.core.v1.Secret:
     """The hub's own cluster Secret (in-cluster server, no credentials): it carries the hub's labels,
     so fleet add-ons reach the hub too, replacing Argo CD's built-in in-cluster entry.
 

@@ -24,6 +24,7 @@ from typing import Mapping, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
+from gitops import layout
 from gitops.lifecycle import lifecycle_policy
 from gitops.model import RegistryConfig
 
@@ -125,13 +126,13 @@ class Registry(pulumi.ComponentResource):
             image_tag_mutability="IMMUTABLE" if config.immutable_tags else "MUTABLE",
             encryption_configurations=[encryption],
             # Images are releases: deleting a repository that still has some must be deliberate. With
-            # False, destroying the owner fails with RepositoryNotEmptyException (README "Running it for
-            # real"); retain_on_delete would instead leave repositories behind without a word.
+            # False, destroying the owner fails with RepositoryNotEmptyException (docs/live-cluster.md,
+            # "Teardown"); retain_on_delete would instead leave repositories behind without a word.
             force_delete=config.force_delete,
-            tags={"managed-by": "gitops-platform", "service": repo},
+            tags={layout.AWS_TAG_MANAGED_BY: layout.MANAGED_BY, "service": repo},
             # ECR cannot change a repository's encryption: a changed key would replace the repository under
             # the same name, which fails (the name is taken) and would drop its images. The key applies to
-            # repositories created from then on (README, registry.kmsKeyArn).
+            # repositories created from then on (docs/configuration.md, registry.kmsKeyArn).
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(ignore_changes=["encryptionConfigurations"])),
         )
         aws.ecr.LifecyclePolicy(

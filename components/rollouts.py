@@ -29,11 +29,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.charts import ARGO_ROLLOUTS
-from gitops.canary import CONTROLLER_NAME, CONTROLLER_NAMESPACE
+from gitops import layout
 
 TYPE = "gitops-platform:rollouts:ArgoRollouts"
-NAMESPACE = CONTROLLER_NAMESPACE
-RELEASE = CONTROLLER_NAME   # also the chart's fullname, so the pods are named and labelled argo-rollouts
+NAMESPACE = layout.ROLLOUTS_NAMESPACE
+RELEASE = layout.ROLLOUTS_CONTROLLER   # also the chart's fullname, so the pods are named and labelled argo-rollouts
 
 
 @dataclass(frozen=True)

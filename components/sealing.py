@@ -41,6 +41,7 @@ import pulumi_tls as tls
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from components.charts import SEALED_SECRETS
+from gitops import layout
 from gitops.model import SealingConfig
 from gitops.sealing import stability_key
 
@@ -50,11 +51,11 @@ CERT_COMMON_NAME = "sealed-secret"
 # The chart's prefix for keys the controller would make itself (renewal is off, so it makes none).
 KEY_PREFIX = "sealed-secrets-key"
 KEY_LABEL = "sealedsecrets.bitnami.com/sealed-secrets-key"
-RELEASE_NAME = "sealed-secrets"
+RELEASE_NAME = layout.SEALED_SECRETS_RELEASE
 # kubeseal's default --controller-name; with it no one has to pass flags.
 CONTROLLER_NAME = "sealed-secrets-controller"
 # Changing the installed key set changes this pod annotation, which restarts the controller.
-KEYS_ANNOTATION = "gitops-platform.io/sealing-key-generations"
+KEYS_ANNOTATION = layout.ANNOTATION_SEALING_KEY_GENERATIONS
 BACKUP_FORMAT = "gitops-platform/sealed-secrets-keys/v1"
 
 
@@ -219,7 +220,7 @@ class SealingKey(pulumi.ComponentResource):
                         "restore with sealing.restoreFrom",
             kms_key_id=args.config.backup_kms_key_id,
             recovery_window_in_days=30,
-            tags={"managed-by": "gitops-platform", **args.tags},
+            tags={layout.AWS_TAG_MANAGED_BY: layout.MANAGED_BY, **args.tags},
             opts=child,
         )
         generations = sorted(self.keys)

@@ -48,7 +48,7 @@ def read_delivery(node: Node) -> "Canary | None":
     if section is None:
         return None
     before = len(node.problems.items)
-    section.str("strategy", required=True, choices=STRATEGIES,
+    section.as_str("strategy", required=True, choices=STRATEGIES,
                 describe="the rollout strategy; 'canary' is the one supported")
     steps = _read_steps(section)
     analysis = _read_analysis(section, len(steps))
@@ -59,7 +59,7 @@ def read_delivery(node: Node) -> "Canary | None":
 
 
 def _read_steps(section: Node) -> tuple[CanaryStep, ...]:
-    items = section.list("steps")
+    items = section.as_list("steps")
     if not items:
         if items is not None or not section.has("steps"):
             section.error("steps", "is required: at least one step, e.g. [{setWeight: 20}, {pause: {duration: 5m}}]")
@@ -77,7 +77,7 @@ def _read_steps(section: Node) -> tuple[CanaryStep, ...]:
             continue
         step = Node(item, section.file, section.key(key), section.problems)
         if "setWeight" in item:
-            weight = step.int("setWeight", required=True, minimum=1, maximum=100)
+            weight = step.as_int("setWeight", required=True, minimum=1, maximum=100)
             if weight is not None:
                 steps.append(CanaryStep(set_weight=weight))
         else:
@@ -96,7 +96,7 @@ def _read_pause(step: Node) -> "str | None":
         step.error("pause", f"expected {{}} or {{duration: 5m}}, got {type_name(value)}")
         return None
     pause = Node(value, step.file, step.key("pause"), step.problems)
-    duration = pause.str("duration", required=True, pattern=DURATION, describe="a duration such as 30s, 5m or 1h")
+    duration = pause.as_str("duration", required=True, pattern=DURATION, describe="a duration such as 30s, 5m or 1h")
     pause.done()
     return duration
 
@@ -105,16 +105,16 @@ def _read_analysis(section: Node, step_count: int) -> "CanaryAnalysis | None":
     analysis = section.node("analysis")
     if analysis is None:
         return None
-    url = analysis.str("url", required=True, pattern=URL, max_len=2048,
+    url = analysis.as_str("url", required=True, pattern=URL, max_len=2048,
                        describe="an http(s) URL the controller can reach from the cluster, answering JSON")
-    condition = analysis.str("successCondition", required=True, max_len=MAX_CONDITION,
+    condition = analysis.as_str("successCondition", required=True, max_len=MAX_CONDITION,
                              describe="an expression over result, e.g. result == true")
-    json_path = analysis.str("jsonPath", None, pattern=JSON_PATH, max_len=256,
+    json_path = analysis.as_str("jsonPath", None, pattern=JSON_PATH, max_len=256,
                              describe="a JSONPath in braces such as {$.ok}")
-    interval = analysis.str("interval", DEFAULT_INTERVAL, pattern=DURATION, describe="a duration such as 30s or 1m")
-    count = analysis.int("count", None, minimum=1, maximum=1000)
-    failure_limit = analysis.int("failureLimit", 0, minimum=0, maximum=100)
-    starting_step = analysis.int("startingStep", None, minimum=0, maximum=max(step_count - 1, 0))
+    interval = analysis.as_str("interval", DEFAULT_INTERVAL, pattern=DURATION, describe="a duration such as 30s or 1m")
+    count = analysis.as_int("count", None, minimum=1, maximum=1000)
+    failure_limit = analysis.as_int("failureLimit", 0, minimum=0, maximum=100)
+    starting_step = analysis.as_int("startingStep", None, minimum=0, maximum=max(step_count - 1, 0))
     for name, value in (("url", url), ("successCondition", condition)):
         if value is not None and ("{{" in value or "}}" in value):
             analysis.error(name, f"{shown(value)} contains a template delimiter; the controller would read it as "
@@ -137,8 +137,8 @@ def rollouts_controller(catalog: Catalog, stack: Stack) -> bool:
 
 
 # Where the program installs the controller (components/rollouts.py), and the name of its pods.
-CONTROLLER_NAMESPACE = "argo-rollouts"
-CONTROLLER_NAME = "argo-rollouts"
+CONTROLLER_NAMESPACE = layout.ROLLOUTS_NAMESPACE
+CONTROLLER_NAME = layout.ROLLOUTS_CONTROLLER
 
 
 def canary_problems(catalog: Catalog, stacks: Sequence[Stack]) -> list[Problem]:

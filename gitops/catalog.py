@@ -182,21 +182,21 @@ def read_service(data: object, file: str, stem: str, envs: tuple[str, ...], prob
                     or names.reserved_service_problem(stem))
     if name_problem:
         problems.add(file, "", f"the file name gives the service name, and {name_problem}")
-    name = node.str("name", stem)
+    name = node.as_str("name", stem)
     if name != stem:
         node.error("name", f"{name!r} differs from the file name; rename the file to {name}.yaml or fix the name")
-    team = checked(node.str("team", required=True, describe="the owning team, e.g. 'checkout'"),
+    team = checked(node.as_str("team", required=True, describe="the owning team, e.g. 'checkout'"),
                    lambda v: names.label_problem(v, names.TEAM_MAX), node, "team")
-    namespace = checked(node.str("namespace", team), lambda v: _namespace_problem(v), node, "namespace")
-    description = checked(node.str("description", ""),
+    namespace = checked(node.as_str("namespace", team), lambda v: _namespace_problem(v), node, "namespace")
+    description = checked(node.as_str("description", ""),
                           lambda v: names.annotations_size_problem({layout.ANNOTATION_DESCRIPTION: v}),
                           node, "description") or ""
     image = node.node("image")
     repository, tag = stem, None
     if image is not None:
-        explicit = image.str("repository")
+        explicit = image.as_str("repository")
         repository = checked(explicit, _ecr_repository_problem, image, "repository") or stem
-        tag = checked(image.str("tag", required=True, describe="the release tag to deploy when a stack pins none"),
+        tag = checked(image.as_str("tag", required=True, describe="the release tag to deploy when a stack pins none"),
                       tag_problem, image, "tag")
         image.done()
     else:
@@ -261,8 +261,8 @@ def read_migration(node: Node) -> "Migration | None":
         return None
     command = _str_list(section, "command")
     args = _str_list(section, "args")
-    timeout = section.int("timeoutSeconds", DEFAULT_MIGRATION_TIMEOUT, minimum=30, maximum=86400)
-    backoff = section.int("backoffLimit", DEFAULT_MIGRATION_BACKOFF, minimum=0, maximum=10)
+    timeout = section.as_int("timeoutSeconds", DEFAULT_MIGRATION_TIMEOUT, minimum=30, maximum=86400)
+    backoff = section.as_int("backoffLimit", DEFAULT_MIGRATION_BACKOFF, minimum=0, maximum=10)
     if all(section.data.get(key) in (None, []) for key in ("command", "args")):
         # (A command that is not a list of strings is reported on its own.)
         node.error("migration", "needs a command or args to run in the service's image, "
@@ -301,7 +301,7 @@ def _ecr_repository_problem(value: str) -> "str | None":
 
 
 def _str_list(node: Node, name: str) -> tuple[str, ...]:
-    items = node.list(name) or []
+    items = node.as_list(name) or []
     out = []
     for i, item in enumerate(items):
         if not isinstance(item, str):
@@ -327,13 +327,13 @@ def _read_ports(node: Node) -> tuple[Port, ...]:
     seen_names: set[str] = set()
     seen_numbers: set[int] = set()
     for item in node.nodes("ports"):
-        name = item.str("name", "http", pattern=names.PORT_NAME, max_len=15,
+        name = item.as_str("name", "http", pattern=names.PORT_NAME, max_len=15,
                         describe="lowercase letters, digits and '-', at most 15 characters")
-        container = item.int("containerPort", required=True, minimum=1, maximum=65535)
-        service = item.int("servicePort", container, minimum=1, maximum=65535)
+        container = item.as_int("containerPort", required=True, minimum=1, maximum=65535)
+        service = item.as_int("servicePort", container, minimum=1, maximum=65535)
         # A port named like what it is for is that by default: an unmarked metrics port stays internal.
         default_purpose = name if name in INTERNAL_PORT_NAMES else PortPurpose.TRAFFIC.value
-        purpose = item.str("purpose", default_purpose, choices=tuple(p.value for p in PortPurpose))
+        purpose = item.as_str("purpose", default_purpose, choices=tuple(p.value for p in PortPurpose))
         item.done()
         if name is None or container is None or service is None or purpose is None:
             continue
@@ -358,15 +358,15 @@ def _read_probe(health: Node, name: str, port_names: set[str]) -> "Probe | None"
     if probe is None:
         return None
     default_kind = "exec" if probe.has("command") else ("tcp" if not probe.has("path") else "http")
-    kind_text = probe.str("type", default_kind, choices=("http", "tcp", "exec"))
+    kind_text = probe.as_str("type", default_kind, choices=("http", "tcp", "exec"))
     kind = ProbeKind(kind_text or default_kind)
     path = port = None
     command: tuple[str, ...] = ()
     if kind is ProbeKind.HTTP:
-        path = probe.str("path", required=True, pattern=names.HTTP_PATH, describe="an absolute URL path like /healthz")
+        path = probe.as_str("path", required=True, pattern=names.HTTP_PATH, describe="an absolute URL path like /healthz")
     if kind in (ProbeKind.HTTP, ProbeKind.TCP):
         default_port = sorted(port_names)[0] if len(port_names) == 1 else None
-        port = probe.str("port", default_port, required=default_port is None)
+        port = probe.as_str("port", default_port, required=default_port is None)
         if port is not None and port not in port_names:
             probe.error("port", f"{port!r} is not a port of this service; ports: {', '.join(sorted(port_names)) or 'none'}")
     if kind is ProbeKind.EXEC:
@@ -375,10 +375,10 @@ def _read_probe(health: Node, name: str, port_names: set[str]) -> "Probe | None"
             probe.error("command", "an exec probe needs a command, e.g. ['/bin/healthcheck']")
     result = Probe(
         kind=kind, path=path, port=port, command=command,
-        initial_delay_seconds=probe.int("initialDelaySeconds", 0, minimum=0, maximum=3600) or 0,
-        period_seconds=probe.int("periodSeconds", 10, minimum=1, maximum=3600) or 10,
-        timeout_seconds=probe.int("timeoutSeconds", 1, minimum=1, maximum=600) or 1,
-        failure_threshold=probe.int("failureThreshold", 3, minimum=1, maximum=100) or 3,
+        initial_delay_seconds=probe.as_int("initialDelaySeconds", 0, minimum=0, maximum=3600) or 0,
+        period_seconds=probe.as_int("periodSeconds", 10, minimum=1, maximum=3600) or 10,
+        timeout_seconds=probe.as_int("timeoutSeconds", 1, minimum=1, maximum=600) or 1,
+        failure_threshold=probe.as_int("failureThreshold", 3, minimum=1, maximum=100) or 3,
     )
     probe.done()
     return result
@@ -418,18 +418,18 @@ def _quantity(node: Node, name: str) -> "str | None":
     value = node.raw(name)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)  # YAML reads cpu: 1 as a number; it is still a valid quantity
-    return node.str(name)
+    return node.as_str(name)
 
 
 def _read_ingress(node: Node, port_names: set[str]) -> "Ingress | None":
     ing = node.node("ingress")
     if ing is None:
         return None
-    host = checked(ing.str("host", required=True, describe="the host's first label; the stack adds its domain"),
+    host = checked(ing.as_str("host", required=True, describe="the host's first label; the stack adds its domain"),
                    lambda v: names.label_problem(v, 63), ing, "host")
-    path = ing.str("path", "/", pattern=names.HTTP_PATH, describe="an absolute URL path like /")
+    path = ing.as_str("path", "/", pattern=names.HTTP_PATH, describe="an absolute URL path like /")
     default_port = "http" if "http" in port_names else (sorted(port_names)[0] if port_names else "http")
-    port = ing.str("port", default_port)
+    port = ing.as_str("port", default_port)
     if port is not None and port_names and port not in port_names:
         ing.error("port", f"{port!r} is not a port of this service; ports: {', '.join(sorted(port_names))}")
     annotations = _read_ingress_annotations(ing)
@@ -473,7 +473,7 @@ def _check_ingress_port(node: Node, ingress: "Ingress | None", ports: tuple[Port
 def _read_clients(node: Node, stem: str) -> tuple[str, ...]:
     """``clients``: services in other namespaces that call this one (their names; resolved by ``resolve_clients``)."""
     out: list[str] = []
-    for i, item in enumerate(node.list("clients") or []):
+    for i, item in enumerate(node.as_list("clients") or []):
         key = f"clients[{i}]"
         problem = (names.label_problem(item, names.SERVICE_MAX, names.DNS1035_LABEL) if isinstance(item, str)
                    else f"expected a service name, got {type_name(item)}")
@@ -518,9 +518,9 @@ def read_autoscaling(node: Node, name: str, default_cpu: int = DEFAULT_CPU_TARGE
     hpa = node.node(name)
     if hpa is None:
         return None
-    low = hpa.int("minReplicas", required=True, minimum=1, maximum=1000)
-    high = hpa.int("maxReplicas", required=True, minimum=1, maximum=1000)
-    cpu = hpa.int("targetCPUUtilizationPercentage", default_cpu, minimum=1, maximum=100)
+    low = hpa.as_int("minReplicas", required=True, minimum=1, maximum=1000)
+    high = hpa.as_int("maxReplicas", required=True, minimum=1, maximum=1000)
+    cpu = hpa.as_int("targetCPUUtilizationPercentage", default_cpu, minimum=1, maximum=100)
     hpa.done()
     if low is None or high is None or cpu is None:
         return None
@@ -547,7 +547,7 @@ def read_config(node: Node, name: str) -> tuple[tuple[str, str], ...]:
 
 def _read_secrets(node: Node) -> tuple[str, ...]:
     out: list[str] = []
-    for i, item in enumerate(node.list("secrets") or []):
+    for i, item in enumerate(node.as_list("secrets") or []):
         key = f"secrets[{i}]"
         if not isinstance(item, str) or not names.ENV_VAR.fullmatch(item):
             node.error(key, "expected a secret name usable as an environment variable, e.g. STRIPE_API_KEY")
@@ -577,7 +577,7 @@ def _read_environments(node: Node, envs: tuple[str, ...], base_hpa: bool, base_c
         item = section.node(env)
         if item is None:
             continue
-        replicas = item.int("replicas", minimum=0, maximum=1000)
+        replicas = item.as_int("replicas", minimum=0, maximum=1000)
         resources = read_resources(item, "resources")
         autoscaling = read_autoscaling(item, "autoscaling", base_cpu)
         if autoscaling is not None and not base_hpa:

@@ -15,17 +15,12 @@ import traceback
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import fastpath, layout
+from . import layout
 from . import options as opts
 from .errors import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, GitOpsError, InputError, OutputError, Problem
-from .localsecrets import ENV_PREFIX, LocalSecrets, load_local_secrets, plan_secrets
+from .localsecrets import ENV_PREFIX
 from .project import load_project
-from .reader import did_you_mean
-from .stackconfig import stack_names
-from .render import Manifest, render_stack
-from .writer import Report, WriteOptions, apply_plans, owned_file, plan_renders, read_records, tree_lock
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from .workflow import render_stacks
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -53,15 +48,18 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     render = sub.add_parser("render", help="write the stack's (or every stack's) part of the GitOps repository")
+    render_defaults = opts.RenderOptions()
     which = render.add_mutually_exclusive_group(required=True)
     which.add_argument("--stack", help="one stack (Pulumi.<stack>.yaml)")
     which.add_argument("--all", action="store_true", help="every stack of the project")
-    render.add_argument("--out", type=_tree_dir, default=opts.DEFAULT_OUT, help=f"GitOps tree to write (default: {opts.DEFAULT_OUT})")
-    render.add_argument("--project", type=Path, default=Path("."), help="project root holding Pulumi.yaml (default: .)")
+    render.add_argument("--out", type=_tree_dir, default=render_defaults.out,
+                        help=f"GitOps tree to write (default: {render_defaults.out})")
+    render.add_argument("--project", type=Path, default=render_defaults.project,
+                        help=f"project root holding Pulumi.yaml (default: {render_defaults.project})")
     render.add_argument("--dry-run", action="store_true", help="report what would change, write nothing")
     render.add_argument("--force", action="store_true", help="overwrite owned files that were edited by hand")
     render.add_argument("--secrets", type=Path, metavar="FILE",
-                        help="secret values for --stack, kept outside the project and the tree (see README, Secrets); "
+                        help="secret values for --stack, kept outside the project and the tree (see docs/secrets.md); "
                              f"{ENV_PREFIX}<SERVICE>__<NAME> variables also count")
     _output(render)
     render.set_defaults(func=cmd_render)
@@ -77,7 +75,10 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--kubectl", default=defaults.kubectl, help="kubectl binary (with kustomize v5)")
         p.add_argument("--jobs", type=int, default=defaults.jobs, help=f"parallel builds (default: {defaults.jobs})")
         if name == "validate":
-            p.add_argument("--schemas", type=Path, help="CRD schema directory (default: ../shared/schemas when present)")
+            p.add_argument("--schemas", type=Path, metavar="DIR",
+                           help="upstream CRDs (DIR/*.yaml, DIR/<vendor>/*.yaml) to check custom resources against "
+                                "as well; the project's own schemas (gitops/crds) always apply, so an object must "
+                                "pass both (default: the project's schemas only)")
             p.add_argument("--kubernetes-version", default=defaults.kubernetes_version,
                            help=f"Kubernetes schema version (default: {defaults.kubernetes_version})")
         _output(p)
@@ -88,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     _diff_parser(sub)
     _promote_parser(sub)
     _new_cluster_parser(sub)
+    _config_schema_parser(sub)
     return parser
 
 
@@ -104,109 +106,26 @@ def _output(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    if args.secrets is not None and args.all:
-        raise InputError([Problem("--secrets", "", "applies to one stack: use it with --stack, not --all")])
-    local_input = args.secrets is not None or (args.stack is not None and any(k.startswith(ENV_PREFIX) for k in os.environ))
-    reports = _render_unchanged(args) if not (args.force or local_input) else None
-    pending: dict[str, list[str]] = {}
-    if reports is None:
-        reports = _render(args, pending)
-    for stack, services in pending.items():
-        if services:
-            print(f"{stack}: secrets of {', '.join(services)} are not sealed yet: the tree has no certificate for "
-                  f"this stack's cluster; `pulumi up --stack {stack}` publishes it", file=sys.stderr)
+    options = opts.RenderOptions(project=args.project, out=args.out, stack=args.stack, dry_run=args.dry_run,
+                                 force=args.force, secrets_file=args.secrets)
+    outcome = render_stacks(options, os.environ)
+    for s in outcome.stacks:
+        if s.pending_secrets:
+            print(f"{s.stack}: secrets of {', '.join(s.pending_secrets)} are not sealed yet: the tree has no "
+                  f"certificate for this stack's cluster; `pulumi up --stack {s.stack}` publishes it", file=sys.stderr)
     if args.output == "json":
         _print_json({"out": str(args.out), "dryRun": args.dry_run,
-                     "stacks": [{**r.as_json(), "pendingSecrets": pending.get(r.stack, [])} for r in reports]})
+                     "stacks": [{**s.report.as_json(), "pendingSecrets": list(s.pending_secrets)}
+                                for s in outcome.stacks]})
     else:
         verb = "would write" if args.dry_run else "wrote"
-        for r in reports:
+        for r in (s.report for s in outcome.stacks):
             print(f"{r.stack}: {len(r.created)} created, {len(r.updated)} updated, {len(r.deleted)} deleted, "
                   f"{len(r.unchanged)} unchanged ({verb} {args.out})")
             for label, paths in (("created", r.created), ("updated", r.updated), ("deleted", r.deleted)):
                 for path in paths if len(paths) <= 20 else []:
                     print(f"  {label}: {path}")
     return EXIT_OK
-
-
-def _render_unchanged(args: argparse.Namespace) -> list[Report] | None:
-    """Reports for a render that would change nothing, without loading anything (see fastpath)."""
-    if args.all:
-        names = stack_names(args.project) if args.project.is_dir() else []
-    else:
-        names = [args.stack]
-    if not names or not args.out.is_dir():
-        return None
-    reports = []
-    project_hash = fastpath.project_digest(args.project)
-    for name in names:
-        files = fastpath.is_unchanged(args.out, name, fastpath.input_fingerprint(project_hash, name))
-        if files is None:
-            return None
-        reports.append(Report(name, unchanged=files))
-    return reports
-
-
-def _render(args: argparse.Namespace, pending: dict[str, list[str]]) -> list[Report]:
-    project = load_project(args.project)
-    stacks = project.stacks if args.all else (_find_stack(project, args.stack),)
-    local = (load_local_secrets(args.secrets, os.environ, project, (args.project, args.out))
-             if args.stack is not None else LocalSecrets())
-    # Locked from reading the records to the last write: a `pulumi up` (or another render) writing the
-    # tree meanwhile would otherwise have its record entries dropped by a plan made before it wrote.
-    with tree_lock(args.out, enabled=not args.dry_run):
-        records = read_records(args.out) if args.out.is_dir() else {}
-        results = []
-        for stack in stacks:
-            record = records.get(stack.name, {})
-            secrets = plan_secrets(project, stack, args.out, local, record)
-            pending[stack.name] = secrets.pending
-            cert, registration, published = _published_files(args.out, stack, record)
-            results.append(render_stack(project, stack, cert, secrets.sealed, registration, published))
-        # Every stack is planned before anything is written: a conflict anywhere leaves the tree untouched.
-        plans = plan_renders(args.out, results, WriteOptions(dry_run=args.dry_run, force=args.force))
-        if not args.dry_run:
-            apply_plans(args.out, plans)
-    if not args.dry_run:
-        project_hash = fastpath.project_digest(args.project)
-        for result in results:
-            fastpath.remember(args.out, result.stack, fastpath.input_fingerprint(project_hash, result.stack))
-    return [p.report for p in plans]
-
-
-def _published_files(out: Path, stack: Any, record: "dict[str, str]") -> "tuple[str | None, Manifest | None, list[Manifest]]":
-    """What ``pulumi up`` published for this stack's cluster (``clusters/<cluster>/``), carried forward.
-
-    Only the program can make these (the certificate, the registration with the
-    cluster's endpoint and role), so a render keeps every one the stack's record
-    still owns with its recorded content: (certificate PEM, registration, others).
-    """
-    prefix = layout.cluster_dir(stack.cluster.name) + "/"
-    cert_path = layout.sealing_cert_path(stack.cluster.name)
-    registration_path = layout.registration_path(stack.cluster.name)
-    cert: "str | None" = None
-    registration: "Manifest | None" = None
-    others: list[Manifest] = []
-    for path in sorted(p for p in record if p.startswith(prefix)):
-        content = owned_file(out, stack.name, path, record)
-        if content is None:
-            continue  # gone or edited by hand: the writer reports it rather than carrying it forward
-        if path == cert_path:
-            cert = content.decode("utf-8", "replace")
-        elif path == registration_path:
-            registration = Manifest(path, content)
-        else:
-            others.append(Manifest(path, content))
-    return cert, registration, others
-
-
-def _find_stack(project: Any, name: str) -> Any:
-    try:
-        return project.stack(name)
-    except KeyError:
-        known = [s.name for s in project.stacks]
-        raise InputError(f"Pulumi.{name}.yaml: no such stack{did_you_mean(name, known)}; "
-                         f"stacks of this project: {', '.join(known)}") from None
 
 
 def _validate_options(args: argparse.Namespace, with_schemas: bool) -> opts.ValidateOptions:
@@ -220,13 +139,9 @@ def _validate_options(args: argparse.Namespace, with_schemas: bool) -> opts.Vali
         if version_problem:   # before any build: nothing would be validated against that version
             raise InputError([Problem("--kubernetes-version", "", version_problem)])
         schema_dir = args.schemas
-        if schema_dir is None:
-            for candidate in (Path(opts.DEFAULT_SCHEMA_DIR), PROJECT_ROOT / opts.DEFAULT_SCHEMA_DIR):
-                if candidate.is_dir():
-                    schema_dir = candidate
-                    break
-        elif not schema_dir.is_dir():
-            raise InputError(f"{schema_dir}: --schemas must be a directory of CRD schemas")
+        if schema_dir is not None and not schema_dir.is_dir():
+            raise InputError([Problem("--schemas", "", f"{schema_dir} is not a directory; give a directory of CRDs "
+                                      "(*.yaml or <vendor>/*.yaml), or leave --schemas out")])
     return opts.ValidateOptions(
         schema_dir=schema_dir,
         kubernetes_version=getattr(args, "kubernetes_version", opts.KUBERNETES_VERSION),
@@ -245,7 +160,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
         for p in report.problems:
             print(f"FAIL {p}")
         status = "ok" if report.ok else f"{len(report.problems)} problem(s)"
-        print(f"{status}: {report.builds} kustomizations built, {report.objects} objects validated, "
+        also = f", {report.crd_checked} also against the CRDs of --schemas" if args.schemas is not None else ""
+        print(f"{status}: {report.builds} kustomizations built, {report.objects} objects validated "
+              f"({report.contract_checked} custom resources against the project's schemas{also}), "
               f"{len(report.applications)} Applications checked")
     return EXIT_OK if report.ok else EXIT_PROBLEMS
 
@@ -511,6 +428,38 @@ def cmd_new_cluster(args: argparse.Namespace) -> int:
     path = write_new_cluster(args.project, plan)
     print(f"wrote {path} (environment {plan.name}, profile {plan.source.profile}, from {plan.source.file})")
     print(f"next: {plan.next_command}")
+    return EXIT_OK
+
+
+# --- config-schema -------------------------------------------------------------------------------
+def _config_schema_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "config-schema", help="regenerate (or check) Pulumi.yaml's config section and docs/configuration.md",
+        description="Both are generated from the stack-config schema, gitops/configschema.py: --write rewrites the "
+                    "ones that differ (only the config: section of Pulumi.yaml), --check lists them and exits 1.")
+    action = p.add_mutually_exclusive_group(required=True)
+    action.add_argument("--write", action="store_true", help="rewrite the generated files that are out of date")
+    action.add_argument("--check", action="store_true", help="exit 1 when a generated file is out of date")
+    p.add_argument("--project", type=Path, default=Path("."), help="project root holding Pulumi.yaml (default: .)")
+    p.set_defaults(func=cmd_config_schema)
+
+
+def cmd_config_schema(args: argparse.Namespace) -> int:
+    from .configdocs import generated_files, stale_files, write_generated
+
+    if not (args.project / layout.PROJECT_FILE).is_file():
+        raise InputError([Problem(str(args.project / layout.PROJECT_FILE), "",
+                                  "not a gitops-platform project (no Pulumi.yaml); run from the project root or "
+                                  "pass --project")])
+    files = generated_files(args.project)
+    if args.check:
+        stale = stale_files(args.project, files)
+        for path in stale:
+            print(f"{path}: out of date; run `python -m gitops config-schema --write`")
+        return EXIT_PROBLEMS if stale else EXIT_OK
+    changed = write_generated(args.project, files)
+    for generated in files:
+        print(f"{'wrote' if generated.path in changed else 'unchanged'} {generated.path}")
     return EXIT_OK
 
 

@@ -24,7 +24,7 @@ import tarfile
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from . import layout, yamlio
 from .errors import GitOpsError, InputError, Problem, printable
@@ -89,7 +89,7 @@ class _Side:
     repo_path: str
 
 
-def diff_revisions(project: Path, base: str, head: Optional[str], options: ValidateOptions) -> DiffReport:
+def diff_revisions(project: Path, base: str, head: str | None, options: ValidateOptions) -> DiffReport:
     """Render ``base`` and ``head`` (None: the working tree) of the project and compare them."""
     with tempfile.TemporaryDirectory(prefix="gitops-diff-") as scratch:
         root = Path(scratch)
@@ -103,7 +103,7 @@ def diff_revisions(project: Path, base: str, head: Optional[str], options: Valid
 
 # --- one side ---------------------------------------------------------------------------------
 
-def _side(project: Path, ref: Optional[str], scratch: Path, options: ValidateOptions) -> _Side:
+def _side(project: Path, ref: str | None, scratch: Path, options: ValidateOptions) -> _Side:
     label = ref or "working tree"
     source = project if ref is None else _checkout(project, ref, scratch / "project")
     tree = scratch / "tree"
@@ -220,7 +220,7 @@ def _app_changes(base: _Side, head: _Side, files: list[FileChange], options: Val
     return sorted(changes, key=lambda c: (c.name, c.change))
 
 
-def _reads(directory: Optional[str], path: str) -> bool:
+def _reads(directory: str | None, path: str) -> bool:
     """Whether building ``directory`` may read ``path``: its service directory (overlay and base)."""
     if directory is None:
         return False
@@ -229,7 +229,7 @@ def _reads(directory: Optional[str], path: str) -> bool:
     return path.startswith(scope)
 
 
-def _builds(side: _Side, directories: list[Optional[str]], options: ValidateOptions) -> dict[str, bytes]:
+def _builds(side: _Side, directories: list[str | None], options: ValidateOptions) -> dict[str, bytes]:
     wanted = sorted({d for d in directories if d is not None and (side.tree / d).is_dir()})
     out: dict[str, bytes] = {}
     for build in build_many(side.tree, wanted, options.kubectl, options.jobs):
@@ -258,11 +258,11 @@ def _mask(obj: dict[str, Any]) -> dict[str, Any]:
         obj = dict(obj)
         for key in ("data", "stringData"):
             if isinstance(obj.get(key), dict):
-                obj[key] = {k: MASK for k in obj[key]}
+                obj[key] = dict.fromkeys(obj[key], MASK)
     elif kind == "SealedSecret" and isinstance(obj.get("spec"), dict):
         spec = dict(obj["spec"])
         if isinstance(spec.get("encryptedData"), dict):
-            spec["encryptedData"] = {k: MASK for k in spec["encryptedData"]}
+            spec["encryptedData"] = dict.fromkeys(spec["encryptedData"], MASK)
         obj = {**obj, "spec": spec}
     return obj
 
@@ -271,7 +271,7 @@ def _dump(obj: Any) -> bytes:
     return yamlio.dump(obj).encode()
 
 
-def unified(old: Optional[bytes], new: Optional[bytes], name: str) -> str:
+def unified(old: bytes | None, new: bytes | None, name: str) -> str:
     """A unified diff (3 lines of context) of two UTF-8 texts; "" when equal."""
     if old == new:
         return ""

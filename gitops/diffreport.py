@@ -10,7 +10,7 @@ place instead of adding new ones.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from .diff import DiffReport
 
@@ -23,7 +23,7 @@ def text_report(report: DiffReport) -> str:
     lines = [f"GitOps diff: {report.base} -> {report.head}", ""]
     lines += _summary_rows(report, lambda row: "  ".join(f"{cell:<14}" for cell in row).rstrip())
     if not report.changed:
-        return "\n".join(lines + ["", "No change."]) + "\n"
+        return "\n".join([*lines, "", "No change."]) + "\n"
     for app in report.apps:
         lines += ["", f"== Application {app.name}: {app.change} ({app.info.applicationset}, {app.info.path or app.info.chart})"]
         if app.application_diff:
@@ -36,7 +36,7 @@ def text_report(report: DiffReport) -> str:
 
 
 def _summary_rows(report: DiffReport, fmt: Callable[[tuple[str, ...]], str]) -> list[str]:
-    rows = [("", "added", "removed", "changed")]
+    rows: list[tuple[str, ...]] = [("", "added", "removed", "changed")]
     for label, items in (("Applications", report.apps), ("files", report.files)):
         rows.append((label, *(str(report.count(items, c)) for c in ("added", "removed", "changed"))))
     return [fmt(row) for row in rows]

@@ -77,7 +77,7 @@ EXPECTED_DIFFERENCES: Final[tuple[str, ...]] = (
     "ConfigMap/Secret generator hash suffixes, in names and references",
 )
 
-SEALED_WITH_ANNOTATION: Final = "gitops-platform.io/sealed-with"
+SEALED_WITH_ANNOTATION: Final = layout.ANNOTATION_SEALED_WITH
 WHOLE_OBJECT: Final = ""        # the path of a row about an object's existence
 PRESENT: Final = "present"      # its value where the object exists
 

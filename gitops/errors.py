@@ -8,8 +8,9 @@ and keeps its traceback.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Sequence
+from typing import ClassVar
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1

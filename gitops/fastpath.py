@@ -2,31 +2,52 @@
 
 A no-change render is what pre-commit hooks and CI run most. The last
 successful render of a stack leaves a local cache entry (ignored by Git) with
-the fingerprint of every input it read and the hash of the stack's ownership
-record. When the inputs still have that fingerprint, the record is the same,
-and every file the record lists still has the recorded content (hashed, not
-judged by size or time), the render would write nothing, so nothing is loaded
-or rendered. Any difference falls back to the full render, which does all the
-checks and reports hand edits.
+the fingerprint of every input it read, the hash of the stack's ownership
+record and the identity of every file the record lists (inode, size,
+modification and change time, as Git's index keeps them). When the inputs
+still have that fingerprint, the record is the same, and every file the
+record lists still has the recorded content, the render would write nothing,
+so nothing is loaded or rendered. Any difference falls back to the full
+render, which does all the checks and reports hand edits.
+
+"Still has the recorded content" is decided by the file's identity where that
+is conclusive and by hashing its content where it is not: reading and hashing
+19,000 files took four times the 0.3 s a no-change render may take. Any write
+to a file changes its change time (``os.utime`` can set the modification time
+back, never the change time) and a replaced file has another inode, so an
+unchanged identity means unchanged bytes, with one exception Git calls "racy":
+a file changed again within the same tick of the file system's clock as the
+identity was taken keeps its change time. So the identity counts only for
+files whose change time is older than the moment the entry was made (the
+creation time of the entry's temporary file, on the tree's own clock); newer
+ones, and any whose identity differs, are hashed. The identities are taken
+right after the render wrote the tree, so a hand edit made while the render
+was still writing may go unreported until the next render that changes
+something, as it could also be overwritten by that render's own writes.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import functools
 import hashlib
 import json
 import os
 import stat
+import sys
+from array import array
 from pathlib import Path
+from typing import Any, Optional
 
 from . import layout
 from .errors import GitOpsError
-from .record import load_record
 from .yamlio import MAX_INPUT_BYTES
 
 CACHE_DIR = f"{layout.STATE_DIR}/cache"
 MAX_TREE_FILE_BYTES = 64 * 1024 * 1024   # a rendered file is kilobytes; anything larger is not ours
 _GITIGNORE = f"{layout.STATE_DIR}/.gitignore"
+_INODE_BITS = (1 << 63) - 1   # inode numbers are unsigned 64-bit; the identities are stored as signed
 # Local to one checkout: the render cache, a crashed write's journal (and the lock file older versions made).
 GITIGNORE_TEXT = "# Local to this checkout: render cache, write journals.\ncache/\n*.journal\nlock\n"
 
@@ -97,8 +118,13 @@ def _file_hash(path: "str | Path") -> str | None:
     return None if content is None else hashlib.sha256(content).hexdigest()
 
 
-def is_unchanged(out: Path, stack: str, fingerprint: str | None) -> list[str] | None:
-    """The stack's files when nothing changed since its last render, else None."""
+def is_unchanged(out: Path, stack: str, fingerprint: str | None,
+                 verified: "set[tuple[str, str]] | None" = None) -> list[str] | None:
+    """The stack's files when nothing changed since its last render, else None.
+
+    ``verified``: (path, sha256) pairs an earlier stack's check of this command
+    found on disk, skipped here and added to: stacks share their base files.
+    """
     if fingerprint is None:
         return None
     state = out / layout.STATE_DIR
@@ -106,19 +132,39 @@ def is_unchanged(out: Path, stack: str, fingerprint: str | None) -> list[str] | 
         return None   # a crashed write to finish, or a state directory the full render refuses
     try:
         entry = json.loads(_cache_file(out, stack).read_text(encoding="utf-8"))
-        record_path = out / layout.ownership_record(stack)
-        record_bytes = record_path.read_bytes()
-        files = load_record(record_path, record_bytes).files   # every path checked to lie in the tree
-    except (OSError, ValueError, KeyError, TypeError, GitOpsError):
-        return None   # the full render reports what is wrong
-    if not isinstance(entry, dict) or entry.get("fingerprint") != fingerprint:
-        return None
-    if entry.get("record") != hashlib.sha256(record_bytes).hexdigest() or not isinstance(files, dict):
-        return None
-    root = str(out)
-    for path, digest in files.items():
-        if _file_hash(os.path.join(root, path)) != digest:
+        record_bytes = (out / layout.ownership_record(stack)).read_bytes()
+        if not isinstance(entry, dict) or entry.get("fingerprint") != fingerprint:
             return None
+        if entry.get("record") != hashlib.sha256(record_bytes).hexdigest():
+            return None
+        # The very bytes the render that made the entry read or wrote, every path checked then
+        # (``gitops.record``), so they are not checked again.
+        files = json.loads(record_bytes)["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None   # the full render reports what is wrong
+    if not isinstance(files, dict):
+        return None
+    since = entry.get("since")
+    identities = _identities(entry, len(files)) if isinstance(since, int) else None
+    if identities is None:
+        since, identities = 0, [(0, 0, 0, 0)] * len(files)   # none usable: every file is hashed
+    seen = set() if verified is None else verified
+    root = str(out)
+    for (path, digest), known in zip(files.items(), identities):
+        if (path, digest) in seen:
+            continue
+        target = os.path.join(root, path)
+        if known[3] < since:   # not racy: see the module docstring
+            try:
+                info = os.lstat(target)
+            except OSError:
+                return None   # gone: the full render writes it again
+            if (info.st_ino & _INODE_BITS, info.st_size, info.st_mtime_ns, info.st_ctime_ns) != known \
+                    and _file_hash(target) != digest:
+                return None
+        elif _file_hash(target) != digest:
+            return None
+        seen.add((path, digest))
     return sorted(files)
 
 
@@ -126,16 +172,59 @@ def remember(out: Path, stack: str, fingerprint: str | None) -> None:
     """Store the cache entry after a successful render (best effort: the cache is never required)."""
     if fingerprint is None:
         return
-    record = _file_hash(out / layout.ownership_record(stack))
-    if record is None:
-        return
+    record_path = out / layout.ownership_record(stack)
+    cache = _cache_file(out, stack)
+    tmp = cache.with_suffix(".tmp")
     try:
         (out / CACHE_DIR).mkdir(parents=True, exist_ok=True)
         ignore = out / _GITIGNORE
         if not ignore.is_file() or ignore.read_text(encoding="utf-8") != GITIGNORE_TEXT:
             ignore.write_text(GITIGNORE_TEXT, encoding="utf-8")   # the state directory is ours
-        tmp = _cache_file(out, stack).with_suffix(".tmp")
-        tmp.write_text(json.dumps({"fingerprint": fingerprint, "record": record}), encoding="utf-8")
-        os.replace(tmp, _cache_file(out, stack))
-    except OSError:
-        pass
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        # A new file's change time is the tree's clock now: identities taken from here on are newer.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
+        with os.fdopen(fd, "wb") as fh:
+            since = os.fstat(fh.fileno()).st_ctime_ns
+            record_bytes = _read_regular(record_path, MAX_TREE_FILE_BYTES)
+            if record_bytes is None:
+                raise OSError("the record is not a regular file")
+            files = json.loads(record_bytes)["files"]
+            fh.write(json.dumps({"fingerprint": fingerprint, "record": hashlib.sha256(record_bytes).hexdigest(),
+                                 "since": since, "identities": _snapshot(str(out), files)}).encode())
+        os.replace(tmp, cache)
+    except (OSError, ValueError, KeyError, TypeError, OverflowError):
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def _snapshot(root: str, files: dict[str, Any]) -> str:
+    """(inode, size, mtime, ctime) of each file, in the record's order, packed; -1s for a file that is not regular."""
+    values = array("q")
+    for path in files:
+        try:
+            info = os.lstat(os.path.join(root, path))
+        except OSError:
+            values.extend((-1, -1, -1, -1))
+            continue
+        if stat.S_ISREG(info.st_mode):
+            values.extend((info.st_ino & _INODE_BITS, info.st_size, info.st_mtime_ns, info.st_ctime_ns))
+        else:
+            values.extend((-1, -1, -1, -1))
+    return f"{sys.byteorder}:" + base64.b64encode(values.tobytes()).decode()
+
+
+def _identities(entry: dict[str, Any], count: int) -> Optional[list[tuple[int, ...]]]:
+    """The identities ``_snapshot`` packed, when they are this machine's and one per file; else None (hash all)."""
+    packed = entry.get("identities")
+    if not isinstance(packed, str) or not packed.startswith(f"{sys.byteorder}:"):
+        return None
+    values = array("q")
+    try:
+        values.frombytes(base64.b64decode(packed.split(":", 1)[1], validate=True))
+    except ValueError:
+        return None
+    if len(values) != 4 * count:
+        return None
+    fields = iter(values)
+    return list(zip(fields, fields, fields, fields))

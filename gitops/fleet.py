@@ -9,7 +9,7 @@ rules check while both stacks are known (a hub in another Pulumi project, named
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from . import layout
 from .errors import Problem
@@ -20,7 +20,7 @@ NS = layout.CONFIG_NAMESPACE
 ARGOCD_KEY = f"config.{NS}:argocd"
 
 
-def hub_of(stack: Stack, stacks: Sequence[Stack]) -> Optional[Stack]:
+def hub_of(stack: Stack, stacks: Sequence[Stack]) -> Stack | None:
     """The spoke's hub when it is a stack of this project (``argocd.hub`` without ``/``)."""
     name = stack.argocd.hub
     if stack.argocd.topology is not Topology.SPOKE or name is None or "/" in name:

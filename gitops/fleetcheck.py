@@ -80,7 +80,7 @@ def cluster_selectors(appset: Mapping[str, Any]) -> list[Any]:
 
 
 def check_metadata_contract(appsets: Iterable[Mapping[str, Any]], cluster_secrets: Sequence[Mapping[str, Any]],
-                            argocd_namespace: str = "argocd") -> list[MetadataFinding]:
+                            argocd_namespace: str = layout.ARGOCD_NAMESPACE) -> list[MetadataFinding]:
     """Every (ApplicationSet, selected cluster, missing key), sorted.
 
     ``cluster_secrets``: v1 Secrets as Argo CD lists them (labels, annotations,
@@ -123,7 +123,7 @@ def check_registration(registration: Mapping[str, Any], appsets: Iterable[Mappin
     ``others``: the hub's other cluster Secrets, if known (only this cluster's findings are returned).
     """
     meta = registration.get("metadata") or {}
-    namespace = str(meta.get("namespace") or "argocd")
+    namespace = str(meta.get("namespace") or layout.ARGOCD_NAMESPACE)
     secret = f"{namespace}/{meta.get('name', '')}"
     return [f for f in check_metadata_contract(appsets, [registration, *others], namespace) if f.secret == secret]
 

@@ -24,9 +24,10 @@ Updater, which never edits them.
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any
 
 from . import yamlio
 from .errors import GitOpsError, InputError, Problem
@@ -41,7 +42,7 @@ class Sighting:
 
     tag: str
     path: str                 # tree-relative file that set it
-    commit: Optional[str]     # abbreviated commit; None: the working tree
+    commit: str | None     # abbreviated commit; None: the working tree
 
 
 def tags_that_ran(out: Path, service: str, environment: str) -> dict[str, Sighting]:
@@ -65,6 +66,7 @@ def tags_that_ran(out: Path, service: str, environment: str) -> dict[str, Sighti
     for commit in commits:
         pin_text, updater_text = next(texts), next(texts)
         override = _updater_tag(updater_text, updater, service) if updater_text is not None else None
+        tag: str | None
         if override is not None:
             tag, path = override, updater
         else:
@@ -74,7 +76,7 @@ def tags_that_ran(out: Path, service: str, environment: str) -> dict[str, Sighti
     return seen
 
 
-def _updater_tag(text: str, path: str, service: str) -> Optional[str]:
+def _updater_tag(text: str, path: str, service: str) -> str | None:
     """The tag an updater file sets for ``service`` (the last entry naming it, as kustomize applies them).
 
     None when it sets none (the pin ran); "" when it pins a digest: something
@@ -89,7 +91,7 @@ def _updater_tag(text: str, path: str, service: str) -> Optional[str]:
     return "" if entries[-1].digest else entries[-1].tag
 
 
-def _pin(text: str, path: str, service: str) -> Optional[str]:
+def _pin(text: str, path: str, service: str) -> str | None:
     """The overlay's ``images[].newTag`` for ``service`` in one version of its kustomization."""
     try:
         doc: Any = yamlio.parse(text, path)
@@ -101,7 +103,7 @@ def _pin(text: str, path: str, service: str) -> Optional[str]:
     return tags[-1] if tags and isinstance(tags[-1], str) else None
 
 
-def _blobs(out: Path, objects: list[str]) -> Iterator[Optional[str]]:
+def _blobs(out: Path, objects: list[str]) -> Iterator[str | None]:
     """The text of each ``<commit>:<path>`` (None where the file did not exist), in one ``git cat-file``."""
     if not objects:
         return
@@ -124,7 +126,7 @@ def _git(out: Path, *args: str) -> str:
     return _run(out, list(args)).decode("utf-8", errors="replace")
 
 
-def _run(out: Path, args: list[str], stdin: Optional[bytes] = None) -> bytes:
+def _run(out: Path, args: list[str], stdin: bytes | None = None) -> bytes:
     try:
         proc = subprocess.run(["git", "-C", str(out), *args], input=stdin, capture_output=True,
                               timeout=GIT_TIMEOUT_SECONDS, check=False)

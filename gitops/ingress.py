@@ -244,8 +244,8 @@ def base_rules(service: Service) -> list[dict[str, Any]]:
     return rules
 
 
-# The Argo Rollouts controller's namespace (gitops.canary.CONTROLLER_NAMESPACE; kept here to avoid an import cycle).
-ROLLOUTS_NAMESPACE: Final = "argo-rollouts"
+# The Argo Rollouts controller's namespace, where the program installs it.
+ROLLOUTS_NAMESPACE: Final = layout.ROLLOUTS_NAMESPACE
 
 
 def analyses_itself(service: Service) -> bool:

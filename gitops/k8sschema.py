@@ -6,6 +6,14 @@ file on every call, which made large trees slow). Custom resources are
 validated against the CRDs' ``openAPIV3Schema`` made strict the way the API
 server's field validation is: a field the schema does not declare is an error
 unless the schema preserves unknown fields.
+
+Which CRDs: the project's own schemas (``gitops/crds/<vendor>/*.yaml``) of
+every custom resource it emits always apply. They are its output contract,
+written for it (not copied upstream CRDs), so a clone validates with nothing
+beside it; ``tests/test_crd_contract.py`` keeps them a strict subset of the
+upstream CRDs. A CRD directory (``--schemas``) adds upstream CRDs: an object
+of a kind both describe must pass both, the contract (what the project means
+to emit) and the upstream CRD (what the API server will take).
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ import copy
 import functools
 import importlib.resources
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -25,8 +34,7 @@ from . import names, yamlio
 from .errors import InputError, Problem, shown
 from .names import DNS1123_SUBDOMAIN
 
-
-# Schemas written for this project (gitops/crds/<vendor>/*.yaml), in the layout of a CRD directory.
+# The project's output contract (gitops/crds/<vendor>/*.yaml), in the layout of a CRD directory.
 PROJECT_CRDS = Path(__file__).resolve().parent / "crds"
 
 
@@ -34,22 +42,64 @@ class SchemaNotFound(Exception):
     pass
 
 
+@dataclass
+class _CrdSchema:
+    """One version of one CRD: its strict schema, where it came from, its validator once built."""
+
+    schema: dict[str, Any]
+    source: str                 # the CRD file
+    label: str                  # how an error names it: the project's file, or the --schemas CRD file
+    validator: jsonschema.protocols.Validator | None = None
+
+    def errors(self, obj: dict[str, Any]) -> Iterator[tuple[str, str]]:
+        """(path, message) of each error; an InputError naming the file when the CRD's schema is unusable.
+
+        A CRD of ``--schemas`` is input: one with a broken schema (a property
+        that is null, a type that is no type) must stop ``validate`` with its
+        file named, not with a traceback. Checked only when validating fails,
+        since checking every schema up front costs most of a second.
+        """
+        try:
+            if self.validator is None:
+                self.validator = jsonschema.Draft7Validator(self.schema)
+            errors = sorted(self.validator.iter_errors(obj), key=lambda e: list(e.absolute_path))
+        except Exception as exc:   # the object is plain data: a failure is the schema's
+            try:
+                jsonschema.Draft7Validator.check_schema(self.schema)
+                detail = f"{type(exc).__name__}: {exc}"
+            except jsonschema.exceptions.SchemaError as bad:
+                detail = f"{'.'.join(str(p) for p in bad.absolute_path) or '(root)'}: {bad.message}"
+            raise InputError([Problem(self.source, "openAPIV3Schema", f"is not a usable schema ({detail}); "
+                                      "fix the CRD or leave it out of --schemas")]) from None
+        for error in errors:
+            yield ".".join(str(p) for p in error.absolute_path) or "(root)", error.message
+
+
 class Schemas:
-    """Validators for every kind this tree may contain, built lazily and cached."""
+    """Validators for every kind this tree may contain, built lazily and cached.
+
+    ``crd_dir`` (``--schemas``): upstream CRDs to check custom resources
+    against as well as the project's own schemas; None checks against the
+    project's alone. ``contract_checked`` and ``crd_checked`` count the
+    objects checked against each, so a report can say what was covered.
+    """
 
     def __init__(self, kubernetes_version: str, crd_dir: Path | None) -> None:
         self.version = _schema_version(kubernetes_version)
+        self.crd_dir = crd_dir
         self._k8s: dict[tuple[str, str], jsonschema.protocols.Validator] = {}
         self._registry: Registry | None = None
-        self._crds: dict[tuple[str, str], dict[str, Any]] = {}
-        self._crd_validators: dict[tuple[str, str], jsonschema.protocols.Validator] = {}
+        self._contract: dict[tuple[str, str], _CrdSchema] = {}   # (apiVersion, kind) -> the project's schema
+        self._crds: dict[tuple[str, str], _CrdSchema] = {}       # (apiVersion, kind) -> the --schemas CRD
         self.crd_sources: list[str] = []
         self.cluster_scoped_crds: set[tuple[str, str]] = set()   # (group, kind) of CRDs with scope: Cluster
-        # The project's own schemas of the custom resources only it emits and no shared schema
-        # directory holds (Argo Rollouts'), always; a given directory's CRD of the same kind wins.
-        self._load_crds(PROJECT_CRDS)
+        self.contract_checked = 0
+        self.crd_checked = 0
+        for file in sorted(PROJECT_CRDS.glob("*/*.yaml")):
+            label = f"the project's schema {file.relative_to(PROJECT_CRDS.parent.parent).as_posix()}"
+            self._add_crd(_project_crd(file), str(file), label, self._contract)
         if crd_dir is not None:
-            self._load_crds(crd_dir)
+            self._load_crd_dir(crd_dir)
 
     def errors(self, obj: dict[str, Any]) -> Iterator[str]:
         """Human-readable schema errors of one object (empty when valid)."""
@@ -61,59 +111,102 @@ class Schemas:
         if not isinstance(name, str) or len(name) > 253 or not DNS1123_SUBDOMAIN.fullmatch(name):
             yield f"metadata.name {shown(name)} is not a valid object name (DNS-1123 subdomain, at most 253)"
         yield from _metadata_key_errors(obj.get("metadata"))
-        try:
-            validator = self._validator(api_version, kind)
-        except SchemaNotFound as exc:
-            yield str(exc)
-            return
-        for error in sorted(validator.iter_errors(obj), key=lambda e: list(e.absolute_path)):
-            path = ".".join(str(p) for p in error.absolute_path) or "(root)"
-            yield f"{path}: {error.message}"
-
-    def _validator(self, api_version: str, kind: str) -> jsonschema.protocols.Validator:
         key = (api_version, kind)
-        if key in self._crds:
-            if key not in self._crd_validators:
-                self._crd_validators[key] = jsonschema.Draft7Validator(self._crds[key])
-            return self._crd_validators[key]
-        if key not in self._k8s:
-            self._k8s[key] = self._k8s_validator(api_version, kind)
-        return self._k8s[key]
+        contract, crd = self._contract.get(key), self._crds.get(key)
+        if contract is None and crd is None:
+            try:
+                validator = self._k8s_validator(api_version, kind)
+            except SchemaNotFound as exc:
+                yield str(exc)
+                return
+            for error in sorted(validator.iter_errors(obj), key=lambda e: list(e.absolute_path)):
+                yield f"{'.'.join(str(p) for p in error.absolute_path) or '(root)'}: {error.message}"
+            return
+        said: set[tuple[str, str]] = set()   # an unknown field both reject is said once, by the contract
+        for schema in (contract, crd):
+            if schema is None:
+                continue
+            if schema is contract:
+                self.contract_checked += 1
+            else:
+                self.crd_checked += 1
+            for path, message in schema.errors(obj):
+                if (path, message) not in said:
+                    said.add((path, message))
+                    yield f"{path}: {message} ({schema.label})"
 
     def _k8s_validator(self, api_version: str, kind: str) -> jsonschema.protocols.Validator:
+        key = (api_version, kind)
+        if key in self._k8s:
+            return self._k8s[key]
         short = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
         folder = f"kubernetes-json-schema/v{self.version}-local-strict"
         try:
             schema = kv.schema_contents(f"{folder}/{kind.lower()}-{short}.json", self.version)
         except FileNotFoundError:
-            raise SchemaNotFound(
-                f"no schema for {kind} {api_version} in Kubernetes {self.version} or the CRD schemas"
-            ) from None
+            hint = (f", nor in the CRDs of {self.crd_dir}" if self.crd_dir is not None
+                    else "; pass --schemas DIR with its CRD to validate it")
+            raise SchemaNotFound(f"no schema for {kind} {api_version}: not a Kubernetes {self.version} kind, nor a "
+                                 f"custom resource of the project's schemas (gitops/crds){hint}") from None
         if self._registry is None:
             definitions = kv.schema_contents(f"{folder}/_definitions.json", self.version)
             self._registry = Resource.from_contents(definitions) @ Registry()
         registry = Resource.from_contents(schema) @ self._registry
-        return jsonschema.Draft202012Validator(schema, registry=registry)
+        self._k8s[key] = jsonschema.Draft202012Validator(schema, registry=registry)
+        return self._k8s[key]
 
-    def _load_crds(self, crd_dir: Path) -> None:
-        # Only the top of each vendor folder: version subfolders hold older copies.
-        for file in sorted(crd_dir.glob("*/*.yaml")):
+    def _load_crd_dir(self, crd_dir: Path) -> None:
+        """Every CRD of ``crd_dir`` (``*.yaml`` and ``<vendor>/*.yaml``), or an InputError when it holds none.
+
+        Only the top of each vendor folder: version subfolders hold older
+        copies. A file that is no CRD (a helper file, a schema fragment) is
+        skipped: it is not ours to judge.
+        """
+        found = 0
+        for file in sorted([*crd_dir.glob("*.yaml"), *crd_dir.glob("*/*.yaml")]):
             try:
                 doc = yamlio.parse(file.read_text(encoding="utf-8"), str(file), generated=True)
-            except Exception:  # noqa: BLE001 - a non-CRD helper file in the folder is not ours to judge
+            except Exception:   # a non-CRD helper file in the folder is not ours to judge
                 continue
-            if not isinstance(doc, dict) or doc.get("kind") != "CustomResourceDefinition":
-                continue
-            spec = doc["spec"]
-            if spec.get("scope") == "Cluster":
-                self.cluster_scoped_crds.add((spec["group"], spec["names"]["kind"]))
-            for version in spec.get("versions", []):
-                schema = (version.get("schema") or {}).get("openAPIV3Schema")
-                if schema:
-                    key = (f"{spec['group']}/{version['name']}", spec["names"]["kind"])
-                    self._crds[key] = _strict(copy.deepcopy(schema), top=True)
-            self.crd_sources.append(str(file))
+            if _is_crd(doc):
+                self._add_crd(doc, str(file), f"CRD {file}", self._crds)
+                found += 1
+        if not found:
+            raise InputError([Problem("--schemas", "", f"{crd_dir} holds no CustomResourceDefinition (looked for "
+                                      "*.yaml and <vendor>/*.yaml); give a directory of CRDs, or leave --schemas "
+                                      "out to validate against the project's own schemas")])
 
+    def _add_crd(self, doc: dict[str, Any], source: str, label: str,
+                 into: dict[tuple[str, str], _CrdSchema]) -> None:
+        spec = doc["spec"]
+        if spec.get("scope") == "Cluster":
+            self.cluster_scoped_crds.add((spec["group"], spec["names"]["kind"]))
+        for version in spec["versions"]:
+            if not isinstance(version, dict) or not isinstance(version.get("name"), str):
+                continue   # not a version a resource can name
+            wrapper = version.get("schema")
+            schema = wrapper.get("openAPIV3Schema") if isinstance(wrapper, dict) else None
+            if isinstance(schema, dict):
+                key = (f"{spec['group']}/{version['name']}", spec["names"]["kind"])
+                into[key] = _CrdSchema(_strict(copy.deepcopy(schema), top=True), source, label)
+        self.crd_sources.append(source)
+
+
+def _is_crd(doc: Any) -> bool:
+    if not isinstance(doc, dict) or not isinstance(spec := doc.get("spec"), dict):
+        return False
+    return (doc.get("kind") == "CustomResourceDefinition"
+            and isinstance(spec.get("group"), str) and isinstance((spec.get("names") or {}).get("kind"), str)
+            and isinstance(spec.get("versions"), list))
+
+
+@functools.cache
+def _project_crd(file: Path) -> dict[str, Any]:
+    """One of the project's own CRDs, parsed once per process (read-only: ``_add_crd`` copies the schema)."""
+    doc = yamlio.parse(file.read_text(encoding="utf-8"), str(file), generated=True)
+    if not isinstance(doc, dict) or not _is_crd(doc):
+        raise ValueError(f"{file}: not a CustomResourceDefinition; every file of gitops/crds/<vendor>/ must be one")
+    return doc
 
 
 _VERSION = re.compile(r"v?(\d+)\.(\d+)(?:\.\d+)?")

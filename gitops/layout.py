@@ -82,6 +82,31 @@ HOOK_ANNOTATION: Final = "argocd.argoproj.io/hook"
 HOOK_DELETE_POLICY_ANNOTATION: Final = "argocd.argoproj.io/hook-delete-policy"
 
 IN_CLUSTER_SERVER: Final = "https://kubernetes.default.svc"
+# Argo CD deletes what an Application deployed before the Application itself while this finalizer is on it.
+RESOURCES_FINALIZER: Final = "resources-finalizer.argocd.argoproj.io"
+
+# --- the platform's own controllers and their names (the program installs them) -----------------------
+ARGOCD_NAMESPACE: Final = "argocd"              # Argo CD's namespace unless the stack sets argocd.namespace
+ARGOCD_RELEASE: Final = "argocd"                # its components are argocd-server, argocd-repo-server, ...
+KUBE_SYSTEM_NAMESPACE: Final = "kube-system"
+SEALING_NAMESPACE: Final = KUBE_SYSTEM_NAMESPACE   # the sealing controller's (kubeseal's default) unless set
+SEALED_SECRETS_RELEASE: Final = "sealed-secrets"   # its controller is sealed-secrets-controller
+ROLLOUTS_NAMESPACE: Final = "argo-rollouts"     # the Argo Rollouts controller's namespace
+ROLLOUTS_CONTROLLER: Final = "argo-rollouts"    # its release, Deployment and app.kubernetes.io/name
+# The cluster add-ons (components/addons.py, in kube-system): release, ServiceAccount and Deployment names.
+LOAD_BALANCER_CONTROLLER: Final = "aws-load-balancer-controller"
+CLUSTER_AUTOSCALER: Final = "cluster-autoscaler"
+METRICS_SERVER: Final = "metrics-server"        # the EKS community add-on
+# Sealing: the SealedSecret's certificate marker, and the controller pod's key set (a change restarts it).
+ANNOTATION_SEALED_WITH: Final = "gitops-platform.io/sealed-with"
+ANNOTATION_SEALING_KEY_GENERATIONS: Final = "gitops-platform.io/sealing-key-generations"
+# Teardown (components/drain.py): holds an ApplicationSet being deleted until the drain that set it releases it.
+DRAIN_FINALIZER: Final = "gitops-platform.io/drain"
+ANNOTATION_DRAIN: Final = "gitops-platform.io/drain"
+# AWS resources the program creates carry managed-by: gitops-platform.
+AWS_TAG_MANAGED_BY: Final = "managed-by"
+# The local clone ``pulumi up`` writes into and the CLI's default tree (relative to the project).
+DEFAULT_CHECKOUT: Final = "gitops-repo"
 
 # --- fleet: the metadata contract between cluster Secrets and the hub's ApplicationSets ---------
 # Labels select (ApplicationSet cluster generators match them); annotations carry values.

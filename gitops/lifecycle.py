@@ -33,14 +33,22 @@ from __future__ import annotations
 
 import json
 import re
-import re._constants as sre  # the stdlib regex parser's opcodes, to read allowTags without running it
-import re._parser as sre_parse
 import string
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from . import layout
 from .errors import Problem
 from .model import Catalog, RegistryConfig, Stack, UpdateMode
+
+# The stdlib regex parser and its opcodes, to read allowTags without running it. Type checkers know
+# them only under their deprecated names (the same modules: importing those warns at run time).
+if TYPE_CHECKING:
+    import sre_constants as sre
+    import sre_parse
+else:
+    import re._constants as sre
+    import re._parser as sre_parse
 
 NS = layout.CONFIG_NAMESPACE
 UNTAGGED_EXPIRY_DAYS = 7
@@ -96,7 +104,7 @@ def lifecycle_policy(protected: Sequence[str], expire_patterns: Sequence[str], k
     return json.dumps({"rules": numbered}, sort_keys=True)
 
 
-def expire_pattern_problem(pattern: str) -> "str | None":
+def expire_pattern_problem(pattern: str) -> str | None:
     """What is wrong with one ``registry.expireTagPatterns`` entry on its own, or None."""
     if not re.fullmatch(r"[A-Za-z0-9_.*-]{1,128}", pattern):
         return f"{pattern!r} is not an ECR tag pattern (tag characters letters, digits, '_', '.', '-' and '*' wildcards)"
@@ -145,6 +153,7 @@ def lifecycle_problems(catalog: Catalog, stacks: Sequence[Stack]) -> list[Proble
 # release is not.
 
 _EPS, _BOL, _EOL = "eps", "bol", "eol"
+_Label = str | frozenset[str]   # an edge: epsilon, an anchor, or the characters it consumes
 _CATEGORIES = {
     sre.CATEGORY_DIGIT: r"\d", sre.CATEGORY_NOT_DIGIT: r"\D", sre.CATEGORY_SPACE: r"\s",
     sre.CATEGORY_NOT_SPACE: r"\S", sre.CATEGORY_WORD: r"\w", sre.CATEGORY_NOT_WORD: r"\W",
@@ -160,7 +169,7 @@ class _Nfa:
     """A Thompson automaton: per state, edges labelled with a character set, epsilon or an anchor."""
 
     def __init__(self) -> None:
-        self.edges: list[list[tuple[object, int]]] = []
+        self.edges: list[list[tuple[_Label, int]]] = []
 
     def new(self) -> int:
         if len(self.edges) >= _MAX_STATES:
@@ -168,16 +177,17 @@ class _Nfa:
         self.edges.append([])
         return len(self.edges) - 1
 
-    def link(self, a: int, label: object, b: int) -> None:
+    def link(self, a: int, label: _Label, b: int) -> None:
         self.edges[a].append((label, b))
 
-    def fragment(self, items: Iterable[tuple[object, object]], ignore_case: bool) -> tuple[int, int]:
+    def fragment(self, items: Iterable[tuple[object, Any]], ignore_case: bool) -> tuple[int, int]:
         start = current = self.new()
         for op, av in items:
             current = self._node(current, op, av, ignore_case)
         return start, current
 
-    def _node(self, current: int, op: object, av: object, ic: bool) -> int:
+    def _node(self, current: int, op: object, av: Any, ic: bool) -> int:
+        # ``av``, the parser's argument, is a tuple, list or int whose shape depends on ``op``.
         if op in (sre.LITERAL, sre.NOT_LITERAL, sre.ANY, sre.IN):
             after = self.new()
             self.link(current, _chars(op, av, ic), after)
@@ -193,20 +203,20 @@ class _Nfa:
             self.link(current, label, after)
             return after
         if op is sre.SUBPATTERN:
-            _group, add, remove, sub = av  # type: ignore[misc]
+            _group, add, remove, sub = av
             inner_ic = (ic or bool(add & re.IGNORECASE)) and not remove & re.IGNORECASE
             start, end = self.fragment(sub, inner_ic)
             self.link(current, _EPS, start)
             return end
         if op is sre.BRANCH:
             end = self.new()
-            for alternative in av[1]:  # type: ignore[index]
+            for alternative in av[1]:
                 start, last = self.fragment(alternative, ic)
                 self.link(current, _EPS, start)
                 self.link(last, _EPS, end)
             return end
         if op in (sre.MAX_REPEAT, sre.MIN_REPEAT):
-            low, high, sub = av  # type: ignore[misc]
+            low, high, sub = av
             if low > MAX_TAG_LENGTH:
                 raise _Unsupported("longer than any tag")
             for _ in range(low):
@@ -230,15 +240,15 @@ class _Nfa:
         raise _Unsupported(str(op))
 
 
-def _chars(op: object, av: object, ic: bool) -> frozenset[str]:
+def _chars(op: object, av: Any, ic: bool) -> frozenset[str]:
     if op is sre.ANY:
         return TAG_CHARS
     if op is sre.LITERAL or op is sre.NOT_LITERAL:
-        chosen = {chr(av)}  # type: ignore[arg-type]
+        chosen = {chr(av)}
         negate = op is sre.NOT_LITERAL
     else:
         chosen, negate = set(), False
-        for item, value in av:  # type: ignore[attr-defined]
+        for item, value in av:
             if item is sre.NEGATE:
                 negate = True
             elif item is sre.LITERAL:
@@ -264,7 +274,7 @@ def may_match_release(pattern: str, allow_tags: str) -> bool:
         nfa = _Nfa()
         # Search semantics: anything may come before and after the match, unless anchored.
         before, after = nfa.new(), nfa.new()
-        start, end = nfa.fragment(parsed, bool(parsed.state.flags & re.IGNORECASE))
+        start, end = nfa.fragment(parsed.data, bool(parsed.state.flags & re.IGNORECASE))
         nfa.link(before, TAG_CHARS, before)
         nfa.link(before, _EPS, start)
         nfa.link(end, _EPS, after)
@@ -293,9 +303,9 @@ def _meet(pattern: str, nfa: _Nfa, start: int, accept: int) -> bool:
                     moves.append((g, target, consumed, ended))
             elif label == _EOL:
                 moves.append((g, target, consumed, True))
-            elif not ended and g < len(pattern):
+            elif isinstance(label, frozenset) and not ended and g < len(pattern):
                 allowed = TAG_CHARS if pattern[g] == "*" else frozenset(pattern[g])
-                if allowed & label:  # type: ignore[operator]
+                if allowed & label:
                     moves.append((g if pattern[g] == "*" else g + 1, target, True, ended))
         for move in moves:
             if move not in seen:

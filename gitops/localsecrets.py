@@ -1,4 +1,4 @@
-"""Secret values for the offline CLI, and what ``render`` does with each service's secrets.
+"""Secret values for the offline CLI: where ``render --stack`` reads them from, and what it refuses.
 
 Values never come from the project or the GitOps tree. For one stack
 (``render --stack S``) they come from a file given with ``--secrets`` (kept
@@ -11,17 +11,8 @@ sealingStabilityKey``), or ``GITOPS_SEALING_STABILITY_KEY`` gives it: with it,
 offline sealing produces exactly the bytes ``pulumi up`` writes; without it,
 values are sealed with fresh randomness (a valid, but new, ciphertext).
 
-Per service with secrets, given the cluster certificate published in the tree:
-
-* all values given: seal them;
-* none given, and the tree holds this stack's SealedSecret, sealed for the
-  current certificate with exactly the declared names: keep it byte for byte
-  (a render without secrets, e.g. in CI, never undoes ``pulumi up``);
-* otherwise: an error naming the service, the environment and the command.
-
-Without a published certificate (the cluster's first ``pulumi up`` has not
-run), the secrets are pending: the overlay has no SealedSecret yet and the
-render says so.
+What a render does with them (seal, keep what the tree has, or wait for the
+cluster's certificate) is ``workflow.plan_secrets``.
 
 The credentials of the stack's Argo CD notifiers go the same way, under the
 name ``argocd-notifications`` where a service's name would be (the file's
@@ -37,12 +28,8 @@ from typing import Any, Mapping, Optional
 
 from . import layout, yamlio
 from .errors import InputError, Problem
-from .model import Project, Service, Stack
-from .render import Manifest
+from .model import Project
 from .render import notifications
-from .render.secrets import CERT_ANNOTATION, cert_marker, missing_values, sealed_secret_file, sealed_secret_path
-from .sealing import SealingCert, load_certificate
-from .writer import owned_file
 
 ENV_PREFIX = layout.SECRET_ENV_PREFIX
 STABILITY_ENV = "GITOPS_SEALING_STABILITY_KEY"
@@ -52,12 +39,6 @@ STABILITY_ENV = "GITOPS_SEALING_STABILITY_KEY"
 class LocalSecrets:
     values: Mapping[str, Mapping[str, bytes]] = field(default_factory=dict)   # service -> name -> value
     stability_key: Optional[bytes] = None
-
-
-@dataclass
-class SecretsPlan:
-    sealed: dict[str, Manifest] = field(default_factory=dict)
-    pending: list[str] = field(default_factory=list)    # services whose secrets wait for a certificate
 
 
 def env_name(service: str, name: str) -> str:
@@ -152,96 +133,3 @@ def _stability(text: Optional[str], file: Optional[Path]) -> Optional[bytes]:
         raise InputError([Problem(where, "stabilityKey", "expected 64 hex digits: the output of "
                                   "`pulumi stack output --show-secrets sealingStabilityKey`")])
     return key
-
-
-def published_certificate(out: Path, stack: Stack, record: Optional[Mapping[str, str]] = None) -> Optional[SealingCert]:
-    """The certificate ``pulumi up`` published for the stack's cluster, if the tree has it."""
-    path = layout.sealing_cert_path(stack.cluster.name)
-    content = owned_file(out, stack.name, path, record)
-    return load_certificate(content, str(out / path)) if content is not None else None
-
-
-def plan_secrets(project: Project, stack: Stack, out: Path, local: LocalSecrets,
-                 record: Optional[Mapping[str, str]] = None) -> SecretsPlan:
-    """Each service's SealedSecret for this render (see the module docstring).
-
-    ``record``: the stack's ownership record, when the caller already read it.
-    """
-    plan = SecretsPlan()
-    with_secrets = [s for s in project.catalog.services if s.secrets]
-    if not with_secrets and not notifications.secret_names(stack):
-        return plan
-    cert = published_certificate(out, stack, record)
-    problems: list[Problem] = []
-    for service in with_secrets:
-        given = local.values.get(service.name, {})
-        try:
-            if cert is None:
-                if given:
-                    raise InputError([Problem(str(out / layout.sealing_cert_path(stack.cluster.name)), "",
-                                              f"no certificate for cluster {stack.cluster.name} yet, so the values "
-                                              f"of {service.name} cannot be sealed; `pulumi up --stack {stack.name}` "
-                                              "publishes it")])
-                plan.pending.append(service.name)
-            elif given:
-                plan.sealed[service.name] = sealed_secret_file(service, stack, cert, given, local.stability_key)
-            else:
-                plan.sealed[service.name] = _carried(service, stack, out, cert, record)
-        except InputError as exc:
-            problems.extend(exc.problems)
-    try:
-        _plan_notifications(stack, out, local, cert, record, plan)
-    except InputError as exc:
-        problems.extend(exc.problems)
-    if problems:
-        raise InputError(problems)
-    return plan
-
-
-def _plan_notifications(stack: Stack, out: Path, local: LocalSecrets, cert: Optional[SealingCert],
-                        record: Optional[Mapping[str, str]], plan: SecretsPlan) -> None:
-    """The notifiers' credentials (``argocd-notifications-secret``), exactly like a service's secrets."""
-    names = notifications.secret_names(stack)
-    if not names:
-        return
-    entry = notifications.SECRETS_ENTRY
-    given = local.values.get(entry, {})
-    if cert is None:
-        if given:
-            raise InputError([Problem(str(out / layout.sealing_cert_path(stack.cluster.name)), "",
-                                      f"no certificate for cluster {stack.cluster.name} yet, so the notifiers' "
-                                      f"credentials cannot be sealed; `pulumi up --stack {stack.name}` publishes it")])
-        plan.pending.append(entry)
-    elif given:
-        plan.sealed[entry] = notifications.secret_file(stack, cert, given, local.stability_key)
-    else:
-        path = notifications.secret_path(stack)
-        kept = _kept(out, stack, path, cert, names, record)
-        if kept is None:
-            raise notifications.missing_values(stack, list(names))
-        plan.sealed[entry] = kept
-
-
-def _carried(service: Service, stack: Stack, out: Path, cert: SealingCert,
-             record: Optional[Mapping[str, str]]) -> Manifest:
-    kept = _kept(out, stack, sealed_secret_path(service, stack), cert, service.secrets, record)
-    if kept is None:
-        raise missing_values(service, stack, list(service.secrets))
-    return kept
-
-
-def _kept(out: Path, stack: Stack, path: str, cert: SealingCert, names: "tuple[str, ...]",
-          record: Optional[Mapping[str, str]]) -> Optional[Manifest]:
-    """The SealedSecret this stack wrote at ``path``, if it holds exactly ``names`` sealed for ``cert``."""
-    content = owned_file(out, stack.name, path, record)
-    if content is None:
-        return None
-    try:
-        doc = yamlio.parse(content.decode("utf-8"), path)
-        keys = sorted(doc["spec"]["encryptedData"])
-        marker = doc["metadata"]["annotations"][CERT_ANNOTATION]
-    except (InputError, KeyError, TypeError, UnicodeDecodeError):
-        return None
-    if keys == sorted(names) and marker == cert_marker(cert):
-        return Manifest(path, content)
-    return None

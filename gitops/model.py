@@ -13,6 +13,8 @@ import enum
 from dataclasses import dataclass
 from typing import Mapping, Optional
 
+from . import layout
+
 Pairs = tuple[tuple[str, str], ...]
 
 # The IngressClass the AWS Load Balancer Controller's chart creates (controller ingress.k8s.aws/alb).
@@ -279,7 +281,7 @@ class GitOpsConfig:
     repo_url: str
     revision: str
     path: str                 # where our tree sits inside the Git repository ("." = root)
-    checkout: str = "gitops-repo"   # local clone `pulumi up` writes into (relative to the project)
+    checkout: str = layout.DEFAULT_CHECKOUT   # local clone `pulumi up` writes into (relative to the project)
 
 
 @dataclass(frozen=True)
@@ -339,7 +341,7 @@ class SyncWindow:
     schedule: str        # cron, five fields
     duration: str        # e.g. 1h, 30m
     manual_sync: bool    # a person may still sync inside a deny window
-    time_zone: str = "UTC"
+    time_zone: str       # IANA name the schedule is read in
 
 
 @dataclass(frozen=True)
@@ -391,16 +393,16 @@ class AddonsConfig:
     argo_rollouts: Optional[bool] = None
 
 
-DEFAULT_ALLOW_TAGS = r"regexp:^v?[0-9]+\.[0-9]+\.[0-9]+$"
-
-
 @dataclass(frozen=True)
 class ImageUpdatePolicy:
-    """How new image tags reach this environment without a YAML edit (Argo CD Image Updater)."""
+    """How new image tags reach this environment without a YAML edit (Argo CD Image Updater).
 
-    mode: UpdateMode = UpdateMode.GIT
-    pull_request_provider: str = "github"         # github | gitlab, for pull-request mode
-    allow_tags: str = DEFAULT_ALLOW_TAGS          # which tags count as releases
+    The stack config's defaults (``imageUpdates``) are declared in ``gitops.configschema``.
+    """
+
+    mode: UpdateMode
+    pull_request_provider: str                    # github | gitlab, for pull-request mode
+    allow_tags: str                               # which tags count as releases
     constraints: Pairs = ()                        # service -> semver constraint (default: from the catalog's tag)
     credentials_secret: Optional[str] = None      # Secret in Argo CD's namespace with write access; else Argo CD's repo creds
     # git mode: push every update to this one branch instead of the tracked one, so a single pull request
@@ -425,7 +427,7 @@ class SealingConfig:
 
     generation: int = 1
     oldest_generation: int = 1
-    namespace: str = "kube-system"      # the controller's namespace (kubeseal's default)
+    namespace: str = layout.SEALING_NAMESPACE      # the controller's namespace (kubeseal's default)
     backup: bool = False                # copy the private keys to AWS Secrets Manager
     backup_kms_key_id: Optional[str] = None
     restore_from: Optional[str] = None  # a backup (Secrets Manager name or ARN) to install instead of new keys
@@ -516,8 +518,8 @@ class Stack:
     delivery: DeliveryPolicy
     argocd: ArgoCDConfig
     image_tags: Pairs
+    image_updates: ImageUpdatePolicy
     sealing: SealingConfig = SealingConfig()
-    image_updates: ImageUpdatePolicy = ImageUpdatePolicy()
     promote_from: Optional[str] = None   # the environment whose tags this one receives by `promote`
     # The kind of environment this cluster serves: the catalog's ``environments.<profile>`` overrides
     # apply. Several clusters (a second prod region) share one profile; "" means the environment itself.

@@ -18,6 +18,7 @@ import unicodedata
 from decimal import Decimal, InvalidOperation, Overflow, Underflow, localcontext
 from typing import Final
 
+from . import layout
 from .errors import shown
 
 DNS1123_LABEL: Final = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -44,14 +45,14 @@ CLUSTER_MAX: Final = 40
 # a namespace lands there, and it holds the API server's ``kubernetes`` Service), so a team granted it
 # in its AppProject would share it with whatever else is deployed there. Argo CD's, the sealing
 # controller's and the fleet add-ons' namespaces are stack config, reserved per stack (``tenancy``).
-RESERVED_NAMESPACES: Final = ("kube-system", "kube-public", "kube-node-lease", "default")
+RESERVED_NAMESPACES: Final = (layout.KUBE_SYSTEM_NAMESPACE, "kube-public", "kube-node-lease", "default")
 # Service names that would take the Deployment/Service names and ``app.kubernetes.io/name`` label of
 # the platform's own pods: Argo CD's components (argocd-server, argocd-repo-server, argocd-redis,
 # argocd-image-updater, ...) and the sealed-secrets controller by prefix, the cluster add-ons the
 # program installs (components/addons.py) by name. Selectors, dashboards and alerts that find those
 # pods by label would also find the service's.
-RESERVED_SERVICE_PREFIXES: Final = ("argocd", "sealed-secrets")
-RESERVED_SERVICE_NAMES: Final = ("aws-load-balancer-controller", "cluster-autoscaler", "metrics-server")
+RESERVED_SERVICE_PREFIXES: Final = (layout.ARGOCD_RELEASE, layout.SEALED_SECRETS_RELEASE)
+RESERVED_SERVICE_NAMES: Final = (layout.LOAD_BALANCER_CONTROLLER, layout.CLUSTER_AUTOSCALER, layout.METRICS_SERVER)
 
 # The largest quantity accepted: Kubernetes keeps quantities as int64 values where it can, no request
 # or limit comes near it, and the bound keeps '1e999999999' from reaching arithmetic that overflows.

@@ -9,7 +9,9 @@ what would be wrong to copy left out: registry ownership (one owner per
 registry), image tag pins (a new cluster runs the catalog's tags until
 promoted), secret config (encrypted for the other stack), sealing key
 generations and backups (the other cluster's keys), given subnets (the other
-VPC's). The result is validated by loading the whole project with it before
+VPC's). Which field is which is declared once, in ``gitops.configschema``
+(``Copy``); this module applies the marks and sets the new cluster's own
+values. The result is validated by loading the whole project with it before
 anything is written.
 """
 
@@ -17,21 +19,22 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 from . import layout, names, yamlio
+from .configschema import TOP_LEVEL, Copy, Field
 from .errors import InputError, Problem
 from .model import Project, Stack, Topology
 from .notifications import spoke_notifications
 from .project import load_project
 from .reader import did_you_mean
-from .stackconfig import read_project_config, read_stack_values, stack_file
+from .stackconfig import read_stack_values, stack_file
 
 NS = layout.CONFIG_NAMESPACE
 VPC_FIRST_OCTET = 10
-SEALING_KEPT = ("namespace", "backup")   # the rest (generations, restoreFrom, KMS key) is the other cluster's
 
 
 @dataclass(frozen=True)
@@ -106,49 +109,67 @@ def _hub_stack(project: Project, hub: str) -> Optional[Stack]:
 
 def _compose(root: Path, project: Project, source: Stack, values: dict[str, Any], name: str, region: str,
              hub: Optional[str], hub_stack: Optional[Stack]) -> dict[str, Any]:
-    secret_keys = {f"{NS}:{k}" for k, d in read_project_config(root).declarations.items() if d.secret}
-    config = {k: v for k, v in values.items() if k not in secret_keys and not _has_secure(v)}
-    config.pop(f"{NS}:imageTags", None)
+    config = copied_config(values, spoke=hub is not None)
+    # The fields marked Copy.NEW: the new cluster's own.
     config["aws:region"] = region
     config[f"{NS}:environment"] = name
     config[f"{NS}:profile"] = source.profile
-
-    cluster = dict(values.get(f"{NS}:cluster") or {})
-    cluster["name"] = name
-    cluster["vpcCidr"] = free_vpc_cidr(project)
-    cluster.pop("subnetIds", None)
+    cluster = dict(config.get(f"{NS}:cluster") or {})
+    cluster.update(name=name, vpcCidr=free_vpc_cidr(project))
     config[f"{NS}:cluster"] = cluster
-
     # The same registry as the source (also when the source left account/region to default), never its owner.
-    registry = dict(values.get(f"{NS}:registry") or {})
+    registry = dict(config.get(f"{NS}:registry") or {})
     registry.update(accountId=source.registry.account_id, region=source.registry.region, owner=False)
-    # Only the owner encrypts, creates (as roleArn), deletes and expires the repositories.
-    for owner_only in ("kmsKeyArn", "roleArn", "forceDelete", "expireTagPatterns"):
-        registry.pop(owner_only, None)
     config[f"{NS}:registry"] = registry
 
-    sealing = {k: v for k, v in (values.get(f"{NS}:sealing") or {}).items() if k in SEALING_KEPT}
-    config.pop(f"{NS}:sealing", None)
-    if sealing:
-        config[f"{NS}:sealing"] = sealing
-
     if hub is not None:
-        argocd = {k: v for k, v in (values.get(f"{NS}:argocd") or {}).items() if k not in ("fleetAddons", "ha", "hostname")}
+        argocd = dict(config.get(f"{NS}:argocd") or {})
         argocd.update(topology=Topology.SPOKE.value, hub=hub)
         if hub_stack is not None:
             # The hub's Argo CD holds and syncs this spoke's argocd/<env>/: its namespace and repository.
             argocd["namespace"] = hub_stack.argocd.namespace
-            gitops = dict(values.get(f"{NS}:gitops") or {})
+            gitops = dict(config.get(f"{NS}:gitops") or {})
             gitops.update(repoURL=hub_stack.gitops.repo_url, revision=hub_stack.gitops.revision,
                           path=hub_stack.gitops.path)
             config[f"{NS}:gitops"] = gitops
         config[f"{NS}:argocd"] = argocd
         # Its notifications go out through the hub's notifiers: keep only those the hub has.
-        notifications = spoke_notifications(values.get(f"{NS}:notifications"), hub_stack)
-        config.pop(f"{NS}:notifications", None)
+        notifications = spoke_notifications(config.pop(f"{NS}:notifications", None), hub_stack)
         if notifications is not None:
             config[f"{NS}:notifications"] = notifications
     return config
+
+
+def copied_config(values: Mapping[str, Any], spoke: bool = False) -> dict[str, Any]:
+    """The source stack's config values that the schema marks copied (``Copy.COPY``; ``NOT_TO_SPOKE`` unless ``spoke``).
+
+    A top-level key is decided by its own mark when it is secret or has no
+    fields, otherwise field by field; a section left empty by the omissions is
+    left out. Provider keys (``aws:*``) are kept, and any value holding a
+    Pulumi-encrypted leaf is dropped: it is encrypted for the other stack.
+    """
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if _has_secure(value):
+            continue
+        if not key.startswith(f"{NS}:"):
+            out[key] = value
+            continue
+        field = TOP_LEVEL.get(key[len(NS) + 1:])
+        if field is None:
+            continue   # the source loaded, so every key is declared
+        if field.fields and field.copy is not Copy.OMIT and isinstance(value, dict):
+            declared = {sub.key: sub for sub in field.fields}
+            kept = {k: v for k, v in value.items() if k in declared and _copies(declared[k], spoke)}
+            if kept or not value:
+                out[key] = kept
+        elif _copies(field, spoke):
+            out[key] = value
+    return out
+
+
+def _copies(field: Field, spoke: bool) -> bool:
+    return field.copy is Copy.COPY or (field.copy is Copy.NOT_TO_SPOKE and not spoke)
 
 
 def free_vpc_cidr(project: Project) -> str:
@@ -168,7 +189,7 @@ def _header(command: str, source: Stack, name: str) -> str:
         f"# from {source.file}: environment {name} with profile {source.profile} (the catalog's\n"
         f"# environments.{source.profile} overrides apply), its own cluster, region and VPC, not the registry's\n"
         "# owner, no image tag pins (the catalog's tags until promoted). Secret config is not copied:\n"
-        "# set it with `pulumi config set --secret --path ...` (see README). Shared with the source,\n"
+        "# set it with `pulumi config set --secret --path ...` (see docs/secrets.md). Shared with the source,\n"
         "# review before `pulumi up`: awsAccountId, ingress.domain, cluster.adminRoleArns, and the roles\n"
         "# CI runs as, cluster.deployRoleArn and cluster.previewRoleArn (roles of awsAccountId).\n"
     )

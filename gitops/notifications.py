@@ -21,10 +21,10 @@ here when the hub is a stack of this project. A spoke never holds a token.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Sequence
 
-from . import layout, names
+from . import layout
+from .configschema import NOTIFICATIONS, read_str
 from .errors import Problem
 from .fleet import hub_of
 from .model import NotificationsConfig, NotificationTrigger, Stack, Topology
@@ -32,12 +32,6 @@ from .reader import Node, Problems
 
 NS = layout.CONFIG_NAMESPACE
 KEY = f"config.{NS}:notifications"
-# A Slack channel name (lowercase, digits, '-', '_') or a channel ID (C0123ABCD); never a list.
-SLACK_CHANNEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,79}")
-SLACK = "slack"
-# The webhook's name is part of each subscription annotation key
-# (notifications.argoproj.io/subscribe.on-health-degraded.<name>, at most 63 characters after the '/').
-WEBHOOK_NAME_MAX = 30
 DEFAULT_TRIGGERS = tuple(NotificationTrigger)
 
 
@@ -50,36 +44,31 @@ def read_notifications(node: "Node | None", file: str, problems: Problems) -> "N
         return None
     before = len(problems.items)
     channel = webhook = None
-    slack = node.node("slack")
+    slack_spec, hook_spec = NOTIFICATIONS["slack"], NOTIFICATIONS["webhook"]
+    slack = node.node(slack_spec.key)
     if slack is not None:
-        channel = slack.str("channel", required=True, pattern=SLACK_CHANNEL,
-                            describe="a Slack channel name or ID such as shop-deploys (no '#')")
-        slack.done()
-    hook = node.node("webhook")
+        channel = read_str(slack, slack_spec["channel"])
+        slack.done(slack_spec.field_keys)
+    hook = node.node(hook_spec.key)
     if hook is not None:
-        webhook = hook.str("name", required=True, describe="the notifier's name, a DNS label such as ops-events")
-        if webhook is not None:
-            problem = names.label_problem(webhook, WEBHOOK_NAME_MAX)
-            if problem is None and webhook == SLACK:
-                problem = f"{webhook!r} is the Slack notifier's name; choose another"
-            if problem:
-                hook.error("name", problem)
-        hook.done()
+        webhook = read_str(hook, hook_spec["name"])
+        hook.done(hook_spec.field_keys)
     triggers = _read_triggers(node)
     if triggers and node.has("triggers") and slack is None and hook is None:
         node.error("triggers", "names triggers, but no notifier receives them; add slack: {channel: ...} or "
                          "webhook: {name: ...}, or remove notifications")
-    node.done()
+    node.done(NOTIFICATIONS.field_keys)
     if len(problems.items) > before:
         return None
     return NotificationsConfig(slack_channel=channel, webhook=webhook, triggers=triggers)
 
 
 def _read_triggers(node: Node) -> tuple[NotificationTrigger, ...]:
-    items = node.list("triggers")
+    items = node.as_list("triggers")
     if items is None:
         return DEFAULT_TRIGGERS if node.has("slack") or node.has("webhook") else ()
-    choices = [t.value for t in NotificationTrigger]
+    items_spec = NOTIFICATIONS["triggers"].items
+    choices = list(items_spec.choices if items_spec is not None else ())
     out: list[NotificationTrigger] = []
     for i, item in enumerate(items):
         if item not in choices:

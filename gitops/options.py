@@ -6,17 +6,42 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-DEFAULT_OUT: Final = Path("gitops-repo")
-DEFAULT_SCHEMA_DIR: Final = Path("../shared/schemas")
+from . import layout
+
+DEFAULT_OUT: Final = Path(layout.DEFAULT_CHECKOUT)
 KUBERNETES_VERSION: Final = "1.33.0"
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """What ``render`` writes (``workflow.render_stacks``).
+
+    ``project``: the project root holding ``Pulumi.yaml`` (default: the
+    current directory). ``out``: the GitOps tree (default ``gitops-repo``).
+    ``stack``: one stack, or None for every stack of the project (default).
+    ``dry_run``: plan and report, write nothing (default False). ``force``:
+    overwrite or delete owned files edited by hand, and skip the no-change
+    fast path (default False). ``secrets_file``: secret values for ``stack``,
+    kept outside the project and the tree (default None: the environment's
+    ``GITOPS_SECRET_*`` values only).
+    """
+
+    project: Path = Path(".")
+    out: Path = DEFAULT_OUT
+    stack: str | None = None
+    dry_run: bool = False
+    force: bool = False
+    secrets_file: Path | None = None
 
 
 @dataclass(frozen=True)
 class ValidateOptions:
     """What ``validate`` checks against.
 
-    ``schema_dir`` holds the CRD schemas (argocd/, image-updater/,
-    sealed-secrets/); None skips custom-resource validation, which is reported.
+    ``schema_dir`` holds upstream CRDs (``*.yaml`` or ``<vendor>/*.yaml``)
+    that custom resources must pass as well as the project's own schemas
+    (``gitops/crds``, which always apply); None (default) checks them against
+    the project's schemas alone.
     ``jobs`` is the number of ``kubectl kustomize`` builds run at once.
     """
 

@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from . import layout
 from .canary import canary_problems
 from .catalog import check_resource_order, load_catalog
 from .errors import InputError, Problem
 from .fleet import fleet_problems
+from .ingress import ingress_problems
 from .lifecycle import lifecycle_problems
 from .model import Catalog, Project, RegistryConfig, Service, Stack
 from .notifications import notification_problems
 from .reader import Problems
 from .render.quotas import quota_problems
 from .stackconfig import read_project_config, read_stack_values, stack_file, stack_from_config, stack_names
-from .ingress import ingress_problems
 from .tenancy import tenancy_problems
 
 NS = layout.CONFIG_NAMESPACE
 
 
-def load_project(root: Path, engine: "tuple[str, Mapping[str, Any]] | None" = None) -> Project:
+def load_project(root: Path, engine: tuple[str, Mapping[str, Any]] | None = None) -> Project:
     """Every stack is loaded even when one is rendered, so that a catalog key
     naming an environment is checked against all of them.
 

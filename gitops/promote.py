@@ -4,10 +4,11 @@ Tags move between environments by an edit of the target's
 ``Pulumi.<stack>.yaml`` (``gitops-platform:imageTags``), so a promotion is a
 reviewable one-line change per service that ``render`` and ``pulumi up`` then
 apply like any other config. The stack file is a hand-written, commented file,
-so it is edited round-trip (ruamel.yaml) and checked afterwards: every line
+so it is edited round-trip and checked afterwards (``yamledit``): every line
 outside the ``imageTags`` block must come out byte-identical, and the file must
 read back (as the loader reads it) as the same config with only the new pins.
-Anything else is refused rather than written.
+Anything else is refused rather than written. This module holds the rules
+(which tag may go where); ``yamledit`` does the editing.
 
 The order of environments is the stack config's ``promotion.from``: a tag
 reaches prod only from staging unless the user says ``--force``. Such an
@@ -25,29 +26,19 @@ would override every pin for ever; it is refused, naming the file to delete.
 from __future__ import annotations
 
 import dataclasses
-import io
-import os
-import re
-import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
-
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import CommentMark, YAMLError
-from ruamel.yaml.scalarstring import DoubleQuotedScalarString
-from ruamel.yaml.tokens import CommentToken
+from typing import Mapping, Optional, Sequence
 
 from . import layout, yamlio
 from .catalog import tag_problem
-from .errors import InputError, OutputError, Problem
+from .errors import InputError, Problem
 from .history import tags_that_ran
 from .model import Project, Service, Stack, UpdateMode
 from .reader import did_you_mean
 from .render.imageupdater import pinned_constraint, service_constraint
 from .running import RunningTag, image_override, kustomization_file, running_tag, updater_file
+from .yamledit import replace_file, set_config_strings
 
 NS = layout.CONFIG_NAMESPACE
 TAGS_KEY = f"{NS}:imageTags"
@@ -137,7 +128,17 @@ def write_promotion(root: Path, promotion: Promotion) -> None:
     """Replace the target stack file atomically (temporary sibling, then rename)."""
     if promotion.text is None:
         return
-    _atomic_write(root / promotion.target.file, promotion.text.encode("utf-8"))
+    replace_file(root / promotion.target.file, promotion.text.encode("utf-8"))
+
+
+def pin_tags(text: str, tags: Mapping[str, str], file: str) -> str:
+    """``text`` (a stack file) with ``config.gitops-platform:imageTags.<svc>`` set to each tag.
+
+    Tags are written double-quoted so no YAML reader takes ``1.10`` for a
+    number. A missing ``imageTags`` mapping is added at the end of ``config``.
+    Raises InputError when the edit would touch anything else in the file.
+    """
+    return set_config_strings(text, TAGS_KEY, tags, file, shape='service: "tag"', noun="pins")
 
 
 # --- choosing environments and services ---------------------------------------------------------
@@ -315,219 +316,3 @@ def updater_manages(stack: Stack, pinned: str) -> bool:
     """Whether ``stack``'s Image Updater will hold a service pinned at ``pinned`` (and so rewrite its file)."""
     return (stack.image_updates.mode is not UpdateMode.OFF and not stack.promote_from
             and pinned_constraint(pinned) is not None)
-
-
-# --- editing the stack file -----------------------------------------------------------------------
-def pin_tags(text: str, tags: Mapping[str, str], file: str) -> str:
-    """``text`` (a stack file) with ``config.gitops-platform:imageTags.<svc>`` set to each tag.
-
-    Tags are written double-quoted so no YAML reader takes ``1.10`` for a
-    number. A missing ``imageTags`` mapping is added at the end of ``config``.
-    Raises InputError when the edit would touch anything else in the file.
-    """
-    newline = "\r\n" if "\r\n" in text else "\n"
-    source = text.replace("\r\n", "\n")
-    yaml = _round_trip(source)
-    doc = _load(yaml, source, file)
-    config = doc.get("config") if isinstance(doc, CommentedMap) else None
-    if not isinstance(config, CommentedMap):
-        raise InputError([Problem(file, "config", "expected the stack's config mapping")])
-    pins = config.get(TAGS_KEY)
-    if pins is None:
-        # Filled before it is added, so comments moved below the new block land after its entries.
-        fresh = CommentedMap((service, DoubleQuotedScalarString(tag)) for service, tag in tags.items())
-        if TAGS_KEY in config:
-            config[TAGS_KEY] = fresh
-        else:
-            _append(config, TAGS_KEY, fresh)
-    elif not isinstance(pins, CommentedMap):
-        raise InputError([Problem(file, f"config.{TAGS_KEY}", "expected a mapping of service: \"tag\"")])
-    else:
-        for service, tag in tags.items():
-            if service in pins:
-                pins[service] = DoubleQuotedScalarString(tag)
-            else:
-                _append(pins, service, DoubleQuotedScalarString(tag))
-    buffer = io.StringIO()
-    yaml.dump(doc, buffer)
-    edited = buffer.getvalue()
-    _check_only_pins_changed(source, edited, tags, file)
-    return edited.replace("\n", newline)
-
-
-def _round_trip(text: str) -> YAML:
-    """A round-trip YAML with the file's own indentation, so unchanged lines are re-emitted unchanged."""
-    mapping, sequence, offset = guess_indent(text)
-    yaml = YAML()  # round-trip: keeps comments, key order, flow style
-    yaml.preserve_quotes = True
-    yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
-    yaml.width = 1 << 20   # never fold a long value onto a second line
-    yaml.explicit_start = text.lstrip().startswith("---")
-    return yaml
-
-
-def _load(yaml: YAML, text: str, file: str) -> Any:
-    try:
-        return yaml.load(text)
-    except YAMLError as exc:
-        raise InputError([Problem(file, "", f"cannot be edited: {str(exc).splitlines()[0]}")]) from None
-
-
-_BLOCK_KEY = re.compile(r"^\s*[^\s#-][^#]*:\s*(#.*)?$")   # "key:" opening a nested block
-_ITEM = re.compile(r"^( *)-( +)\S")
-
-
-def guess_indent(text: str) -> tuple[int, int, int]:
-    """(mapping, sequence, offset) indentation as the file uses it, for ruamel's ``indent()``.
-
-    Mapping: how far the first nested key sits under its parent. Sequence
-    offset: how far the first block item's dash sits under its key; the
-    sequence indent adds the dash and its spaces. The shipped stack files give
-    (2, 4, 2). Without nested keys or sequences, the defaults are those.
-    """
-    mapping: Optional[int] = None
-    item: Optional[tuple[int, int]] = None
-    parent: Optional[int] = None     # indentation of the previous line when it opened a block
-    for line in text.splitlines():
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        indent = len(line) - len(line.lstrip(" "))
-        dash = _ITEM.match(line)
-        if parent is not None and dash and item is None and indent >= parent:
-            item = (indent - parent, len(dash.group(2)) + 1)
-        elif parent is not None and not dash and mapping is None and indent > parent:
-            mapping = indent - parent
-        parent = indent if _BLOCK_KEY.match(line) else None
-    mapping = mapping or 2
-    offset, dash_width = item or (2, 2)
-    return mapping, offset + dash_width, offset
-
-
-def _append(mapping: CommentedMap, key: str, value: Any) -> None:
-    """Add ``key`` at the end of ``mapping``, above the comment lines that introduce what follows it.
-
-    ruamel attaches the comment lines after a block to its last (deepest)
-    entry, so a new key would otherwise land below them, separated from the
-    key they describe. Comment lines indented deeper than the new key stay:
-    they belong to the entry above.
-    """
-    trailing = _detach_trailing(mapping, _column(mapping))
-    mapping[key] = value
-    if trailing:
-        _attach_trailing(mapping, trailing)
-
-
-def _column(mapping: CommentedMap) -> int:
-    """Column of the mapping's first key as the file has it (0 when it was not read from the file)."""
-    position = mapping.lc.key(next(iter(mapping))) if mapping else None
-    return position[1] if position else 0
-
-
-def _last(node: Any) -> "tuple[Any, int] | None":
-    """(key of the last entry, slot of its after-value comment) of a non-empty ruamel collection."""
-    if isinstance(node, CommentedMap) and node:
-        return next(reversed(node)), 2
-    if isinstance(node, CommentedSeq) and node:
-        return len(node) - 1, 0
-    return None
-
-
-def _detach_trailing(node: Any, column: int) -> str:
-    """Remove and return the comment lines after the last entry that sit at ``column`` or left of it."""
-    last = _last(node)
-    if last is None:
-        return ""
-    key, slot = last
-    child = node[key]
-    if _last(child) is not None:
-        return _detach_trailing(child, column)
-    entry = node.ca.items.get(key)
-    token = entry[slot] if entry and len(entry) > slot else None
-    if not isinstance(token, CommentToken) or "\n" not in token.value:
-        return ""
-    head, _, rest = token.value.partition("\n")
-    keep, move = _split_comment(rest, column)
-    if head or keep:
-        token.value = f"{head}\n{keep}"
-    else:
-        entry[slot] = None
-    return move
-
-
-def _split_comment(lines_text: str, column: int) -> tuple[str, str]:
-    """(lines that stay with the entry above, lines that move below the new key).
-
-    The move starts at the first comment line indented at most ``column``,
-    together with the blank lines right above it; trailing blank lines move too.
-    """
-    lines = lines_text.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines)
-                  if line.strip() and len(line) - len(line.lstrip(" ")) <= column), len(lines))
-    while start > 0 and not lines[start - 1].strip():
-        start -= 1
-    return "".join(lines[:start]), "".join(lines[start:])
-
-
-def _attach_trailing(node: Any, comment: str) -> None:
-    """Put ``comment`` lines after the last (deepest) entry of ``node``."""
-    key, slot = _last(node)  # type: ignore[misc]  # called right after adding an entry
-    child = node[key]
-    if _last(child) is not None:
-        _attach_trailing(child, comment)
-        return
-    entry = node.ca.items.setdefault(key, [None, None, None, None])
-    entry[slot] = CommentToken("\n" + comment, CommentMark(0), None)
-
-
-def _check_only_pins_changed(before: str, after: str, tags: Mapping[str, str], file: str) -> None:
-    """Refuse an edit that changed anything but the imageTags block, in bytes or in meaning."""
-    old_lines, new_lines = before.splitlines(keepends=True), after.splitlines(keepends=True)
-    start, end = _block_lines(after)
-    prefix, suffix = new_lines[:start], new_lines[end:]
-    same_text = (len(old_lines) >= len(prefix) + len(suffix) and old_lines[:start] == prefix
-                 and old_lines[len(old_lines) - len(suffix):] == suffix)
-    old, new = yamlio.parse(before, file), yamlio.parse(after, file)
-    old_pins = dict(old["config"].get(TAGS_KEY) or {})
-    new_pins = new["config"].pop(TAGS_KEY, None)
-    old["config"].pop(TAGS_KEY, None)
-    if not same_text or old != new or new_pins != {**old_pins, **tags}:
-        changed = next((i + 1 for i, (a, b) in enumerate(zip(old_lines, new_lines)) if a != b), start + 1)
-        raise InputError([Problem(file, f"config.{TAGS_KEY}", f"cannot be set without rewriting other lines of the "
-                                  f"file (first difference at line {changed}); set the pins by hand: "
-                                  + ", ".join(f'{s}: "{t}"' for s, t in tags.items()))])
-
-
-def _block_lines(text: str) -> tuple[int, int]:
-    """[first, end) line indexes of the imageTags key and everything up to the next key after it."""
-    yaml = YAML()
-    doc = yaml.load(text)
-    config = doc["config"]
-    start = config.lc.key(TAGS_KEY)[0]
-    keys = list(config)
-    after = keys[keys.index(TAGS_KEY) + 1:]
-    if after:
-        return start, config.lc.key(after[0])[0]
-    top = list(doc)
-    following = top[top.index("config") + 1:]
-    return start, doc.lc.key(following[0])[0] if following else len(text.splitlines())
-
-
-def _atomic_write(target: Path, content: bytes) -> None:
-    """Temporary sibling, then rename: a reader (or a crash) never sees half a stack file. Keeps the file's mode."""
-    try:
-        mode = stat.S_IMODE(target.stat().st_mode)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as exc:
-        raise OutputError(f"{target}: cannot write ({exc.strerror})") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise OutputError(f"{target}: cannot write ({exc.strerror})") from None

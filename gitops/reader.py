@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from .errors import Problem, shown
 
@@ -90,7 +90,7 @@ class Node:
         return self.data.get(name)
 
     # --- scalars -------------------------------------------------------------------
-    def str(
+    def as_str(
         self,
         name: str,
         default: "str | None" = None,
@@ -120,7 +120,7 @@ class Node:
             return default
         return value
 
-    def int(
+    def as_int(
         self,
         name: str,
         default: "int | None" = None,
@@ -142,7 +142,7 @@ class Node:
             return default
         return value
 
-    def bool(self, name: str, default: bool) -> bool:
+    def as_bool(self, name: str, default: bool) -> bool:
         value = self.raw(name)
         if value is None:
             return default
@@ -163,7 +163,7 @@ class Node:
             return None
         return Node(value, self.file, self.key(name), self.problems)
 
-    def list(self, name: str) -> "list[Any] | None":
+    def as_list(self, name: str) -> "list[Any] | None":
         value = self.raw(name)
         if value is None:
             return None
@@ -174,7 +174,7 @@ class Node:
 
     def nodes(self, name: str) -> Iterator["Node"]:
         """The mapping items of a list, each as a Node keyed ``name[i]``."""
-        for i, item in enumerate(self.list(name) or []):
+        for i, item in enumerate(self.as_list(name) or []):
             key = f"{name}[{i}]"
             if not isinstance(item, dict):
                 self.error(key, f"expected a mapping, got {type_name(item)}")
@@ -198,14 +198,20 @@ class Node:
     def child_key(self, name: str, sub: str) -> str:
         return f"{self.key(name)}.{sub}"
 
-    def done(self) -> None:
-        """Report every key that no read asked for."""
-        known = sorted(self._known)
+    def done(self, valid: Iterable[str] = ()) -> None:
+        """Report every key that no read asked for.
+
+        ``valid``: the keys a declared schema allows (``gitops.configschema``),
+        so the did-you-mean and the list of valid keys come from the
+        declaration, not from whichever keys this read happened to ask for.
+        """
+        allowed = self._known.union(valid)
+        known = sorted(allowed)
         for k in self.data:
-            if k not in self._known:
+            if k not in allowed:
                 hint = did_you_mean(str(k), known)
-                valid = f"; valid keys: {', '.join(known)}" if not hint else ""
-                self.problems.add(self.file, self.key(str(k)), f"unknown key{hint}{valid}")
+                listed = f"; valid keys: {', '.join(known)}" if not hint else ""
+                self.problems.add(self.file, self.key(str(k)), f"unknown key{hint}{listed}")
 
 
 def checked(value: T | None, check: Callable[[T], "str | None"], node: Node, name: str) -> T | None:

@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import posixpath
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from . import layout
 from .errors import OutputError
@@ -94,7 +95,9 @@ def load_record(file: Path, data: bytes | None = None) -> Record:
     stack = file.stem
     if not STACK_NAME.fullmatch(stack):
         raise OutputError(f"{where}: not a stack's record name; remove it or restore it from Git")
-    gitops = doc.get("gitops") if isinstance(doc.get("gitops"), dict) else {}
+    gitops = doc.get("gitops")
+    if not isinstance(gitops, dict):
+        gitops = {}
     repo_path = gitops.get("path", ".")
     return Record(
         stack=stack,

@@ -13,11 +13,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from . import layout, yamlio
 from .catalog import tag_problem
 from .errors import InputError, Problem, shown
+
 
 @dataclass(frozen=True)
 class RunningTag:
@@ -34,8 +35,8 @@ class ImageOverride:
 
     entry: str
     name: str                 # the kustomization image name it applies to
-    tag: Optional[str]
-    digest: Optional[str]
+    tag: str | None
+    digest: str | None
 
 
 def updater_file(service: str, environment: str) -> str:
@@ -65,7 +66,7 @@ def running_tag(out: Path, service: str, environment: str) -> RunningTag:
     return _overlay_pin(out, service, environment)
 
 
-def image_override(out: Path, service: str, environment: str) -> Optional[ImageOverride]:
+def image_override(out: Path, service: str, environment: str) -> ImageOverride | None:
     """The updater file's entry for ``service`` in ``environment``, None without file or entry.
 
     When several entries name the image, the last wins, as successive
@@ -164,7 +165,7 @@ def _overlay_pin(out: Path, service: str, environment: str) -> RunningTag:
     return _checked(out, rel, "images", f"{service}:{tag or ''}", tag, digest, False)
 
 
-def _checked(out: Path, source: str, key: str, entry: str, tag: Optional[str], digest: Optional[str],
+def _checked(out: Path, source: str, key: str, entry: str, tag: str | None, digest: str | None,
              by_updater: bool) -> RunningTag:
     """Only a valid release tag can be pinned: the stack config would refuse anything else."""
     where = str(out / source)

@@ -29,6 +29,7 @@ class Slice:
 
 SERVICE_SLICE_PREFIX = "service-"
 ARGOCD_SLICE = "argocd"
+CLUSTER_SLICE = "cluster"
 
 
 def service_slice_name(service: str) -> str:
@@ -39,7 +40,7 @@ def slice_render(result: RenderResult, services: tuple[str, ...], cluster: str) 
     """Every service (even one with no file yet), the environment's Argo CD directory, the cluster directory."""
     specs = [(service_slice_name(s), (layout.service_dir(s) + "/",)) for s in services]
     specs.append((ARGOCD_SLICE, (layout.argocd_env_dir(result.environment) + "/",)))
-    specs.append(("cluster", (layout.cluster_dir(cluster) + "/",)))
+    specs.append((CLUSTER_SLICE, (layout.cluster_dir(cluster) + "/",)))
     by_prefix = {prefixes[0]: name for name, prefixes in specs}
     files: dict[str, list[Manifest]] = {name: [] for name, _ in specs}
     for manifest in result.files:

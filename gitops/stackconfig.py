@@ -1,14 +1,18 @@
-"""Stack config: ``Pulumi.yaml`` declarations + ``Pulumi.<stack>.yaml`` -> ``Stack``.
+"""Stack config: ``Pulumi.<stack>.yaml`` (or the engine's config) -> ``Stack``, as ``gitops.configschema`` declares it.
 
 The same ``stack_from_config`` serves the CLI (which reads the stack file) and
 the Pulumi program (which gets the values from the engine), so both see one
-model. Project-level defaults apply the way Pulumi applies them: a stack value
-replaces the default wholesale; field defaults inside objects live here, in
-one place, and are documented in the README.
+model. Every key's type, default, allowed values and checks come from the
+schema; what is left here are the rules that span fields or stacks' files.
+Top-level defaults apply the way Pulumi applies them (a stack value replaces
+the default wholesale), and ``Pulumi.yaml`` must declare exactly what the
+schema does, so the Pulumi CLI's own validation agrees with this reader. The
+fields are documented in docs/configuration.md, generated from the schema.
 """
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import json
 import re
@@ -18,71 +22,89 @@ from typing import Any, Iterable, Mapping
 
 from . import ingress as ingress_rules
 from . import layout, names, yamlio
-from .catalog import tag_problem
+from .configschema import (
+    ADDONS, ARGOCD, AWS_ACCOUNT_ID, CLUSTER, DELIVERY, ENVIRONMENT, GITOPS, IMAGE_TAGS, IMAGE_UPDATES, INGRESS,
+    PROFILE, PROMOTION, REGENERATE_COMMAND, REGISTRY, REQUIRED_KEYS, SEALING, SECRET_KEYS, STACK_CONFIG, TOP_LEVEL,
+    TYPES, WORKLOADS, read_bool, read_int, read_str, read_strings, section_node,
+)
 from .errors import InputError, Problem
-from .lifecycle import expire_pattern_problem
 from .model import ALB_INGRESS_CLASS
 from .model import (
     ArgoCDConfig, ClusterConfig, DeliveryPolicy, GitOpsConfig, IngressConfig, NodeGroup,
-    DEFAULT_ALLOW_TAGS, AddOn, ImageUpdatePolicy, RegistryConfig, SealingConfig, Stack, SyncMode, SyncWindow, Topology, UpdateMode,
+    AddOn, ImageUpdatePolicy, RegistryConfig, SealingConfig, Stack, SyncMode, SyncWindow, Topology, UpdateMode,
     WorkloadDefaults, AddonsConfig, Autoscaler, NamespaceQuota, Resources,
 )
 from .notifications import read_notifications
 from .reader import Node, Problems, checked, did_you_mean, type_name
 
 NS = layout.CONFIG_NAMESPACE
-_TYPES = {"string": str, "integer": int, "boolean": bool, "array": list, "object": dict}
+_PYTHON_TYPES = {"string": str, "integer": int, "boolean": bool, "array": list, "object": dict}
 _STACK_FILE_KEYS = ("config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment")
-REQUIRED_KEYS = ("environment", "awsAccountId", "cluster", "gitops")
-# Keys whose values must be encrypted (`pulumi config set --secret`). Pulumi.yaml cannot say so with
-# `secret: true`: the CLI would then demand them in every stack, since a default is never encrypted.
-SECRET_KEYS = ("secrets", "gitopsCredentials")
 # Providers the program configures from stack config; any other namespace is a typo.
 PROVIDER_NAMESPACES = ("aws", "kubernetes", "tls", "pulumi")
 
 
 @dataclass(frozen=True)
-class Declaration:
-    type: str
-    default: Any
-    secret: bool = False   # `secret: true`: set with `pulumi config set --secret`, never copied between stacks
-
-
-@dataclass(frozen=True)
 class ProjectConfig:
-    """What ``Pulumi.yaml`` declares: typed keys of our namespace, provider values."""
+    """What ``Pulumi.yaml`` sets besides the declarations of our keys: provider values (``aws:region``)."""
 
-    declarations: Mapping[str, Declaration]
     provider_values: Mapping[str, Any]
 
 
 def read_project_config(root: Path) -> ProjectConfig:
+    """``Pulumi.yaml``, checked to declare exactly the schema's top-level keys.
+
+    The Pulumi CLI applies those declarations (required keys, defaults, types)
+    before the program runs and the CLI of this project applies the schema's,
+    so a hand edit there would make ``pulumi up`` and ``render`` read a stack
+    differently; it is refused with the command that regenerates the section.
+    """
     file = layout.PROJECT_FILE
     data = yamlio.parse(yamlio.read_file_text(root / file, file), file)
     problems = Problems()
     node = Node.root(data, file, problems, "project settings")
-    declarations: dict[str, Declaration] = {}
     providers: dict[str, Any] = {}
+    declared: set[str] = set()
     if node is not None:
-        if node.str("name") != layout.PROJECT_NAME:
+        if node.as_str("name") != layout.PROJECT_NAME:
             node.error("name", f"must be {layout.PROJECT_NAME!r}: stack keys and component types are named after it")
         for key, spec in node.entries("config"):
-            where = f"config.{key}"
             if ":" in key and not key.startswith(NS + ":"):
                 providers[key] = spec.get("value") if isinstance(spec, dict) else spec
                 continue
             short = key.split(":", 1)[1] if ":" in key else key
-            if not isinstance(spec, dict) or spec.get("type") not in _TYPES:
-                problems.add(file, where, f"declare a type: one of {', '.join(_TYPES)}")
-                continue
-            default = spec.get("default", spec.get("value"))
-            if default is not None and not _is_type(default, spec["type"]):
-                problems.add(file, f"{where}.default", f"expected {spec['type']}, got {type_name(default)}")
-                continue
-            declarations[short] = Declaration(spec["type"], default, spec.get("secret") is True or short in SECRET_KEYS)
+            declared.add(short)
+            problem = _declaration_problem(short, spec)
+            if problem:
+                problems.add(file, f"config.{key}", f"{problem}; the section is generated from gitops/configschema.py: "
+                             f"run `{REGENERATE_COMMAND}`")
+        missing = [field.key for field in STACK_CONFIG if field.key not in declared]
+        if missing:
+            problems.add(file, "config", f"does not declare {', '.join(missing)}; the section is generated from "
+                         f"gitops/configschema.py: run `{REGENERATE_COMMAND}`")
     if problems:
         raise InputError(problems.items)
-    return ProjectConfig(declarations, providers)
+    return ProjectConfig(providers)
+
+
+def _declaration_problem(key: str, spec: Any) -> "str | None":
+    """How one ``Pulumi.yaml`` declaration differs from the schema (type, default, secret), or None."""
+    field = TOP_LEVEL.get(key)
+    if field is None:
+        return f"is not a key of this project{did_you_mean(key, list(TOP_LEVEL))}; declared keys: {', '.join(sorted(TOP_LEVEL))}"
+    if not isinstance(spec, dict) or spec.get("type") not in TYPES:
+        return f"declare a type: one of {', '.join(TYPES)}"
+    if spec["type"] != field.type:
+        return f"is declared type {spec['type']}, but the schema says {field.type}"
+    default = spec.get("default", spec.get("value"))
+    expected = None if field.required else field.default
+    if default != expected or type(default) is not type(expected):
+        return (f"declares default {default!r}, but the schema's is {expected!r}" if expected is not None else
+                f"declares default {default!r}, but the key is required: the Pulumi CLI must ask every stack for it")
+    if spec.get("secret") is True:
+        return ("is declared secret: true, which makes the Pulumi CLI demand it in every stack; the program "
+                "refuses unencrypted values of the schema's secret keys itself")
+    return None
 
 
 def stack_names(root: Path) -> list[str]:
@@ -124,22 +146,6 @@ def read_stack_values(root: Path, stack: str) -> dict[str, Any]:
     return values
 
 
-# Masterminds semver constraints as the Image Updater reads them: "~1.4", "^2", ">=1.2 <2", "1.x", "*".
-SEMVER_CONSTRAINT = re.compile(r"[\^~<>=!*xX0-9vV.|, -]+(-[0-9A-Za-z.-]+)?")
-# A branch the Image Updater pushes to: plain git ref characters, no ':' (base:target) and no template.
-WRITE_BRANCH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}")
-CRON = re.compile(r"(\S+\s+){4}\S+")
-DURATION = re.compile(r"(\d+h)?(\d+m)?(?<=[hm])")
-TIME_ZONE = re.compile(r"[A-Za-z_]+(/[A-Za-z_+-]+)*")
-STACK_REFERENCE = re.compile(r"([A-Za-z0-9_.-]+/){0,2}[A-Za-z0-9_.-]+")
-EXACT_VERSION = re.compile(r"v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?")
-KMS_KEY_REF = re.compile(r"(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/)?[A-Za-z0-9/_-]+")
-SECRETS_MANAGER_REF = re.compile(r"(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:)?[A-Za-z0-9/_+=.@-]{1,512}")
-KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+")
-ACM_CERTIFICATE_ARN = re.compile(r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+")
-# The oldest Kubernetes minor whose API server accepts lifecycle.preStop.sleep (PodLifecycleSleepAction,
-# beta and on by default since 1.30): every pod with a Service uses it to drain (render.workloads).
-MIN_KUBERNETES_MINOR = 30
 # Ingress annotations the stack's own ingress keys produce (gitops.ingress): set by hand they would fight them.
 STACK_DERIVED_ANNOTATIONS: Mapping[str, str] = {
     ingress_rules.GROUP_NAME: f"set ingress.group instead (default: the environment; '{ingress_rules.NO_GROUP}' for a "
@@ -149,7 +155,7 @@ STACK_DERIVED_ANNOTATIONS: Mapping[str, str] = {
 }
 
 
-def engine_values(raw: Mapping[str, Any], secret_keys: "set[str] | frozenset[str]", project: ProjectConfig) -> dict[str, Any]:
+def engine_values(raw: Mapping[str, Any], secret_keys: "set[str] | frozenset[str]") -> dict[str, Any]:
     """The engine's config (every value a string; structured ones JSON) as the stack file would hold it.
 
     Secret values are left out: nothing the renderer reads may be secret, and
@@ -160,8 +166,8 @@ def engine_values(raw: Mapping[str, Any], secret_keys: "set[str] | frozenset[str
         if key in secret_keys:
             continue
         short = key[len(NS) + 1:] if key.startswith(NS + ":") else None
-        decl = project.declarations.get(short) if short is not None else None
-        if decl is not None and decl.type != "string" and isinstance(value, str):
+        field = TOP_LEVEL.get(short) if short is not None else None
+        if field is not None and field.type != "string" and isinstance(value, str):
             try:
                 value = json.loads(value)
             except ValueError:
@@ -186,17 +192,18 @@ def stack_from_config(
             continue
         if key.startswith(NS + ":"):
             short = key[len(NS) + 1:]
-            if short not in project.declarations:
-                problems.add(file, f"config.{key}", f"unknown key{did_you_mean(short, list(project.declarations))}; "
-                             f"declared keys: {', '.join(sorted(project.declarations))}")
+            if short not in TOP_LEVEL:
+                problems.add(file, f"config.{key}", f"unknown key{did_you_mean(short, list(TOP_LEVEL))}; "
+                             f"declared keys: {', '.join(sorted(TOP_LEVEL))}")
                 continue
             config[short] = value
-    for short, decl in project.declarations.items():
-        if short not in config and decl.default is not None:
-            config[short] = decl.default
-        if short in config and not _is_type(config[short], decl.type):
-            hint = "; quote it" if decl.type == "string" and isinstance(config[short], (int, float)) else ""
-            problems.add(file, f"config.{NS}:{short}", f"expected {decl.type}, got {type_name(config[short])}{hint}")
+    for field in STACK_CONFIG:
+        short = field.key
+        if short not in config and field.default is not None:
+            config[short] = copy.deepcopy(field.default)   # the reader never changes it, but no one shares it either
+        if short in config and not _is_type(config[short], field.type):
+            hint = "; quote it" if field.type == "string" and isinstance(config[short], (int, float)) else ""
+            problems.add(file, f"config.{NS}:{short}", f"expected {field.type}, got {type_name(config[short])}{hint}")
             mistyped.add(short)
             del config[short]
     for short in SECRET_KEYS:
@@ -205,7 +212,7 @@ def stack_from_config(
                          f"is not encrypted: set it with `pulumi config set --secret --path '{NS}:{short}{path}' <value>` "
                          "(and rotate the value: it has been in plain text)")
     for short in REQUIRED_KEYS:
-        if short not in config and short not in mistyped and short in project.declarations:
+        if short not in config and short not in mistyped:
             problems.add(file, f"config.{NS}:{short}", "is required")
     region = values.get("aws:region", project.provider_values.get("aws:region"))
     if not isinstance(region, str) or not names.AWS_REGION.fullmatch(region):
@@ -274,11 +281,13 @@ class _StackReader:
     def read(self, stack: str, region: "str | None", services: tuple[str, ...]) -> "Stack | None":
         env = self._env(self.node)
         profile = self._profile(self.node)
-        account = self.node.raw("awsAccountId")
+        account = self.node.raw(AWS_ACCOUNT_ID.key)
         if isinstance(account, int):
             account = f"{account:012d}"
-        if account is not None and (not isinstance(account, str) or not names.AWS_ACCOUNT.fullmatch(account)):
-            self.problems.add(self.file, f"config.{NS}:awsAccountId", f"expected a 12-digit AWS account id in quotes, got {account!r}")
+        if account is not None and (not isinstance(account, str) or AWS_ACCOUNT_ID.pattern is None
+                                    or not AWS_ACCOUNT_ID.pattern.fullmatch(account)):
+            self.problems.add(self.file, f"config.{NS}:{AWS_ACCOUNT_ID.key}",
+                              f"expected {AWS_ACCOUNT_ID.describe}, got {account!r}")
             account = None
         cluster = self._cluster(self.sub("cluster"), account)
         registry = self._registry(self.sub("registry"), account, region)
@@ -306,28 +315,29 @@ class _StackReader:
         )
 
     def _env(self, top: Node) -> "str | None":
-        value = top.raw("environment")
+        value = top.raw(ENVIRONMENT.key)
         if value is None:
             return None  # reported as required
+        key = f"config.{NS}:{ENVIRONMENT.key}"
         if not isinstance(value, str):
-            self.problems.add(self.file, f"config.{NS}:environment", f"expected a string, got {type_name(value)}")
+            self.problems.add(self.file, key, f"expected a string, got {type_name(value)}")
             return None
-        problem = names.label_problem(value, names.ENVIRONMENT_MAX)
+        problem = ENVIRONMENT.check(value) if ENVIRONMENT.check is not None else None
         if problem:
-            self.problems.add(self.file, f"config.{NS}:environment", problem)
+            self.problems.add(self.file, key, problem)
             return None
         return value
 
     def _profile(self, top: Node) -> "str | None":
         """"" when absent (the environment is its own profile); None when invalid (reported)."""
-        value = top.raw("profile")
-        if value is None or value == "":   # "" is the project default: the environment is its own profile
+        value = top.raw(PROFILE.key)
+        if value is None or value == PROFILE.default:   # "": the environment is its own profile
             return ""
-        key = f"config.{NS}:profile"
+        key = f"config.{NS}:{PROFILE.key}"
         if not isinstance(value, str):
             self.problems.add(self.file, key, f"expected a string, got {type_name(value)}")
             return None
-        problem = names.label_problem(value, names.ENVIRONMENT_MAX)
+        problem = PROFILE.check(value) if PROFILE.check is not None else None
         if problem:
             self.problems.add(self.file, key, f"{problem}; a profile is a DNS label such as 'prod'")
             return None
@@ -336,31 +346,25 @@ class _StackReader:
     def _cluster(self, node: "Node | None", account: "str | None") -> "ClusterConfig | None":
         if node is None or not self._is_map(node):
             return None
-        name = checked(node.str("name", required=True), lambda v: names.label_problem(v, names.CLUSTER_MAX), node, "name")
-        version = node.str("kubernetesVersion", "1.33", pattern=names.K8S_VERSION, describe="a minor version like '1.33'")
-        if version is not None and int(version.split(".")[1]) < MIN_KUBERNETES_MINOR:
-            node.error("kubernetesVersion", f"{version!r} is too old: pods with a Service drain with the preStop "
-                       f"sleep action, on by default from Kubernetes 1.{MIN_KUBERNETES_MINOR}; use 1.{MIN_KUBERNETES_MINOR} "
-                       "or later")
-            version = None
-        cidr = checked(node.str("vpcCidr", "10.0.0.0/16"), names.cidr_problem, node, "vpcCidr")
-        azs = node.int("availabilityZones", 3, minimum=2, maximum=6)
-        subnets = self._strings(node, "subnetIds", r"subnet-[0-9a-f]{8,17}", "subnet ids like 'subnet-0abc1234'")
+        name = read_str(node, CLUSTER["name"])
+        version = read_str(node, CLUSTER["kubernetesVersion"])
+        cidr = read_str(node, CLUSTER["vpcCidr"])
+        azs = read_int(node, CLUSTER["availabilityZones"])
+        subnets = read_strings(node, CLUSTER["subnetIds"])
         if subnets and len(subnets) < 2:
             node.error("subnetIds", "EKS needs subnets in at least two availability zones")
-        ng = node.node("nodeGroup")
-        node_group = self._node_group(ng) if ng is not None else NodeGroup(("m6i.large",), 2, 4, 2, 50)
-        public = node.bool("endpointPublicAccess", True)
-        private = node.bool("endpointPrivateAccess", True)
+        node_group = self._node_group(section_node(node, CLUSTER["nodeGroup"]))
+        public = read_bool(node, CLUSTER["endpointPublicAccess"])
+        private = read_bool(node, CLUSTER["endpointPrivateAccess"])
         if not public and not private:
             node.error("endpointPublicAccess", "at least one of endpointPublicAccess and endpointPrivateAccess must be true")
-        cidrs = self._strings(node, "publicAccessCidrs", None, "CIDR blocks")
+        cidrs = read_strings(node, CLUSTER["publicAccessCidrs"])
         for i, c in enumerate(cidrs):
             try:
                 ipaddress.ip_network(c, strict=True)
             except ValueError:
                 node.error(f"publicAccessCidrs[{i}]", f"{c!r} is not a CIDR block such as '203.0.113.0/24'")
-        admins = self._strings(node, "adminRoleArns", names.IAM_ROLE_ARN.pattern, "IAM role ARNs")
+        admins = read_strings(node, CLUSTER["adminRoleArns"])
         deploy = self._role_arn(node, "deployRoleArn", account, required=True,
                                 role="the role `pulumi up` runs as (CI's deploy role); it gets cluster admin")
         preview = self._role_arn(node, "previewRoleArn", account, required=False,
@@ -370,13 +374,14 @@ class _StackReader:
                        "role, which is cluster admin; previewRoleArn is for a separate read-only role (leave it out "
                        "when previews run as an admin role)")
             preview = None
-        node.done()
+        node.done(CLUSTER.field_keys)
         if None in (name, version, cidr, azs, node_group, deploy):
             return None
         return ClusterConfig(
             name=name, kubernetes_version=version, vpc_cidr=cidr, availability_zones=azs,  # type: ignore[arg-type]
             subnet_ids=subnets, node_group=node_group, endpoint_public_access=public,  # type: ignore[arg-type]
-            endpoint_private_access=private, public_access_cidrs=cidrs or ("0.0.0.0/0",), admin_role_arns=admins,
+            endpoint_private_access=private, admin_role_arns=admins,
+            public_access_cidrs=cidrs or tuple(CLUSTER["publicAccessCidrs"].default),  # an empty list: the default too
             deploy_role_arn=deploy, preview_role_arn=preview,  # type: ignore[arg-type]
         )
 
@@ -413,12 +418,13 @@ class _StackReader:
         return value
 
     def _node_group(self, ng: Node) -> "NodeGroup | None":
-        types = self._strings(ng, "instanceTypes", r"[a-z][a-z0-9-]*\.[a-z0-9]+", "EC2 instance types like 'm6i.large'") or ("m6i.large",)
-        low = ng.int("minSize", 2, minimum=1, maximum=450)
-        high = ng.int("maxSize", 4, minimum=1, maximum=450)
-        desired = ng.int("desiredSize", low, minimum=1, maximum=450)
-        disk = ng.int("diskSizeGiB", 50, minimum=20, maximum=16384)
-        ng.done()
+        spec = CLUSTER["nodeGroup"]
+        types = read_strings(ng, spec["instanceTypes"]) or tuple(spec["instanceTypes"].default)
+        low = read_int(ng, spec["minSize"])
+        high = read_int(ng, spec["maxSize"])
+        desired = read_int(ng, spec["desiredSize"], low)
+        disk = read_int(ng, spec["diskSizeGiB"])
+        ng.done(spec.field_keys)
         if None in (low, high, desired, disk):
             return None
         if not (low <= desired <= high):  # type: ignore[operator]
@@ -429,31 +435,37 @@ class _StackReader:
     def _registry(self, node: "Node | None", account: "str | None", region: "str | None") -> "RegistryConfig | None":
         if node is not None and not self._is_map(node):
             return None
-        node = node or Node({}, self.file, f"config.{NS}:registry", self.problems)
-        acct = node.str("accountId", account, pattern=names.AWS_ACCOUNT, describe="a 12-digit AWS account id in quotes")
-        reg = node.str("region", region, pattern=names.AWS_REGION, describe="an AWS region such as 'eu-west-1'")
-        prefix = node.str("prefix", "", describe="ECR repository prefix like 'shop'")
-        if prefix and not names.ECR_REPOSITORY.fullmatch(prefix):
-            node.error("prefix", f"{prefix!r} is not a valid ECR repository prefix (lowercase, digits, '._-', '/')")
-        owner = node.bool("owner", False)
-        keep = node.int("keepReleaseImages", 30, minimum=1, maximum=1000)
-        immutable = node.bool("immutableTags", False)
-        kms = node.str("kmsKeyArn", None, pattern=KMS_KEY_ARN,
-                       describe="a KMS key ARN like 'arn:aws:kms:eu-west-1:111111111111:key/<id>'")
+        node = node or Node({}, self.file, f"config.{NS}:{REGISTRY.key}", self.problems)
+        acct = read_str(node, REGISTRY["accountId"], account)
+        reg = read_str(node, REGISTRY["region"], region)
+        prefix = read_str(node, REGISTRY["prefix"])
+        owner = read_bool(node, REGISTRY["owner"])
+        keep = read_int(node, REGISTRY["keepReleaseImages"])
+        immutable = read_bool(node, REGISTRY["immutableTags"])
+        kms = read_str(node, REGISTRY["kmsKeyArn"])
         role = self._registry_role(node, acct, account, owner)
-        force_delete = node.bool("forceDelete", False)
-        expire = self._strings(node, "expireTagPatterns", None, "ECR tag patterns")
-        for i, pattern in enumerate(expire):
-            problem = expire_pattern_problem(pattern)
-            if problem is None and pattern in expire[:i]:
-                problem = f"{pattern!r} is listed twice"
-            if problem:
-                node.error(f"expireTagPatterns[{i}]", problem)
-        node.done()
+        force_delete = read_bool(node, REGISTRY["forceDelete"])
+        expire = self._expire_tag_patterns(node)
+        node.done(REGISTRY.field_keys)
         if acct is None or reg is None or keep is None or prefix is None:
             return None
         return RegistryConfig(acct, reg, prefix, owner, keep, immutable, kms,
                               role_arn=role, force_delete=force_delete, expire_tag_patterns=expire)
+
+    @staticmethod
+    def _expire_tag_patterns(node: Node) -> tuple[str, ...]:
+        """``registry.expireTagPatterns`` as declared, and each pattern once."""
+        spec = REGISTRY["expireTagPatterns"]
+        expire = read_strings(node, spec)
+        items = node.raw(spec.key)
+        seen: set[str] = set()
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            if not isinstance(item, str) or item not in expire:
+                continue   # reported by read_strings
+            if item in seen:
+                node.error(f"{spec.key}[{i}]", f"{item!r} is listed twice")
+            seen.add(item)
+        return expire
 
     def _registry_role(self, node: Node, registry_account: "str | None", stack_account: "str | None",
                        owner: bool) -> "str | None":
@@ -465,7 +477,7 @@ class _StackReader:
         not discovered at ``pulumi up`` as an access error halfway through.
         """
         describe = f"an IAM role ARN in the registry's account like 'arn:aws:iam::{registry_account or '<account>'}:role/<name>'"
-        role = node.str("roleArn", None, pattern=names.IAM_ROLE_ARN, describe=describe)
+        role = node.as_str("roleArn", None, pattern=REGISTRY["roleArn"].pattern, describe=describe)
         if role is not None and registry_account is not None:
             role_account = role.split(":")[4]
             if role_account != registry_account:
@@ -485,24 +497,20 @@ class _StackReader:
         if node is None or not self._is_map(node):
             return None
         # All three are written into every ApplicationSet's generator and Application template.
-        url = (node.str("repoURL", required=True, pattern=names.REPO_URL, describe="an https:// or ssh Git URL")
-               if self._template_safe(node, "repoURL") else None)
-        rev = (node.str("revision", "main", pattern=names.GIT_REVISION, describe="a branch, tag or commit")
-               if self._template_safe(node, "revision") else None)
-        path = (node.str("path", ".", describe="the directory of the rendered tree inside the repository")
-                if self._template_safe(node, "path") else None)
+        url = read_str(node, GITOPS["repoURL"]) if self._template_safe(node, "repoURL") else None
+        rev = read_str(node, GITOPS["revision"]) if self._template_safe(node, "revision") else None
+        path = read_str(node, GITOPS["path"]) if self._template_safe(node, "path") else None
         if path is not None and (path.startswith("/") or ".." in path.split("/")):
             node.error("path", f"{path!r} must be relative to the repository root and stay inside it")
             path = None
         if path is not None and (path_problem := self._repo_path_problem(path)):
             node.error("path", path_problem)
             path = None
-        checkout = node.str("checkout", "gitops-repo",
-                            describe="the local clone `pulumi up` writes into, relative to the project directory")
+        checkout = read_str(node, GITOPS["checkout"])
         if checkout is not None and (not checkout.strip() or "\0" in checkout):
             node.error("checkout", "must be a directory path such as '../gitops' or 'gitops-repo'")
             checkout = None
-        node.done()
+        node.done(GITOPS.field_keys)
         if url is None or rev is None or path is None or checkout is None:
             return None
         return GitOpsConfig(url, rev, path.strip("/") or ".", checkout)
@@ -540,13 +548,12 @@ class _StackReader:
     def _workloads(self, node: "Node | None") -> "WorkloadDefaults | None":
         if node is not None and not self._is_map(node):
             return None
-        node = node or Node({}, self.file, f"config.{NS}:workloads", self.problems)
-        replicas = node.int("replicas", 1, minimum=1, maximum=1000)
-        pdb = node.int("pdbMaxUnavailable", 1, minimum=1, maximum=1000)
+        node = node or Node({}, self.file, f"config.{NS}:{WORKLOADS.key}", self.problems)
+        replicas = read_int(node, WORKLOADS["replicas"])
+        pdb = read_int(node, WORKLOADS["pdbMaxUnavailable"])
         quotas = self._quotas(node)
-        monitoring = checked(node.str("monitoringNamespace", None), lambda v: names.label_problem(v, 63), node,
-                             "monitoringNamespace")
-        node.done()
+        monitoring = read_str(node, WORKLOADS["monitoringNamespace"])
+        node.done(WORKLOADS.field_keys)
         if replicas is None or pdb is None or quotas is None:
             return None
         return WorkloadDefaults(replicas, pdb, quotas=quotas, monitoring_namespace=monitoring)
@@ -557,6 +564,8 @@ class _StackReader:
         Whether the namespace is one a service deploys into is checked with the
         catalog (``render.quotas.quota_problems``); here only the form.
         """
+        spec = WORKLOADS["quotas"].items
+        assert spec is not None
         out = []
         before = len(self.problems.items)
         for namespace, value in node.entries("quotas"):
@@ -570,17 +579,21 @@ class _StackReader:
                 continue
             entry = Node(value, self.file, where, self.problems)
             totals: dict[str, "str | None"] = {}
-            for section in ("requests", "limits"):
-                part = entry.node(section)
+            for section in (spec["requests"], spec["limits"]):
+                part = entry.node(section.key)
                 if part is None:
                     continue
-                for kind, problem_of in (("cpu", names.cpu_problem), ("memory", names.memory_problem)):
-                    raw = part.raw(kind)
-                    text = str(raw) if isinstance(raw, (int, float)) and not isinstance(raw, bool) else part.str(kind)
-                    totals[f"{kind}_{section[:-1]}"] = checked(text, problem_of, part, kind)
-                part.done()
-            pods = entry.int("pods", None, minimum=1, maximum=100000)
-            entry.done()
+                for quantity in section.fields:
+                    # A quantity may be written as a YAML number (cpu: 4); it is the same quantity as text.
+                    raw = part.raw(quantity.key)
+                    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+                        text = checked(str(raw), quantity.check, part, quantity.key) if quantity.check else str(raw)
+                    else:
+                        text = read_str(part, quantity)
+                    totals[f"{quantity.key}_{section.key[:-1]}"] = text
+                part.done(section.field_keys)
+            pods = read_int(entry, spec["pods"])
+            entry.done(spec.field_keys)
             out.append((namespace, NamespaceQuota(Resources(**totals), pods)))
         if len(self.problems.items) > before:
             return None
@@ -589,11 +602,10 @@ class _StackReader:
     def _ingress(self, node: "Node | None") -> "IngressConfig | None":
         if node is not None and not self._is_map(node):
             return None
-        node = node or Node({}, self.file, f"config.{NS}:ingress", self.problems)
-        domain = node.str("domain", None, pattern=names.DNS1123_SUBDOMAIN, max_len=190,
-                          describe="a DNS domain like 'dev.shop.example.com'")
-        class_name = checked(node.str("className", None), lambda v: names.label_problem(v, 63), node, "className")
-        tls = node.bool("tls", False)
+        node = node or Node({}, self.file, f"config.{NS}:{INGRESS.key}", self.problems)
+        domain = read_str(node, INGRESS["domain"])
+        class_name = read_str(node, INGRESS["className"])
+        tls = read_bool(node, INGRESS["tls"])
         alb = class_name == ALB_INGRESS_CLASS
         annotations = []
         for key, value in node.entries("annotations"):
@@ -612,8 +624,7 @@ class _StackReader:
         size_problem = names.annotations_size_problem(dict(annotations))
         if size_problem:
             node.error("annotations", size_problem)
-        certificate = node.str("certificateArn", None, pattern=ACM_CERTIFICATE_ARN,
-                               describe="an ACM certificate ARN like 'arn:aws:acm:eu-west-1:111111111111:certificate/<id>'")
+        certificate = read_str(node, INGRESS["certificateArn"])
         if certificate is not None and not tls:
             node.error("certificateArn", "applies only with tls: true (it is the certificate of the HTTPS listener); "
                        "set tls: true or remove certificateArn")
@@ -625,7 +636,7 @@ class _StackReader:
             certificate = None
         group = self._ingress_group(node, alb)
         secret = self._tls_secret(node, alb, tls, dict(annotations))
-        cidrs = self._strings(node, "loadBalancerCidrs", None, "CIDR blocks")
+        cidrs = read_strings(node, INGRESS["loadBalancerCidrs"])
         for i, cidr in enumerate(cidrs):
             try:
                 ipaddress.ip_network(cidr, strict=True)
@@ -634,19 +645,18 @@ class _StackReader:
         if cidrs and not alb:
             node.error("loadBalancerCidrs", f"applies to className {ALB_INGRESS_CLASS} only (the subnets its load "
                        "balancer sends from); other controllers run in the cluster: set controllerNamespace")
-        controller = checked(node.str("controllerNamespace", None), lambda v: names.label_problem(v, 63), node,
-                             "controllerNamespace")
+        controller = read_str(node, INGRESS["controllerNamespace"])
         if controller is not None and alb:
             node.error("controllerNamespace", f"applies to classes other than {ALB_INGRESS_CLASS}, whose controller "
                        "runs in the cluster; the load balancer's traffic comes from loadBalancerCidrs")
-        node.done()
+        node.done(INGRESS.field_keys)
         return IngressConfig(domain, class_name, tls, tuple(sorted(annotations)), certificate,
                              group=group, tls_secret_name=secret, load_balancer_cidrs=tuple(cidrs),
                              controller_namespace=controller)
 
     def _ingress_group(self, node: Node, alb: bool) -> "str | None":
         """The IngressGroup of an ``alb`` stack: ``group`` (default: the environment), None for ``none``."""
-        value = checked(node.str("group", None), ingress_rules.group_problem, node, "group")
+        value = read_str(node, INGRESS["group"])
         if value is not None and not alb:
             node.error("group", f"applies to className {ALB_INGRESS_CLASS} only (its IngressGroups share a load "
                        "balancer); remove it")
@@ -662,8 +672,7 @@ class _StackReader:
         Without either, ``spec.tls`` would name a Secret nothing creates and
         the controller would serve its own default certificate.
         """
-        secret = checked(node.str("tlsSecretName", None), lambda v: names.label_problem(v, 253, names.DNS1123_SUBDOMAIN),
-                         node, "tlsSecretName")
+        secret = read_str(node, INGRESS["tlsSecretName"])
         if secret is not None and alb:
             node.error("tlsSecretName", f"does not apply to className {ALB_INGRESS_CLASS}: its load balancer takes the "
                        "certificate from ACM (certificateArn, or discovered by host); remove it")
@@ -682,16 +691,16 @@ class _StackReader:
     def _delivery(self, node: "Node | None") -> "DeliveryPolicy | None":
         if node is not None and not self._is_map(node):
             return None
-        node = node or Node({}, self.file, f"config.{NS}:delivery", self.problems)
-        sync = node.str("sync", "manual", choices=tuple(m.value for m in SyncMode))
-        prune = node.bool("prune", False)
-        heal = node.bool("selfHeal", False)
-        retry = node.int("retryLimit", 5, minimum=0, maximum=100)
-        preserve = node.bool("preserveResourcesOnDeletion", False)
+        node = node or Node({}, self.file, f"config.{NS}:{DELIVERY.key}", self.problems)
+        sync = read_str(node, DELIVERY["sync"])
+        prune = read_bool(node, DELIVERY["prune"])
+        heal = read_bool(node, DELIVERY["selfHeal"])
+        retry = read_int(node, DELIVERY["retryLimit"])
+        preserve = read_bool(node, DELIVERY["preserveResourcesOnDeletion"])
         if sync == SyncMode.MANUAL.value and (prune or heal):
             node.error("prune" if prune else "selfHeal", "applies only to automated sync; set sync: automated or remove it")
         windows = self._sync_windows(node, sync)
-        node.done()
+        node.done(DELIVERY.field_keys)
         if sync is None or retry is None or windows is None:
             return None
         return DeliveryPolicy(SyncMode(sync), prune, heal, retry, preserve, windows)
@@ -704,7 +713,9 @@ class _StackReader:
         exemption covers every sync, so it is refused there rather than shipped
         as a window that does nothing.
         """
-        items = node.list("syncWindows")
+        spec = DELIVERY["syncWindows"].items
+        assert spec is not None
+        items = node.as_list("syncWindows")
         if items is None:
             return ()
         out, ok = [], True
@@ -715,19 +726,18 @@ class _StackReader:
                 ok = False
                 continue
             window = Node(item, self.file, f"{node.path}.{key}", self.problems)
-            kind = window.str("kind", required=True, choices=("allow", "deny"))
-            schedule = window.str("schedule", required=True, pattern=CRON,
-                                  describe="a five-field cron schedule such as '0 22 * * *'")
-            duration = window.str("duration", required=True, pattern=DURATION, describe="a duration such as '8h' or '30m'")
+            kind = read_str(window, spec["kind"])
+            schedule = read_str(window, spec["schedule"])
+            duration = read_str(window, spec["duration"])
             # With sync: manual every sync is a person's, so a window that lets people sync blocks nothing.
-            manual = window.bool("manualSync", sync != SyncMode.MANUAL.value)
+            manual = read_bool(window, spec["manualSync"], sync != SyncMode.MANUAL.value)
             if manual and sync == SyncMode.MANUAL.value and window.has("manualSync"):
                 window.error("manualSync", f"true lets a person sync {'inside' if kind == 'deny' else 'outside'} "
                              f"this {kind or ''} window, and with {NS}:delivery.sync manual every sync is a person's: "
                              "the window would block nothing. Set manualSync: false (no sync at all "
                              f"{'inside' if kind == 'deny' else 'outside'} it), or sync: automated")
-            zone = window.str("timeZone", "UTC", pattern=TIME_ZONE, describe="an IANA time zone such as 'Europe/Berlin'")
-            window.done()
+            zone = read_str(window, spec["timeZone"])
+            window.done(spec.field_keys)
             if None in (kind, schedule, duration, zone):
                 ok = False
                 continue
@@ -737,21 +747,19 @@ class _StackReader:
     def _argocd(self, node: "Node | None") -> "ArgoCDConfig | None":
         if node is not None and not self._is_map(node):
             return None
-        node = node or Node({}, self.file, f"config.{NS}:argocd", self.problems)
-        ns = checked(node.str("namespace", "argocd"), lambda v: names.label_problem(v, 63), node, "namespace")
-        topology = node.str("topology", "standalone", choices=tuple(t.value for t in Topology))
-        ha = node.bool("ha", False)
-        hostname = node.str("hostname", None, pattern=names.DNS1123_SUBDOMAIN, max_len=253,
-                            describe="a DNS name like 'argocd.shop.example.com'")
-        hub = node.str("hub", None, pattern=STACK_REFERENCE,
-                       describe="the hub's stack as <org>/<project>/<stack> (or <stack> in the same project)")
+        node = node or Node({}, self.file, f"config.{NS}:{ARGOCD.key}", self.problems)
+        ns = read_str(node, ARGOCD["namespace"])
+        topology = read_str(node, ARGOCD["topology"])
+        ha = read_bool(node, ARGOCD["ha"])
+        hostname = read_str(node, ARGOCD["hostname"])
+        hub = read_str(node, ARGOCD["hub"])
         if topology == Topology.SPOKE.value and hub is None and not node.has("hub"):
             node.error("hub", "is required for topology 'spoke': the hub stack this cluster registers into")
         if topology != Topology.SPOKE.value and hub is not None:
             node.error("hub", f"applies to topology 'spoke' only (this stack is {topology!r})")
-        addons = self._strings(node, "addons", names.DNS1123_LABEL.pattern, "add-on names like 'metrics-server'")
+        addons = read_strings(node, ARGOCD["addons"])
         fleet = self._fleet_addons(node, topology)
-        node.done()
+        node.done(ARGOCD.field_keys)
         if ns is None or topology is None or fleet is None:
             return None
         return ArgoCDConfig(ns, Topology(topology), ha, hostname, hub, tuple(sorted(set(addons))), fleet)
@@ -763,6 +771,8 @@ class _StackReader:
         if topology != Topology.HUB.value:
             node.error("fleetAddons", "only a hub deploys fleet add-ons; set topology: hub or move this to the hub's stack")
             return None
+        spec = ARGOCD["fleetAddons"].items
+        assert spec is not None
         out = []
         for name in sorted(section.data):
             item = section.node(str(name))
@@ -770,11 +780,11 @@ class _StackReader:
                 continue
             if not names.DNS1123_LABEL.fullmatch(str(name)):
                 section.error(str(name), "an add-on name is a DNS label like 'metrics-server'")
-            repo = item.str("repoURL", required=True, pattern=names.REPO_URL, describe="a Helm repository URL")
-            chart = item.str("chart", required=True, pattern=names.DNS1123_SUBDOMAIN, describe="a chart name")
-            version = item.str("version", required=True, pattern=EXACT_VERSION, describe="an exact chart version like '3.12.2'")
-            namespace = checked(item.str("namespace", required=True), lambda v: names.label_problem(v, 63), item, "namespace")
-            item.done()
+            repo = read_str(item, spec["repoURL"])
+            chart = read_str(item, spec["chart"])
+            version = read_str(item, spec["version"])
+            namespace = read_str(item, spec["namespace"])
+            item.done(spec.field_keys)
             if None not in (repo, chart, version, namespace):
                 out.append(AddOn(str(name), repo, chart, version, namespace))  # type: ignore[arg-type]
         return tuple(out)
@@ -782,19 +792,17 @@ class _StackReader:
     def _sealing(self, node: "Node | None") -> "SealingConfig | None":
         if node is not None and not self._is_map(node):
             return None
-        node = node or Node({}, self.file, f"config.{NS}:sealing", self.problems)
-        generation = node.int("generation", 1, minimum=1, maximum=1000)
-        oldest = node.int("oldestGeneration", 1, minimum=1, maximum=1000)
+        node = node or Node({}, self.file, f"config.{NS}:{SEALING.key}", self.problems)
+        generation = read_int(node, SEALING["generation"])
+        oldest = read_int(node, SEALING["oldestGeneration"])
         if generation is not None and oldest is not None and oldest > generation:
             node.error("oldestGeneration", f"is {oldest}, above generation {generation}; the newest key must stay installed")
             oldest = None
-        ns = checked(node.str("namespace", "kube-system"), lambda v: names.label_problem(v, 63), node, "namespace")
-        backup = node.bool("backup", False)
-        kms = node.str("backupKmsKeyId", None, pattern=KMS_KEY_REF,
-                       describe="a KMS key id, ARN or alias like 'alias/sealed-secrets-backup'")
-        restore = node.str("restoreFrom", None, pattern=SECRETS_MANAGER_REF,
-                           describe="a Secrets Manager secret name or ARN (the backup of a previous cluster)")
-        node.done()
+        ns = read_str(node, SEALING["namespace"])
+        backup = read_bool(node, SEALING["backup"])
+        kms = read_str(node, SEALING["backupKmsKeyId"])
+        restore = read_str(node, SEALING["restoreFrom"])
+        node.done(SEALING.field_keys)
         if generation is None or oldest is None or ns is None:
             return None
         return SealingConfig(generation, oldest, ns, backup, kms, restore)
@@ -809,24 +817,22 @@ class _StackReader:
         """
         if node is not None and not self._is_map(node):
             return None
-        node = node or Node({}, self.file, f"config.{NS}:imageUpdates", self.problems)
+        node = node or Node({}, self.file, f"config.{NS}:{IMAGE_UPDATES.key}", self.problems)
         default_mode = UpdateMode.OFF if promote_from else UpdateMode.GIT
-        mode = node.str("mode", default_mode.value, choices=tuple(m.value for m in UpdateMode))
+        mode = read_str(node, IMAGE_UPDATES["mode"], default_mode.value)
         if promote_from and mode is not None and mode != UpdateMode.OFF.value:
             node.error("mode", f"is {mode!r}, but this environment is promoted from {promote_from} "
                        f"(config.{NS}:promotion.from): its tags come only from `python -m gitops promote`, so it runs "
                        f"only what ran in {promote_from}; an Image Updater here would deploy the newest matching tag "
                        "whether or not it ran there. Set mode: off (or remove imageUpdates.mode)")
             mode = None
-        provider = node.str("pullRequestProvider", "github", choices=("github", "gitlab"))
+        provider = read_str(node, IMAGE_UPDATES["pullRequestProvider"])
         if mode == UpdateMode.PULL_REQUEST.value:
             problem = self._pull_request_credentials_problem(node, gitops)
             if problem:
                 node.error("mode", problem)
                 mode = None
-        write_branch = node.str("writeBranch", None, pattern=WRITE_BRANCH,
-                                describe="a fixed branch name such as 'image-updater-dev' (letters, digits, '.', '_', "
-                                         "'-', '/'; no ':' and no template: one branch takes every update)")
+        write_branch = read_str(node, IMAGE_UPDATES["writeBranch"])
         if write_branch is not None and mode is not None and mode != UpdateMode.GIT.value:
             node.error("writeBranch", f"applies to mode git only (this stack's mode is {mode!r}): in pull-request mode "
                        "the Image Updater names each pull request's branch itself; remove writeBranch or set mode: git")
@@ -835,8 +841,7 @@ class _StackReader:
             node.error("writeBranch", f"is the tracked branch ({NS}:gitops.revision {gitops.revision}); "
                        "name another branch, or remove writeBranch to commit to the tracked branch")
             write_branch = None
-        allow = node.str("allowTags", DEFAULT_ALLOW_TAGS,
-                         describe="'regexp:<pattern>' or 'any'")
+        allow = read_str(node, IMAGE_UPDATES["allowTags"])
         if allow is not None and not (allow == "any" or allow.startswith("regexp:")):
             node.error("allowTags", f"{allow!r} must be 'any' or 'regexp:<pattern>'")
             allow = None
@@ -846,18 +851,19 @@ class _StackReader:
             except re.error as exc:
                 node.error("allowTags", f"is not a valid regular expression ({exc})")
                 allow = None
-        secret = checked(node.str("credentialsSecret", None), lambda v: names.label_problem(v, 253), node,
-                         "credentialsSecret")
+        secret = read_str(node, IMAGE_UPDATES["credentialsSecret"])
+        constraint = IMAGE_UPDATES["constraints"].items
+        assert constraint is not None and constraint.pattern is not None
         constraints = []
         for key, value in node.entries("constraints"):
             where = node.child_key("constraints", key)
             if key not in services:
                 self.problems.add(self.file, where, f"no such service in the catalog{did_you_mean(str(key), list(services))}")
-            elif not isinstance(value, str) or not SEMVER_CONSTRAINT.fullmatch(value):
-                self.problems.add(self.file, where, f"expected a semver constraint such as '~1.4' or '^2.0.0', got {value!r}")
+            elif not isinstance(value, str) or not constraint.pattern.fullmatch(value):
+                self.problems.add(self.file, where, f"expected {constraint.describe}, got {value!r}")
             else:
                 constraints.append((key, value))
-        node.done()
+        node.done(IMAGE_UPDATES.field_keys)
         if mode is None or provider is None or allow is None:
             return None
         return ImageUpdatePolicy(UpdateMode(mode), provider, allow, tuple(sorted(constraints)), secret, write_branch)
@@ -874,22 +880,21 @@ class _StackReader:
             return ""
         if not self._is_map(node):
             return None
-        source = node.str("from", "", describe="the environment whose tags are promoted into this one")
-        node.done()
+        source = read_str(node, PROMOTION["from"])
+        node.done(PROMOTION.field_keys)
         return source
 
     def _addons(self, node: "Node | None") -> "AddonsConfig | None":
         """The cluster controllers; each stays on unless the stack sets it off (``false`` / ``none``) explicitly."""
         if node is not None and not self._is_map(node):
             return None
-        node = node or Node({}, self.file, f"config.{NS}:addons", self.problems)
-        defaults = AddonsConfig()
-        load_balancer = node.bool("loadBalancerController", defaults.load_balancer_controller)
-        metrics = node.bool("metricsServer", defaults.metrics_server)
-        autoscaler = node.str("autoscaler", defaults.autoscaler.value, choices=tuple(a.value for a in Autoscaler))
+        node = node or Node({}, self.file, f"config.{NS}:{ADDONS.key}", self.problems)
+        load_balancer = read_bool(node, ADDONS["loadBalancerController"])
+        metrics = read_bool(node, ADDONS["metricsServer"])
+        autoscaler = read_str(node, ADDONS["autoscaler"])
         # Unset: installed exactly when a service uses a canary (project.py refuses false in that case).
-        rollouts = node.bool("argoRollouts", False) if node.has("argoRollouts") else None
-        node.done()
+        rollouts = read_bool(node, ADDONS["argoRollouts"], False) if node.has("argoRollouts") else None
+        node.done(ADDONS.field_keys)
         if autoscaler is None:
             return None
         return AddonsConfig(load_balancer, metrics, Autoscaler(autoscaler), rollouts)
@@ -908,21 +913,12 @@ class _StackReader:
             if not isinstance(value, str):
                 self.problems.add(self.file, where, f"expected a tag string in quotes, got {type_name(value)}")
                 continue
-            problem = tag_problem(value)
+            problem = IMAGE_TAGS.items.check(value) if IMAGE_TAGS.items and IMAGE_TAGS.items.check else None
             if problem:
                 self.problems.add(self.file, where, problem)
                 continue
             out.append((key, value))
         return tuple(sorted(out))
-
-    def _strings(self, node: Node, name: str, pattern: "str | None", describe: str) -> tuple[str, ...]:
-        out = []
-        for i, item in enumerate(node.list(name) or []):
-            if not isinstance(item, str) or (pattern and not re.fullmatch(pattern, item)):
-                node.error(f"{name}[{i}]", f"expected {describe}, got {item!r}")
-            else:
-                out.append(item)
-        return tuple(out)
 
     def _is_map(self, node: Node) -> bool:
         if not isinstance(node.data, dict):
@@ -932,7 +928,7 @@ class _StackReader:
 
 
 def _is_type(value: Any, declared: str) -> bool:
-    expected = _TYPES[declared]
+    expected = _PYTHON_TYPES[declared]
     if expected is int and isinstance(value, bool):
         return False
     return isinstance(value, expected)

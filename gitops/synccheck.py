@@ -28,7 +28,8 @@ compared: what a build does not contain is someone else's to order.
 from __future__ import annotations
 
 import fnmatch
-from typing import Any, Callable, Iterable, Iterator, Mapping, Optional
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 from . import layout
 
@@ -81,7 +82,7 @@ def admits(project: Mapping[str, Any], group: str, kind: str, name: str, namespa
     return listed and not _listed(spec.get("clusterResourceBlacklist") or [], group, kind, name)
 
 
-def _listed(entries: Iterable[Any], group: str, kind: str, name: Optional[str] = None) -> bool:
+def _listed(entries: Iterable[Any], group: str, kind: str, name: str | None = None) -> bool:
     for entry in entries:
         if not isinstance(entry, dict):
             continue
@@ -117,7 +118,7 @@ def admission_findings(application: str, project_name: str, project: Mapping[str
 
 # --- order ----------------------------------------------------------------------------------------
 
-def sync_position(obj: Mapping[str, Any]) -> Optional[tuple[int, int]]:
+def sync_position(obj: Mapping[str, Any]) -> tuple[int, int] | None:
     """(phase, wave) in which Argo CD applies ``obj`` in a sync; None when it never does (Skip, SyncFail, ...).
 
     A hook of several phases counts at its earliest. A wave that is not an
@@ -139,7 +140,7 @@ def sync_position(obj: Mapping[str, Any]) -> Optional[tuple[int, int]]:
     return phase, wave
 
 
-def wave_problem(obj: Mapping[str, Any]) -> Optional[str]:
+def wave_problem(obj: Mapping[str, Any]) -> str | None:
     value = _annotations(obj).get(layout.SYNC_WAVE_ANNOTATION)
     if value is None:
         return None
@@ -156,7 +157,7 @@ def describe_position(position: tuple[int, int]) -> str:
     return f"wave {wave} of the {PHASES[phase]} phase"
 
 
-def pod_spec(obj: Mapping[str, Any]) -> Optional[Mapping[str, Any]]:
+def pod_spec(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The pod spec of a workload (Pod, anything with ``spec.template``, a CronJob's job template)."""
     spec = obj.get("spec")
     if not isinstance(spec, dict):

@@ -11,8 +11,8 @@ whole project is loaded, and each problem names both claimants.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 from . import layout
 from .errors import Problem
@@ -50,9 +50,10 @@ def reserved_namespaces(stack: Stack, stacks: Sequence[Stack]) -> list[tuple[str
          stack.file),
     ]
     hub = stack if stack.argocd.topology is Topology.HUB else hub_of(stack, stacks)
-    for addon in hub.argocd.fleet_addons if hub is not None else ():
-        out.append((addon.namespace, f"the namespace of fleet add-on {addon.name}",
-                    f"config.{NS}:argocd.fleetAddons.{addon.name}.namespace", hub.file))
+    if hub is not None:
+        for addon in hub.argocd.fleet_addons:
+            out.append((addon.namespace, f"the namespace of fleet add-on {addon.name}",
+                        f"config.{NS}:argocd.fleetAddons.{addon.name}.namespace", hub.file))
     return out
 
 
@@ -109,7 +110,7 @@ def _duplicate_names(catalog: Catalog, owner: str, group: list[Stack], problems:
     namespace = group[0].argocd.namespace
     apps: dict[str, list[_Claim]] = {}
     projects: dict[str, list[_Claim]] = {}
-    team_files = {}
+    team_files: dict[str, str] = {}
     for service in sorted(catalog.services, key=lambda s: s.file):
         team_files.setdefault(service.team, service.file)
     for stack in stacks:
@@ -129,14 +130,13 @@ def _duplicate_names(catalog: Catalog, owner: str, group: list[Stack], problems:
                 team_files[team], "team", f"of team {team} in environment {env} ({file})",
                 f"that of team {team} in environment {env} ({file})",
                 "rename the team or the environment", True, (team_files[team], env), appset))
-        hub = stack if stack.argocd.topology is Topology.HUB else None
-        for addon in hub.argocd.fleet_addons if hub is not None else ():
+        for addon in stack.argocd.fleet_addons if stack.argocd.topology is Topology.HUB else ():
             for cluster in (s for s in group if addon.name in s.argocd.addons):
                 where = f"config.{NS}:argocd.fleetAddons.{addon.name}"
                 apps.setdefault(f"{addon.name}-{cluster.cluster.name}", []).append(_Claim(
-                    hub.file, where, f"of fleet add-on {addon.name} on cluster {cluster.cluster.name} ({hub.file})",
-                    f"the Application of fleet add-on {addon.name} on cluster {cluster.cluster.name} ({hub.file})",
-                    "rename the add-on or the cluster", False, (hub.file, cluster.cluster.name)))
+                    file, where, f"of fleet add-on {addon.name} on cluster {cluster.cluster.name} ({file})",
+                    f"the Application of fleet add-on {addon.name} on cluster {cluster.cluster.name} ({file})",
+                    "rename the add-on or the cluster", False, (file, cluster.cluster.name)))
     platform = _Claim(owner, "", "", f"the project of the root Applications (created by the Pulumi program of {owner})",
                       "", False, (owner,))
     if layout.PLATFORM_PROJECT in projects:
@@ -157,7 +157,7 @@ def _duplicate_names(catalog: Catalog, owner: str, group: list[Stack], problems:
 
 # --- ingress -------------------------------------------------------------------------------------
 
-def argocd_hostname(stack: Stack) -> Optional[str]:
+def argocd_hostname(stack: Stack) -> str | None:
     """Argo CD's UI/API host on this stack's cluster, as the program configures its ingress (None: no ingress)."""
     if stack.argocd.topology is Topology.SPOKE:
         return None

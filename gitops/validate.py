@@ -23,11 +23,12 @@ from typing import Any, Iterable
 from . import layout, yamlio
 from .appset import ExpansionContext, RepoCheckout, check_applications, expand
 from .appset.tamper import tamper_findings
-from .errors import GitOpsError, InputError, OutputError
+from .errors import GitOpsError, InputError
 from .fleetcheck import check_metadata_contract, is_cluster_secret
 from .k8sschema import Schemas, describe
 from .kustomize import build_many, find_roots
 from .options import ValidateOptions
+from .record import load_records
 from .render.argocd import PLATFORM_KINDS
 from .synccheck import CLUSTER_SCOPED, admission_findings, ordering_findings
 
@@ -57,9 +58,19 @@ class AppInfo:
 
 @dataclass
 class ValidationReport:
+    """What ``validate`` found, and how much it checked.
+
+    ``contract_checked``: custom resources (distinct objects, generated
+    Applications included) checked against the project's own schemas;
+    ``crd_checked``: those also checked against a ``--schemas`` CRD. A report
+    says both so a pass is never mistaken for coverage it did not have.
+    """
+
     builds: int = 0
     objects: int = 0
     crd_schemas: int = 0
+    contract_checked: int = 0
+    crd_checked: int = 0
     applications: list[AppInfo] = field(default_factory=list)
     problems: list[Finding] = field(default_factory=list)
 
@@ -72,6 +83,8 @@ class ValidationReport:
             "ok": self.ok,
             "kustomizations": self.builds,
             "objects": self.objects,
+            "contractChecked": self.contract_checked,
+            "crdChecked": self.crd_checked,
             "applications": [a.as_json() for a in self.applications],
             "problems": [{"where": p.where, "message": p.message} for p in self.problems],
         }
@@ -118,13 +131,13 @@ def check_tree(tree: Path) -> None:
 
 
 def repo_path_of(tree: Path) -> str:
-    """Where the tree sits in its Git repository, from the render records ('.' if unknown)."""
-    paths = set()
-    for record in sorted((tree / layout.STATE_DIR).glob("*.json")):
-        try:
-            paths.add(json.loads(record.read_text(encoding="utf-8")).get("gitops", {}).get("path", "."))
-        except (OSError, ValueError, AttributeError):
-            raise OutputError(f"{record}: unreadable ownership record; restore it from Git") from None
+    """Where the tree sits in its Git repository, from the render records ('.' if unknown).
+
+    The records are read by ``gitops.record`` like everywhere else, so a record
+    the writer would refuse (unreadable, a path outside the tree) stops
+    ``validate`` with the same message instead of being half-trusted here.
+    """
+    paths = {record.repo_path for record in load_records(tree).values()}
     if len(paths) > 1:
         raise InputError(f"{tree}: stacks disagree on gitops.path ({', '.join(sorted(paths))}); pass --repo-path")
     return paths.pop() if paths else "."
@@ -172,9 +185,6 @@ def validate_tree(tree: Path, options: ValidateOptions, repo_path: str | None = 
         for error in schemas.errors(obj):
             report.problems.append(Finding(where, f"{describe(obj)}: {error}"))
         _collect(obj, where, argo)
-    if options.schema_dir is None:
-        report.problems.append(Finding(str(tree), "custom resources were not validated: no CRD schema directory "
-                                       "(pass --schemas DIR)"))
     if repo_path is None:
         repo_path = repo_path_of(tree)
     report.problems.extend(contract_findings(argo))
@@ -194,6 +204,7 @@ def validate_tree(tree: Path, options: ValidateOptions, repo_path: str | None = 
         elif source_dir not in built_ok:
             report.problems.append(Finding(where, f"Application {info.name}: source path {info.path!r} is not a kustomization that builds"))
     report.applications = [a for a, _, _ in apps]
+    report.contract_checked, report.crd_checked = schemas.contract_checked, schemas.crd_checked
     return report
 
 
@@ -267,7 +278,7 @@ def contract_findings(argo: _ArgoObjects) -> list[Finding]:
 
 
 def _namespace(obj: dict[str, Any]) -> str:
-    return str((obj.get("metadata") or {}).get("namespace") or "argocd")
+    return str((obj.get("metadata") or {}).get("namespace") or layout.ARGOCD_NAMESPACE)
 
 
 def expand_all(tree: Path, argo: _ArgoObjects, repo_path: str, strict: bool = False) -> tuple[list[tuple[AppInfo, dict[str, Any], str]], list[Finding]]:

@@ -34,8 +34,8 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any, Callable, Iterable, Optional
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from pulumi_policy import (
     PolicyConfigSchema,
@@ -158,7 +158,7 @@ def production_environments(config: Mapping[str, Any]) -> frozenset[str]:
     return frozenset(_strings(value))
 
 
-def environment_of(props: Mapping[str, Any]) -> Optional[str]:
+def environment_of(props: Mapping[str, Any]) -> str | None:
     """The resource's ``environment`` tag, or None when it has none."""
     value = _get(props, "tags", ENVIRONMENT_TAG)
     return value if isinstance(value, str) else None
@@ -264,7 +264,7 @@ def is_wildcard_action(action: str) -> bool:
     return action == "*" or (":" in action and action.split(":", 1)[1] == "*")
 
 
-def parse_policy_document(document: Any) -> Optional[Mapping[str, Any]]:
+def parse_policy_document(document: Any) -> Mapping[str, Any] | None:
     """A JSON policy document (string or already an object) as a mapping, or None when it is neither."""
     if isinstance(document, str):
         try:

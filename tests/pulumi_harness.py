@@ -20,9 +20,10 @@ import json
 import re
 import runpy
 import shutil
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Optional
+from typing import Any
 
 import pulumi
 import pytest
@@ -53,7 +54,7 @@ def _is_secure(value: Any) -> bool:
     return False
 
 
-def _valid_config_value(type_name: str, items: Optional[Mapping[str, Any]], value: Any) -> bool:
+def _valid_config_value(type_name: str, items: Mapping[str, Any] | None, value: Any) -> bool:
     """``ValidateConfigValue`` of the CLI (pulumi sdk/go/common/workspace/project.go).
 
     Non-object stack values reach it as the string the CLI stores, so any
@@ -158,7 +159,7 @@ def _engine_string(value: Any) -> str:
 def plain_strings(value: Any) -> Iterator[str]:
     """Every string of a registered input that is not inside a secret (what state and diffs show)."""
     if isinstance(value, dict):
-        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:  # noqa: SLF001
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
             return
         for item in value.values():
             yield from plain_strings(item)
@@ -191,7 +192,7 @@ class Registration:
     provider: str = ""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def mock_private_key(name: str) -> str:
     """A real RSA key (PEM, PKCS#1) per ``tls.PrivateKey`` resource name, made once per test session.
 
@@ -206,7 +207,7 @@ def mock_private_key(name: str) -> str:
                              serialization.NoEncryption()).decode()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def mock_certificate(key_pem: str) -> str:
     """The self-signed certificate pulumi-tls would return for ``key_pem`` (fixed dates: deterministic)."""
     from cryptography import x509
@@ -215,7 +216,7 @@ def mock_certificate(key_pem: str) -> str:
 
     key = serialization.load_pem_private_key(key_pem.encode(), password=None)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sealed-secret")])
-    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())  # type: ignore[arg-type]
             .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=3650))
             .sign(key, hashes.SHA256()))  # type: ignore[arg-type]
@@ -248,7 +249,7 @@ def computed_outputs(typ: str, name: str, inputs: dict[str, Any], account: str, 
         return {"privateKeyPem": mock_private_key(name), "publicKeyPem": "mock-public-key"}
     if typ == "tls:index/selfSignedCert:SelfSignedCert":
         key_pem = inputs.get("privateKeyPem")
-        if isinstance(key_pem, dict) and key_pem.get(rpc._special_sig_key) == rpc._special_secret_sig:  # noqa: SLF001
+        if isinstance(key_pem, dict) and key_pem.get(rpc._special_sig_key) == rpc._special_secret_sig:
             key_pem = key_pem.get("value")
         return {"certPem": mock_certificate(key_pem)} if isinstance(key_pem, str) else {}
     if typ.startswith("aws:ec2/"):
@@ -269,11 +270,11 @@ class Links:
 class RecordingMonitor(MockMonitor):
     """The SDK's mock monitor, also keeping each registration's dependencies (mocks alone never see them)."""
 
-    def __init__(self, mocks: "RecordingMocks") -> None:
+    def __init__(self, mocks: RecordingMocks) -> None:
         super().__init__(mocks)
         self.recording = mocks
 
-    def RegisterResource(self, request):  # type: ignore[no-untyped-def]  # noqa: N802 (gRPC name)
+    def RegisterResource(self, request):
         if request.type != "pulumi:pulumi:Stack":
             deps = set(request.dependencies)
             for prop in request.propertyDependencies.values():
@@ -283,7 +284,7 @@ class RecordingMonitor(MockMonitor):
                 frozenset(deps), tuple(request.ignoreChanges))
         return super().RegisterResource(request)
 
-    def ReadResource(self, request):  # type: ignore[no-untyped-def]  # noqa: N802 (gRPC name)
+    def ReadResource(self, request):
         """Reads (``.get()``, StackReference) have a URN and a parent too, and whatever they depend on."""
         self.recording.links[(request.type, request.name)] = Links(
             self.make_urn(request.parent, request.type, request.name), request.parent,
@@ -298,7 +299,7 @@ class CheckFailed(Exception):
     """A provider's ``check`` refused a resource's inputs: the engine stops the preview or update there."""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _dynamic_provider(serialized: str) -> Any:
     """The provider object the dynamic provider host would load from ``__provider`` (dill, base64)."""
     import dill  # what pulumi.dynamic serialises providers with
@@ -310,7 +311,7 @@ def engine_view(value: Any) -> Any:
     """Inputs as the engine hands them to a dynamic provider that does not accept secrets: secrets unwrapped,
     unknowns kept as ``pulumi.output.Unknown`` (pulumi/dynamic/__main__.py deserialises with keep_unknowns)."""
     if isinstance(value, dict):
-        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:  # noqa: SLF001
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
             return engine_view(value.get("value"))
         return {k: engine_view(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -344,7 +345,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
     # A preview: what does not exist yet has unknown computed outputs. ``existing`` names the
     # resources that do (an update's preview); None means nothing does (a new stack's first preview).
     preview: bool = False
-    existing: Optional[frozenset[str]] = None
+    existing: frozenset[str] | None = None
     registrations: list[Registration] = field(default_factory=list)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     links: dict[tuple[str, str], Links] = field(default_factory=dict)
@@ -372,7 +373,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
         secret = sorted(k for k, v in given.items() if isinstance(v, Export) and v.secret)
         return name, {"name": name, "outputs": outputs, "secretOutputNames": secret}
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        return self.invoke_result(args), []   # no check failures
+
+    def invoke_result(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        """What a mocked function (data source) returns."""
         self.calls.append((args.token, dict(args.args)))
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": self.account_id, "arn": f"arn:aws:iam::{self.account_id}:user/ci",
@@ -432,8 +437,8 @@ def pulumi_mocks() -> Iterator[Callable[..., RecordingMocks]]:
 
     def start(stack: str = "dev", preview: bool = False, account_id: str = MOCK_ACCOUNT,
               region: str = "eu-west-1",
-              stack_outputs: Optional[Mapping[str, Mapping[str, Any]]] = None,
-              existing: Optional[frozenset[str]] = None) -> RecordingMocks:
+              stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
+              existing: frozenset[str] | None = None) -> RecordingMocks:
         # A fresh root stack per start: a second program in the same test (a hub, then its spoke)
         # must not see the first one's exports.
         pulumi.runtime.reset_options()
@@ -459,7 +464,7 @@ def pulumi_mocks() -> Iterator[Callable[..., RecordingMocks]]:
 # --- the whole program ------------------------------------------------------------------
 
 
-def secret_values(root: Path, stack: Optional[str] = None) -> dict[str, dict[str, str]]:
+def secret_values(root: Path, stack: str | None = None) -> dict[str, dict[str, str]]:
     """A value for every secret the catalog declares (distinct per service and name), and, given the stack, for
     the credentials of its Argo CD notifiers (``secrets.argocd-notifications.<NAME>``)."""
     from gitops.project import load_project
@@ -483,7 +488,7 @@ def project_copy(tmp_path: Path, stacks: tuple[str, ...] = ("dev", "staging", "p
     return root
 
 
-def write_stack(root: Path, name: str, source: Path, edit: Callable[[dict[str, Any]], None]) -> Path:
+def write_stack(root: Path, name: str, source: Path, edit: Callable[[dict[str, Any]], object]) -> Path:
     """``Pulumi.<name>.yaml`` in ``root``: the stack file ``source`` with ``edit`` applied to its ``config``."""
     doc = yaml.safe_load(source.read_text())
     edit(doc["config"])
@@ -496,7 +501,7 @@ ProgramRun = Callable[..., tuple[RecordingMocks, dict[str, Export]]]
 
 
 @pytest.fixture
-def program(pulumi_mocks) -> ProgramRun:  # type: ignore[no-untyped-def]
+def program(pulumi_mocks) -> ProgramRun:
     """``program(stack, root=REPO_ROOT, extra={...}, preview=False, secrets=None, stack_outputs=None, existing=None)``.
 
     Runs ``__main__.py`` of ``root`` for ``stack`` with its config fed the way the
@@ -508,10 +513,10 @@ def program(pulumi_mocks) -> ProgramRun:  # type: ignore[no-untyped-def]
     unknown computed outputs.
     """
 
-    def _run(stack: str, root: Path = REPO_ROOT, extra: Optional[dict[str, str]] = None, preview: bool = False,
-             secrets: Optional[dict[str, dict[str, str]]] = None,
-             stack_outputs: Optional[Mapping[str, Mapping[str, Any]]] = None,
-             existing: Optional[frozenset[str]] = None) -> tuple[RecordingMocks, dict[str, Export]]:
+    def _run(stack: str, root: Path = REPO_ROOT, extra: dict[str, str] | None = None, preview: bool = False,
+             secrets: dict[str, dict[str, str]] | None = None,
+             stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
+             existing: frozenset[str] | None = None) -> tuple[RecordingMocks, dict[str, Export]]:
         config, secret = engine_config(root, stack)
         # What `pulumi config set --secret --path 'gitops-platform:secrets.<svc>.<NAME>'` gives the program.
         config[SECRETS_KEY] = json.dumps(secret_values(root, stack) if secrets is None else secrets)
@@ -617,11 +622,11 @@ class Replacement:
     typ: str
     name: str
     because: tuple[str, ...]
-    old_identity: Optional[tuple[Any, ...]]
-    new_identity: Optional[tuple[Any, ...]]
+    old_identity: tuple[Any, ...] | None
+    new_identity: tuple[Any, ...] | None
 
 
-def physical_identity(reg: Registration) -> Optional[tuple[Any, ...]]:
+def physical_identity(reg: Registration) -> tuple[Any, ...] | None:
     """What AWS knows ``reg`` by, from its inputs; None when a fresh name is made (or the type is not in NAMING)."""
     naming = NAMING.get(reg.typ)
     if naming is None:
@@ -714,9 +719,9 @@ def name_collisions(before: RecordingMocks, after: RecordingMocks,
     for reg, why in creates:
         identity = physical_identity(reg)
         holder = live.get((reg.typ, identity)) if identity is not None else None
-        if holder is not None:
+        if holder is not None and identity is not None:
             problems.append(f"{reg.typ} {reg.name}: {why}, but {holder} still holds the physical identity "
-                            f"{dict(zip(NAMING[reg.typ].identity, identity))} when it is created")
+                            f"{dict(zip(NAMING[reg.typ].identity, identity, strict=True))} when it is created")
     return problems
 
 
@@ -742,7 +747,7 @@ def delete_order(mocks: RecordingMocks) -> list[Registration]:
         provider = reg.provider.rsplit("::", 1)[0] if reg.provider else ""
         return {urn for urn in (*link.dependencies, link.parent, provider) if urn in by_urn and urn != link.urn}
 
-    waiting_on = {urn: 0 for urn in by_urn}   # how many not-yet-deleted resources must go before this one
+    waiting_on = dict.fromkeys(by_urn, 0)   # how many not-yet-deleted resources must go before this one
     for reg in regs:
         for urn in after(reg):
             waiting_on[urn] += 1

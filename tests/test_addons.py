@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -26,9 +27,8 @@ from gitops.errors import InputError
 from gitops.model import AddonsConfig, Autoscaler
 from gitops.project import load_project
 from policy import rules
-from pulumi_harness import MOCK_VPC_ID, REPO_ROOT, RecordingMocks, Registration
+from pulumi_harness import MOCK_VPC_ID, REPO_ROOT, RecordingMocks, Registration, program  # noqa: F401  (program: the fixture)
 from test_fleet_program import fleet, hub, spoke  # noqa: F401  (fixtures)
-from test_program import program  # noqa: F401  (the fixture)
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 ROLE = "aws:iam/role:Role"
@@ -53,7 +53,7 @@ def _build(start: Callable[..., RecordingMocks], args: ClusterAddonsArgs = ARGS)
     holder = {}
 
     @pulumi.runtime.test
-    def program():  # type: ignore[no-untyped-def]
+    def program():
         cluster = pulumi.CustomResource("test:index:Cluster", "cluster", {})
         k8s_provider = k8s.Provider("k8s", kubeconfig="{}", cluster_identifier="c")
         holder["addons"] = ClusterAddons("addons", dataclasses.replace(args, ready=[cluster]),
@@ -100,7 +100,7 @@ def _all_statements() -> Iterator[tuple[str, dict[str, Any]]]:
 # --- every controller is there by default, pinned, with its own identity ---------------------------
 
 
-def test_the_load_balancer_controller_is_installed_by_default_from_its_pinned_chart(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+def test_the_load_balancer_controller_is_installed_by_default_from_its_pinned_chart(pulumi_mocks) -> None:
     mocks, _ = _build(pulumi_mocks)
     release = _release(mocks, LB_CONTROLLER).inputs
     chart = AWS_LOAD_BALANCER_CONTROLLER
@@ -109,7 +109,7 @@ def test_the_load_balancer_controller_is_installed_by_default_from_its_pinned_ch
     assert (release["namespace"], release["createNamespace"]) == ("kube-system", False)
 
 
-def test_the_load_balancer_controller_is_told_its_cluster_region_and_vpc(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+def test_the_load_balancer_controller_is_told_its_cluster_region_and_vpc(pulumi_mocks) -> None:
     mocks, _ = _build(pulumi_mocks)
     values = _release(mocks, LB_CONTROLLER).inputs["values"]
     assert (values["clusterName"], values["region"], values["vpcId"]) == (CLUSTER, REGION, VPC)
@@ -124,7 +124,7 @@ def test_integrations_the_load_balancer_policy_does_not_grant_are_switched_off()
     assert (values["enableShield"], values["enableWaf"], values["enableWafv2"]) == (False, False, False)
 
 
-def test_cluster_autoscaler_is_installed_by_default_from_the_chart_pinned_for_the_clusters_kubernetes(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+def test_cluster_autoscaler_is_installed_by_default_from_the_chart_pinned_for_the_clusters_kubernetes(pulumi_mocks) -> None:
     for version, chart in CLUSTER_AUTOSCALER_BY_KUBERNETES.items():
         mocks, _ = _build(pulumi_mocks, dataclasses.replace(ARGS, kubernetes_version=version))
         release = _release(mocks, AUTOSCALER).inputs
@@ -133,7 +133,7 @@ def test_cluster_autoscaler_is_installed_by_default_from_the_chart_pinned_for_th
         assert rules.is_pinned_version(release["version"])
 
 
-def test_cluster_autoscaler_discovers_this_clusters_node_groups_in_its_region(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+def test_cluster_autoscaler_discovers_this_clusters_node_groups_in_its_region(pulumi_mocks) -> None:
     mocks, _ = _build(pulumi_mocks)
     values = _release(mocks, AUTOSCALER).inputs["values"]
     assert values["autoDiscovery"] == {"clusterName": CLUSTER}
@@ -141,7 +141,7 @@ def test_cluster_autoscaler_discovers_this_clusters_node_groups_in_its_region(pu
     assert values["rbac"]["serviceAccount"] == {"create": True, "name": AUTOSCALER}
 
 
-def test_metrics_server_is_the_eks_add_on_by_default(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+def test_metrics_server_is_the_eks_add_on_by_default(pulumi_mocks) -> None:
     mocks, addons = _build(pulumi_mocks)
     addon = mocks.named("addons-metrics-server").inputs
     assert (addon["clusterName"], addon["addonName"], addon["region"]) == (CLUSTER, "metrics-server", REGION)
@@ -150,7 +150,7 @@ def test_metrics_server_is_the_eks_add_on_by_default(pulumi_mocks) -> None:  # t
 
 @pytest.mark.parametrize("service_account,role", [(LB_CONTROLLER, f"{CLUSTER}-lb-controller"),
                                                   (AUTOSCALER, f"{CLUSTER}-cluster-autoscaler")])
-def test_each_controller_runs_as_its_own_role_through_pod_identity(pulumi_mocks, service_account: str, role: str) -> None:  # type: ignore[no-untyped-def]
+def test_each_controller_runs_as_its_own_role_through_pod_identity(pulumi_mocks, service_account: str, role: str) -> None:
     mocks, _ = _build(pulumi_mocks)
     association = _association(mocks, service_account).inputs
     assert (association["clusterName"], association["namespace"], association["region"]) == (CLUSTER, "kube-system", REGION)
@@ -163,32 +163,32 @@ def test_each_controller_runs_as_its_own_role_through_pod_identity(pulumi_mocks,
 
 @pytest.mark.parametrize("name,service_account", [("addons-lb-controller", LB_CONTROLLER),
                                                   ("addons-cluster-autoscaler", AUTOSCALER)])
-def test_each_controller_starts_after_its_association_and_permissions(pulumi_mocks, name: str, service_account: str) -> None:  # type: ignore[no-untyped-def]
+def test_each_controller_starts_after_its_association_and_permissions(pulumi_mocks, name: str, service_account: str) -> None:
     mocks, _ = _build(pulumi_mocks)
     release = mocks.named(name)
     assert mocks.directly_depends_on(release, _association(mocks, service_account))
     assert mocks.directly_depends_on(release, mocks.named(f"{name}-policy"))
 
 
-def test_associations_and_metrics_server_wait_for_the_cluster_they_are_given(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+def test_associations_and_metrics_server_wait_for_the_cluster_they_are_given(pulumi_mocks) -> None:
     mocks, _ = _build(pulumi_mocks)
     cluster = mocks.named("cluster")
     for reg in [*mocks.of_type(POD_IDENTITY), mocks.named("addons-metrics-server")]:
         assert mocks.directly_depends_on(reg, cluster), reg.name
 
 
-def test_releases_are_the_controllers_that_must_outlive_argo_cds_applications(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+def test_releases_are_the_controllers_that_must_outlive_argo_cds_applications(pulumi_mocks) -> None:
     mocks, addons = _build(pulumi_mocks)
     assert addons.releases == [addons.load_balancer_controller, addons.cluster_autoscaler]
     assert len(mocks.of_type(RELEASE)) == 2
 
 
-def test_the_releases_use_the_given_kubernetes_provider(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+def test_the_releases_use_the_given_kubernetes_provider(pulumi_mocks) -> None:
     mocks, _ = _build(pulumi_mocks)
     assert all("pulumi:providers:kubernetes::k8s::" in r.provider for r in mocks.of_type(RELEASE))
 
 
-def test_the_component_registers_under_its_gitops_platform_type(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+def test_the_component_registers_under_its_gitops_platform_type(pulumi_mocks) -> None:
     mocks, _ = _build(pulumi_mocks)
     component = mocks.of_type(COMPONENT)
     assert len(component) == 1 and component[0].custom is False
@@ -197,7 +197,7 @@ def test_the_component_registers_under_its_gitops_platform_type(pulumi_mocks) ->
 # --- switched off only explicitly ---------------------------------------------------------------------
 
 
-def test_without_the_load_balancer_controller_there_is_no_role_association_or_release(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+def test_without_the_load_balancer_controller_there_is_no_role_association_or_release(pulumi_mocks) -> None:
     mocks, addons = _build(pulumi_mocks, dataclasses.replace(ARGS, config=AddonsConfig(load_balancer_controller=False)))
     assert [r.inputs["name"] for r in mocks.of_type(RELEASE)] == [AUTOSCALER]
     assert [r.inputs["serviceAccount"] for r in mocks.of_type(POD_IDENTITY)] == [AUTOSCALER]
@@ -205,27 +205,27 @@ def test_without_the_load_balancer_controller_there_is_no_role_association_or_re
     assert addons.load_balancer_controller is None
 
 
-def test_without_metrics_server_there_is_no_eks_add_on(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+def test_without_metrics_server_there_is_no_eks_add_on(pulumi_mocks) -> None:
     mocks, addons = _build(pulumi_mocks, dataclasses.replace(ARGS, config=AddonsConfig(metrics_server=False)))
     assert mocks.of_type(EKS_ADDON) == [] and addons.metrics_server is None
     assert len(mocks.of_type(RELEASE)) == 2
 
 
-def test_autoscaler_none_installs_no_autoscaler_role_association_or_release(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+def test_autoscaler_none_installs_no_autoscaler_role_association_or_release(pulumi_mocks) -> None:
     mocks, addons = _build(pulumi_mocks, dataclasses.replace(ARGS, config=AddonsConfig(autoscaler=Autoscaler.NONE)))
     assert [r.inputs["name"] for r in mocks.of_type(RELEASE)] == [LB_CONTROLLER]
     assert [r.inputs["serviceAccount"] for r in mocks.of_type(POD_IDENTITY)] == [LB_CONTROLLER]
     assert addons.cluster_autoscaler is None and addons.releases == [addons.load_balancer_controller]
 
 
-def test_everything_off_leaves_only_the_component(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+def test_everything_off_leaves_only_the_component(pulumi_mocks) -> None:
     off = AddonsConfig(load_balancer_controller=False, metrics_server=False, autoscaler=Autoscaler.NONE)
     mocks, addons = _build(pulumi_mocks, dataclasses.replace(ARGS, config=off))
     assert [r.typ for r in mocks.registrations if r.typ not in ("pulumi:providers:kubernetes", "test:index:Cluster")] == [COMPONENT]
     assert addons.releases == []
 
 
-def test_a_kubernetes_version_without_a_pinned_autoscaler_fails_naming_file_key_and_choices(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+def test_a_kubernetes_version_without_a_pinned_autoscaler_fails_naming_file_key_and_choices(pulumi_mocks) -> None:
     with pytest.raises(AddonsConfigError) as info:
         _build(pulumi_mocks, dataclasses.replace(ARGS, kubernetes_version="1.29"))
     message = str(info.value)
@@ -234,7 +234,7 @@ def test_a_kubernetes_version_without_a_pinned_autoscaler_fails_naming_file_key_
     assert isinstance(info.value, InputError)
 
 
-def test_a_kubernetes_version_without_a_pinned_autoscaler_is_fine_with_autoscaler_none(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+def test_a_kubernetes_version_without_a_pinned_autoscaler_is_fine_with_autoscaler_none(pulumi_mocks) -> None:
     config = AddonsConfig(autoscaler=Autoscaler.NONE)
     mocks, _ = _build(pulumi_mocks, dataclasses.replace(ARGS, kubernetes_version="1.29", config=config))
     assert [r.inputs["name"] for r in mocks.of_type(RELEASE)] == [LB_CONTROLLER]
@@ -355,7 +355,7 @@ def test_a_bad_addons_setting_names_the_file_the_key_and_what_is_valid(project: 
 # --- the program: every topology ------------------------------------------------------------------------
 
 
-def test_a_standalone_cluster_gets_every_addon_with_its_vpc(program) -> None:  # type: ignore[no-untyped-def]
+def test_a_standalone_cluster_gets_every_addon_with_its_vpc(program) -> None:
     mocks, _ = program("dev")
     assert len(mocks.of_type(COMPONENT)) == 1
     assert {r.inputs["name"] for r in mocks.of_type(RELEASE)} >= {LB_CONTROLLER, AUTOSCALER}
@@ -368,7 +368,7 @@ def test_a_standalone_cluster_gets_every_addon_with_its_vpc(program) -> None:  #
     assert mocks.depends_on(_association(mocks, LB_CONTROLLER), node_group)
 
 
-def test_with_given_subnets_the_load_balancer_controller_gets_the_vpc_eks_reports(program) -> None:  # type: ignore[no-untyped-def]
+def test_with_given_subnets_the_load_balancer_controller_gets_the_vpc_eks_reports(program) -> None:
     cluster = yaml.safe_load((REPO_ROOT / "Pulumi.dev.yaml").read_text())["config"][f"{NS}:cluster"]
     cluster["subnetIds"] = ["subnet-0aaa1111", "subnet-0bbb2222"]
     ingress = yaml.safe_load((REPO_ROOT / "Pulumi.dev.yaml").read_text())["config"][f"{NS}:ingress"]
@@ -378,25 +378,25 @@ def test_with_given_subnets_the_load_balancer_controller_gets_the_vpc_eks_report
     assert _release(mocks, LB_CONTROLLER).inputs["values"]["vpcId"] == MOCK_VPC_ID
 
 
-def test_the_autoscaler_follows_the_stacks_kubernetes_version(program) -> None:  # type: ignore[no-untyped-def]
+def test_the_autoscaler_follows_the_stacks_kubernetes_version(program) -> None:
     mocks, _ = program("dev")
     assert _release(mocks, AUTOSCALER).inputs["version"] == CLUSTER_AUTOSCALER_BY_KUBERNETES["1.33"].version
 
 
-def test_a_stack_switches_an_addon_off_in_its_config(program) -> None:  # type: ignore[no-untyped-def]
+def test_a_stack_switches_an_addon_off_in_its_config(program) -> None:
     mocks, _ = program("dev", extra={f"{NS}:addons": json.dumps({"autoscaler": "none", "metricsServer": False})})
     assert AUTOSCALER not in {r.inputs["name"] for r in mocks.of_type(RELEASE)}
     assert "metrics-server" not in {r.inputs["addonName"] for r in mocks.of_type(EKS_ADDON)}
     assert LB_CONTROLLER in {r.inputs["name"] for r in mocks.of_type(RELEASE)}
 
 
-def test_a_hub_gets_every_addon(hub) -> None:  # type: ignore[no-untyped-def]
+def test_a_hub_gets_every_addon(hub) -> None:
     mocks, _ = hub
     assert {r.inputs["name"] for r in mocks.of_type(RELEASE)} >= {LB_CONTROLLER, AUTOSCALER}
     assert len([r for r in mocks.of_type(EKS_ADDON) if r.inputs["addonName"] == "metrics-server"]) == 1
 
 
-def test_a_spoke_gets_every_addon_though_it_runs_no_argocd(spoke) -> None:  # type: ignore[no-untyped-def]
+def test_a_spoke_gets_every_addon_though_it_runs_no_argocd(spoke) -> None:
     mocks, _ = spoke("spoke-a")
     assert {r.inputs["name"] for r in mocks.of_type(RELEASE)} >= {LB_CONTROLLER, AUTOSCALER}
     assert _release(mocks, LB_CONTROLLER).inputs["values"]["clusterName"] == "shop-spoke-a"
@@ -412,7 +412,7 @@ def _chart_release(mocks: RecordingMocks, chart: str) -> Registration:
     return next(r for r in mocks.of_type(RELEASE) if r.inputs["chart"] == chart)
 
 
-def test_charts_with_services_install_after_the_load_balancer_controllers_webhook(program) -> None:  # type: ignore[no-untyped-def]
+def test_charts_with_services_install_after_the_load_balancer_controllers_webhook(program) -> None:
     """Its admission webhook refuses every Service until its pods run (failurePolicy Fail)."""
     mocks, _ = program("dev")
     controller = _release(mocks, LB_CONTROLLER)
@@ -421,20 +421,20 @@ def test_charts_with_services_install_after_the_load_balancer_controllers_webhoo
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_a_standalone_destroy_drains_before_removing_the_controllers(program, stack: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_standalone_destroy_drains_before_removing_the_controllers(program, stack: str) -> None:
     mocks, _ = program(stack)
     drained = mocks.of_type(DRAINED)[0]
     for controller in (LB_CONTROLLER, AUTOSCALER):
         assert mocks.depends_on(drained, _release(mocks, controller)), controller
 
 
-def test_a_hub_destroy_drains_before_removing_the_controllers(hub) -> None:  # type: ignore[no-untyped-def]
+def test_a_hub_destroy_drains_before_removing_the_controllers(hub) -> None:
     mocks, _ = hub
     drained = mocks.of_type(DRAINED)[0]
     assert mocks.depends_on(drained, _release(mocks, LB_CONTROLLER))
 
 
-def test_a_spoke_destroy_drains_before_removing_the_controllers(spoke) -> None:  # type: ignore[no-untyped-def]
+def test_a_spoke_destroy_drains_before_removing_the_controllers(spoke) -> None:
     mocks, _ = spoke("spoke-a")
     drained = mocks.of_type(DRAINED)[0]
     assert mocks.depends_on(drained, _release(mocks, LB_CONTROLLER))

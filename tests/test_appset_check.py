@@ -9,7 +9,7 @@ import pytest
 from gitops.appset import ExpansionContext, check_applications, expand
 
 IN_CLUSTER = "https://kubernetes.default.svc"
-PROJECTS = {"default": {}, "team": {}}
+PROJECTS: dict[str, dict[str, Any]] = {"default": {}, "team": {}}
 
 
 def app(name: str = "web", *, project: str = "default", server: str | None = IN_CLUSTER, cluster: str | None = None) -> dict[str, Any]:

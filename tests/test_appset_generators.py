@@ -421,7 +421,7 @@ def test_yaml_scalars_resolve_as_go_yaml_does(tmp_path: pathlib.Path) -> None:
 
 def test_a_git_file_that_is_not_an_object_is_an_expansion_error(tmp_path: pathlib.Path) -> None:
     ctx = checkout(tmp_path, {"bad.yaml": "just a string"})
-    with pytest.raises(ExpansionError, match="unable to parse file bad.yaml"):
+    with pytest.raises(ExpansionError, match=r"unable to parse file bad\.yaml"):
         expand(appset([git_files("bad.yaml")]), ctx)
 
 
@@ -433,7 +433,7 @@ def test_git_files_larger_than_the_cap_are_refused(tmp_path: pathlib.Path) -> No
 
 def test_new_git_file_globbing_is_refused(tmp_path: pathlib.Path) -> None:
     ctx = checkout(tmp_path, {"a.json": "{}"}, new_git_file_globbing=True)
-    with pytest.raises(UnsupportedError, match="new.git.file.globbing"):
+    with pytest.raises(UnsupportedError, match=r"new\.git\.file\.globbing"):
         expand(appset([git_files("*.json")]), ctx)
 
 

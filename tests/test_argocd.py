@@ -6,8 +6,9 @@ import asyncio
 import dataclasses
 import gc
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -31,7 +32,7 @@ from components.charts import ARGO_CD, ARGOCD_APPS, IMAGE_UPDATER
 from gitops.errors import InputError
 from gitops.model import GitOpsConfig, RegistryConfig
 from gitops.project import load_project
-from pulumi_harness import RecordingMocks, deleted_before, delete_order
+from pulumi_harness import RecordingMocks, delete_order, deleted_before
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 SECRET = "kubernetes:core/v1:Secret"
@@ -50,7 +51,7 @@ def _build(start: Callable[..., RecordingMocks], args: ArgoCDArgs = ARGS,
     holder = {}
 
     @pulumi.runtime.test
-    def program():  # type: ignore[no-untyped-def]
+    def program():
         k8s_provider = k8s.Provider("k8s", kubeconfig="{}", cluster_identifier="c")
         holder["argocd"] = ArgoCD("argocd", args, pulumi.ResourceOptions(providers={"kubernetes": k8s_provider}))
 
@@ -275,7 +276,7 @@ def test_malformed_credentials_are_rejected_naming_the_config_key_but_not_the_va
 # --- the component under mocks -------------------------------------------------------------
 
 
-def test_the_charts_are_pinned_and_installed_into_the_argocd_namespace(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+def test_the_charts_are_pinned_and_installed_into_the_argocd_namespace(pulumi_mocks) -> None:
     mocks, _ = _build(pulumi_mocks)
     releases = {r.inputs["name"]: r.inputs for r in mocks.of_type(RELEASE)}
     for release, chart in (("argocd", ARGO_CD), ("argocd-image-updater", IMAGE_UPDATER), ("argocd-apps", ARGOCD_APPS)):
@@ -285,7 +286,7 @@ def test_the_charts_are_pinned_and_installed_into_the_argocd_namespace(pulumi_mo
     assert releases["argocd"]["version"] == "10.1.1"
 
 
-def test_a_preview_of_a_new_cluster_already_knows_every_releases_values(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+def test_a_preview_of_a_new_cluster_already_knows_every_releases_values(pulumi_mocks) -> None:
     mocks, _ = _build(pulumi_mocks, dataclasses.replace(ARGS, cluster_name=pulumi.Output.from_input("shop-qa-eu")),
                       preview=True)
     releases = {r.inputs["name"]: r.inputs["values"] for r in mocks.of_type(RELEASE)}
@@ -293,25 +294,25 @@ def test_a_preview_of_a_new_cluster_already_knows_every_releases_values(pulumi_m
                         "argocd-apps": root_app_values(ARGS)}
 
 
-def test_the_namespace_is_created_before_argocd(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+def test_the_namespace_is_created_before_argocd(pulumi_mocks) -> None:
     mocks, _ = _build(pulumi_mocks)
     assert mocks.named("argocd-namespace").inputs["metadata"] == {"name": "argocd"}
     assert _after(mocks, "argocd-argo-cd", "argocd-namespace")
 
 
-def test_the_root_application_and_the_image_updater_wait_for_argocd(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+def test_the_root_application_and_the_image_updater_wait_for_argocd(pulumi_mocks) -> None:
     mocks, _ = _build(pulumi_mocks)
     assert _after(mocks, "argocd-root-app", "argocd-argo-cd")
     assert _after(mocks, "argocd-image-updater", "argocd-argo-cd")
 
 
-def test_the_image_updater_starts_after_its_pod_identity_association(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+def test_the_image_updater_starts_after_its_pod_identity_association(pulumi_mocks) -> None:
     mocks, _ = _build(pulumi_mocks)
     assert _after(mocks, "argocd-image-updater", "argocd-image-updater-pod-identity")
 
 
-def test_pod_identity_binds_the_role_to_the_image_updaters_service_account(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
-    mocks, argocd = _build(pulumi_mocks)
+def test_pod_identity_binds_the_role_to_the_image_updaters_service_account(pulumi_mocks) -> None:
+    mocks, _ = _build(pulumi_mocks)
     association = mocks.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")[0].inputs
     assert (association["clusterName"], association["namespace"], association["serviceAccount"]) == (
         "shop-qa-eu", "argocd", "argocd-image-updater")
@@ -323,7 +324,7 @@ def test_pod_identity_binds_the_role_to_the_image_updaters_service_account(pulum
     assert json.loads(policy["policy"]) == json.loads(ecr_read_policy(REGISTRY))
 
 
-def test_no_names_are_hard_coded_to_an_environment(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+def test_no_names_are_hard_coded_to_an_environment(pulumi_mocks) -> None:
     mocks, _ = _build(pulumi_mocks)
     root = mocks.named("argocd-root-app").inputs["values"]["applications"]
     assert list(root) == ["root-qa-eu"] and root["root-qa-eu"]["source"]["path"] == "argocd/qa-eu"
@@ -331,12 +332,12 @@ def test_no_names_are_hard_coded_to_an_environment(pulumi_mocks) -> None:  # typ
     assert not any(f'{env}"' in text or f"{env}/" in text or f"-{env}" in text for env in ("dev", "staging", "prod"))
 
 
-def test_without_credentials_there_is_no_repository_secret(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+def test_without_credentials_there_is_no_repository_secret(pulumi_mocks) -> None:
     mocks, argocd = _build(pulumi_mocks)
     assert mocks.of_type(SECRET) == [] and argocd.repo_secret is None
 
 
-def test_credentials_become_a_secret_repository_secret_read_by_the_root_application(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+def test_credentials_become_a_secret_repository_secret_read_by_the_root_application(pulumi_mocks) -> None:
     mocks, _ = _build(pulumi_mocks, dataclasses.replace(ARGS, repo_credentials=pulumi.Output.secret(HTTPS_CREDENTIALS)))
     secret = mocks.named("argocd-repo").inputs
     assert secret["metadata"] == {"name": "gitops-repo", "namespace": "argocd",
@@ -346,16 +347,16 @@ def test_credentials_become_a_secret_repository_secret_read_by_the_root_applicat
     assert _after(mocks, "argocd-root-app", "argocd-repo")
 
 
-def test_plain_credentials_are_sent_as_a_secret_too(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+def test_plain_credentials_are_sent_as_a_secret_too(pulumi_mocks) -> None:
     mocks, _ = _build(pulumi_mocks, dataclasses.replace(ARGS, repo_credentials={"sshPrivateKey": "KEY"}))
     assert _is_wire_secret(mocks.named("argocd-repo").inputs["stringData"])
 
 
-def test_malformed_plain_credentials_fail_before_anything_is_registered(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_plain_credentials_fail_before_anything_is_registered(pulumi_mocks) -> None:
     mocks = pulumi_mocks(stack="qa-eu")
 
     @pulumi.runtime.test
-    def program():  # type: ignore[no-untyped-def]
+    def program():
         ArgoCD("argocd", dataclasses.replace(ARGS, repo_credentials={"token": "x"}))
 
     with pytest.raises(RepoCredentialsError, match="gitops-platform:gitopsCredentials"):
@@ -363,7 +364,7 @@ def test_malformed_plain_credentials_fail_before_anything_is_registered(pulumi_m
     assert mocks.registrations == []
 
 
-def test_malformed_secret_credentials_fail_the_program(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_secret_credentials_fail_the_program(pulumi_mocks) -> None:
     loop = asyncio.get_event_loop()
     # Every Output derived from the failed one holds the same error; only the program's is awaited.
     loop.set_exception_handler(_ignore_credential_errors)
@@ -383,20 +384,20 @@ def _ignore_credential_errors(loop: asyncio.AbstractEventLoop, context: dict[str
     ("argocd.qa.example.com", False, "http://argocd.qa.example.com"),
     ("argocd.qa.example.com", True, "https://argocd.qa.example.com"),
 ])
-def test_the_url_is_https_only_when_the_ingress_serves_tls(pulumi_mocks, hostname: str | None, tls: bool,  # type: ignore[no-untyped-def]
+def test_the_url_is_https_only_when_the_ingress_serves_tls(pulumi_mocks, hostname: str | None, tls: bool,
                                                            url: str | None) -> None:
     _, argocd = _build(pulumi_mocks, dataclasses.replace(ARGS, hostname=hostname, ingress_tls=tls))
     assert argocd.url == url
 
 
-def test_in_cluster_resources_use_the_given_kubernetes_provider(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+def test_in_cluster_resources_use_the_given_kubernetes_provider(pulumi_mocks) -> None:
     mocks, _ = _build(pulumi_mocks, dataclasses.replace(ARGS, repo_credentials=HTTPS_CREDENTIALS))
     in_cluster = [r for r in mocks.registrations if r.typ.startswith("kubernetes:") and r.custom]
     assert len(in_cluster) == 5
     assert all("pulumi:providers:kubernetes::k8s::" in r.provider for r in in_cluster)
 
 
-def test_the_component_registers_under_its_gitops_platform_type(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+def test_the_component_registers_under_its_gitops_platform_type(pulumi_mocks) -> None:
     mocks, _ = _build(pulumi_mocks)
     component = mocks.of_type("gitops-platform:argocd:ArgoCD")
     assert len(component) == 1 and component[0].custom is False
@@ -407,18 +408,18 @@ def test_the_component_registers_under_its_gitops_platform_type(pulumi_mocks) ->
 DRAINED = "pulumi-python:dynamic/argocd:ApplicationsDrained"
 
 
-def test_without_a_kubeconfig_there_is_no_drain(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+def test_without_a_kubeconfig_there_is_no_drain(pulumi_mocks) -> None:
     mocks, argocd = _build(pulumi_mocks)
     assert mocks.of_type(DRAINED) == [] and argocd.drained is None
 
 
 @pytest.fixture
-def with_teardown(pulumi_mocks) -> RecordingMocks:  # type: ignore[no-untyped-def]
+def with_teardown(pulumi_mocks) -> RecordingMocks:
     """ArgoCD with a kubeconfig, a controller its Applications' deletion needs, and the cluster's own registration."""
     mocks = pulumi_mocks(stack="qa-eu")
 
     @pulumi.runtime.test
-    def program():  # type: ignore[no-untyped-def]
+    def program():
         k8s_provider = k8s.Provider("k8s", kubeconfig="{}", cluster_identifier="c")
         controller = pulumi.CustomResource("test:index:Controller", "load-balancer-controller", {})
 
@@ -468,11 +469,11 @@ def test_the_clusters_own_registration_is_made_once_argocd_is_installed(with_tea
     assert deleted_before(delete_order(with_teardown), registration, with_teardown.named("argocd-argo-cd"))
 
 
-def test_argocd_starts_after_the_pod_identities_it_is_given(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+def test_argocd_starts_after_the_pod_identities_it_is_given(pulumi_mocks) -> None:
     mocks = pulumi_mocks(stack="qa-eu")
 
     @pulumi.runtime.test
-    def program():  # type: ignore[no-untyped-def]
+    def program():
         association = pulumi.CustomResource("test:index:Association", "hub-identity", {})
         k8s_provider = k8s.Provider("k8s", kubeconfig="{}", cluster_identifier="c")
         ArgoCD("argocd", dataclasses.replace(ARGS, pod_identities=[association]),

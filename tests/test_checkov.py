@@ -10,7 +10,7 @@ with ``kubectl kustomize`` into one file). ``argocd/<env>/`` holds only Argo CD
 custom resources, which checkov has no checks for, so it is not scanned.
 
 - Every failing check must be listed in ``JUSTIFIED`` with the reason it is
-  accepted (the README lists the same reasons): a new failure fails the test,
+  accepted (docs/hardening.md lists the same reasons): a new failure fails the test,
   and so does an entry whose check no longer fails.
 - The pass rate over the applicable checks must stay at or above 95 %.
   Applicable: every check except those about control-plane binaries
@@ -47,7 +47,7 @@ pytestmark = [
     pytest.mark.skipif(not shutil.which("kubectl"), reason="kubectl (kustomize v5) is required"),
 ]
 
-# check id -> why the failure is accepted. The same text goes into the README.
+# check id -> why the failure is accepted. The same text goes into docs/hardening.md (Manifests).
 JUSTIFIED: dict[str, str] = {
     "CKV_K8S_43": (
         "Images are pinned by release tag, not digest: the Image Updater (semver constraint) and "
@@ -144,10 +144,10 @@ def test_every_overlay_passes_checkov_or_the_failure_is_justified(scan: dict[str
     unjustified = {c["check_id"] for c in failed} - JUSTIFIED.keys()
     if unjustified:
         problems.append("failing checks with no entry in JUSTIFIED (fix the renderer, or justify the check "
-                        f"here and in the README):\n{_describe(failed, unjustified)}")
+                        f"here and in docs/hardening.md):\n{_describe(failed, unjustified)}")
     stale = JUSTIFIED.keys() - {c["check_id"] for c in failed}
     if stale:
-        problems.append(f"justified checks that pass now (remove them here and in the README): {sorted(stale)}")
+        problems.append(f"justified checks that pass now (remove them here and in docs/hardening.md): {sorted(stale)}")
     applicable_passed, applicable_failed = _applicable(passed), _applicable(failed)
     assert applicable_passed or applicable_failed, "checkov ran no applicable check"
     rate = len(applicable_passed) / (len(applicable_passed) + len(applicable_failed))

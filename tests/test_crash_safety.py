@@ -20,7 +20,7 @@ from conftest import REPO_ROOT, snapshot_tree
 from gitops.writer import TEMP_MARK
 
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
-from synthetic import make_project  # noqa: E402
+from synthetic import make_project
 
 SERVICES = 300   # enough files that writing takes a while
 STATE = ".gitops-platform/"
@@ -76,7 +76,7 @@ def kill_while_writing(project: Path, out: Path, after: float) -> bool:
 
 @pytest.mark.parametrize("delay", [0.0, 0.01, 0.03])
 def test_a_killed_render_leaves_every_file_old_or_new_and_the_next_render_completes(
-        versions, tmp_path: Path, delay: float) -> None:  # type: ignore[no-untyped-def]
+        versions, tmp_path: Path, delay: float) -> None:
     project, old, new = versions
     out = tmp_path / "tree"
     newer = {s: s.read_text() for s in (project / "services").glob("*.yaml")}

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -34,7 +35,7 @@ def repo(project: Path) -> Path:
 
 
 @pytest.fixture
-def diff(run, repo: Path) -> Callable[..., tuple[int, dict[str, Any]]]:  # type: ignore[no-untyped-def]
+def diff(run, repo: Path) -> Callable[..., tuple[int, dict[str, Any]]]:
     """``diff(*extra)``: run ``diff --base HEAD`` on the working tree; (exit code, JSON report)."""
     def _diff(*extra: object) -> tuple[int, dict[str, Any]]:
         result = run("diff", "--base", "HEAD", "--project", repo, "--output", "json", *extra)
@@ -51,13 +52,13 @@ def files(report: dict[str, Any], change: str) -> list[str]:
     return sorted(f["path"] for f in report["files"] if f["change"] == change)
 
 
-def test_no_change_exits_0_with_an_empty_report(diff) -> None:  # type: ignore[no-untyped-def]
+def test_no_change_exits_0_with_an_empty_report(diff) -> None:
     code, report = diff()
     assert code == 0
     assert report["files"] == [] and report["applications"] == [] and report["changed"] is False
 
 
-def test_a_replica_change_in_one_environment_diffs_exactly_that_applications_manifests(diff, repo: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_replica_change_in_one_environment_diffs_exactly_that_applications_manifests(diff, repo: Path) -> None:
     service = repo / "services" / "catalog.yaml"
     service.write_text(service.read_text().replace("  prod:\n", "  prod:\n    replicas: 5\n"))
     code, report = diff()
@@ -70,7 +71,7 @@ def test_a_replica_change_in_one_environment_diffs_exactly_that_applications_man
                                         "apps/catalog/overlays/prod/resourcequota.yaml"]
 
 
-def test_a_new_service_adds_its_files_and_one_application_per_environment(diff, repo: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_new_service_adds_its_files_and_one_application_per_environment(diff, repo: Path) -> None:
     shutil.copyfile(repo / "services" / "catalog.yaml", repo / "services" / "reviews.yaml")
     code, report = diff()
     assert code == 1
@@ -81,7 +82,7 @@ def test_a_new_service_adds_its_files_and_one_application_per_environment(diff, 
     assert all(path.startswith("apps/reviews/") for path in added)
 
 
-def test_a_removed_service_removes_its_files_and_applications(diff, repo: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_removed_service_removes_its_files_and_applications(diff, repo: Path) -> None:
     (repo / "services" / "cart.yaml").unlink()
     code, report = diff()
     assert code == 1
@@ -91,7 +92,7 @@ def test_a_removed_service_removes_its_files_and_applications(diff, repo: Path) 
     assert apps(report, "changed") == [f"checkout-{env}" for env in ENVS]
 
 
-def test_a_change_between_two_commits_is_reported_with_head(run, repo: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_change_between_two_commits_is_reported_with_head(run, repo: Path) -> None:
     service = repo / "services" / "catalog.yaml"
     service.write_text(service.read_text().replace('CACHE_TTL_SECONDS: "300"', 'CACHE_TTL_SECONDS: "600"'))
     git(repo, "commit", "-q", "-am", "longer cache")
@@ -102,19 +103,19 @@ def test_a_change_between_two_commits_is_reported_with_head(run, repo: Path) -> 
     assert all('"600"' in a["manifestDiff"] and '"900"' not in a["manifestDiff"] for a in report["applications"])
 
 
-def test_exit_zero_makes_a_change_exit_0(diff, repo: Path) -> None:  # type: ignore[no-untyped-def]
+def test_exit_zero_makes_a_change_exit_0(diff, repo: Path) -> None:
     (repo / "services" / "cart.yaml").unlink()
     code, _ = diff("--exit-zero")
     assert code == 0
 
 
-def test_an_unknown_base_is_a_usage_error(run, repo: Path) -> None:  # type: ignore[no-untyped-def]
+def test_an_unknown_base_is_a_usage_error(run, repo: Path) -> None:
     result = run("diff", "--base", "no-such-branch", "--project", repo)
     assert result.code == 2
     assert "no-such-branch" in result.err and "fetch-depth" in result.err
 
 
-def test_markdown_parts_are_written_to_files_with_markers_and_stale_parts_go(run, repo: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_markdown_parts_are_written_to_files_with_markers_and_stale_parts_go(run, repo: Path, tmp_path: Path) -> None:
     out = tmp_path / "report"
     out.mkdir()
     (out / "diff-part-7.md").write_text("stale")
@@ -130,11 +131,11 @@ def test_markdown_parts_are_written_to_files_with_markers_and_stale_parts_go(run
 
 # --- bad output directories and inputs: exit 2, one message, no traceback -----------------------------
 
-def markdown_to(run, repo: Path, directory: Path):  # type: ignore[no-untyped-def]
+def markdown_to(run, repo: Path, directory: Path):
     return run("diff", "--base", "HEAD", "--project", repo, "--format", "markdown", "--output-dir", directory)
 
 
-def test_an_output_dir_that_is_a_file_is_refused_naming_it(run, repo: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_an_output_dir_that_is_a_file_is_refused_naming_it(run, repo: Path, tmp_path: Path) -> None:
     target = tmp_path / "report"
     target.write_text("keep me\n")
     (repo / "services" / "cart.yaml").unlink()
@@ -145,7 +146,7 @@ def test_an_output_dir_that_is_a_file_is_refused_naming_it(run, repo: Path, tmp_
     assert target.read_text() == "keep me\n"
 
 
-def test_an_output_dir_below_a_file_is_refused_naming_the_file(run, repo: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_an_output_dir_below_a_file_is_refused_naming_the_file(run, repo: Path, tmp_path: Path) -> None:
     blocker = tmp_path / "report"
     blocker.write_text("keep me\n")
     result = markdown_to(run, repo, blocker / "parts")
@@ -153,7 +154,7 @@ def test_an_output_dir_below_a_file_is_refused_naming_the_file(run, repo: Path, 
     assert result.err.startswith(f"Error: {blocker}: is a file, not a directory: --output-dir") and result.err.count("\n") == 1
 
 
-def test_an_earlier_part_that_is_a_directory_is_refused_before_anything_is_removed(run, repo: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_an_earlier_part_that_is_a_directory_is_refused_before_anything_is_removed(run, repo: Path, tmp_path: Path) -> None:
     out = tmp_path / "report"
     (out / "diff-part-1.md").mkdir(parents=True)
     (out / "diff-part-2.md").write_text("stale")
@@ -163,7 +164,7 @@ def test_an_earlier_part_that_is_a_directory_is_refused_before_anything_is_remov
     assert (out / "diff-part-2.md").read_text() == "stale"
 
 
-def test_an_output_dir_that_cannot_be_written_is_one_error(run, repo: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
+def test_an_output_dir_that_cannot_be_written_is_one_error(run, repo: Path, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(self: Path, *args: object, **kwargs: object) -> int:
         raise PermissionError(13, "Permission denied", str(self))
@@ -176,7 +177,7 @@ def test_an_output_dir_that_cannot_be_written_is_one_error(run, repo: Path, tmp_
 
 
 @pytest.mark.parametrize("target", ["absolute", "../../outside.yaml"])
-def test_a_service_file_linked_outside_the_project_at_the_base_is_an_error_naming_it(  # type: ignore[no-untyped-def]
+def test_a_service_file_linked_outside_the_project_at_the_base_is_an_error_naming_it(
         run, repo: Path, tmp_path: Path, target: str) -> None:
     outside = tmp_path / "orders.yaml"
     shutil.copyfile(repo / "services" / "orders.yaml", outside)

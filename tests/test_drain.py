@@ -14,8 +14,9 @@ import base64
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import pulumi
 import pytest
@@ -75,8 +76,8 @@ SPOKE_A_BY_SERVER = {"server": f"{SPOKE_A_SERVER}/", "namespace": "orders"}
 SPOKE_B = {"name": "shop-spoke-b", "namespace": "payments"}
 
 
-def app(name: str, destination: dict[str, str], owner: Optional[str] = None, finalizers: tuple[str, ...] = (),
-        labels: Optional[dict[str, str]] = None, annotations: Optional[dict[str, str]] = None,
+def app(name: str, destination: dict[str, str], owner: str | None = None, finalizers: tuple[str, ...] = (),
+        labels: dict[str, str] | None = None, annotations: dict[str, str] | None = None,
         deleting: bool = False) -> dict[str, Any]:
     """One Application as ``kubectl get -o json`` lists it."""
     metadata: dict[str, Any] = {"name": name, "namespace": "argocd", "labels": labels or {},
@@ -90,7 +91,7 @@ def app(name: str, destination: dict[str, str], owner: Optional[str] = None, fin
             "spec": {"destination": destination}}
 
 
-def appset(name: str, finalizers: tuple[str, ...] = (), held_for: Optional[str] = None,
+def appset(name: str, finalizers: tuple[str, ...] = (), held_for: str | None = None,
            deleting: bool = False) -> dict[str, Any]:
     metadata: dict[str, Any] = {"name": name, "namespace": "argocd", "finalizers": list(finalizers)}
     if held_for is not None:
@@ -261,7 +262,7 @@ def test_check_names_bad_inputs(provider: ApplicationsDrainedProvider) -> None:
 # --- delete: waiting ------------------------------------------------------------------------
 
 
-def test_delete_waits_until_the_applications_are_gone(provider: ApplicationsDrainedProvider, kubectl) -> None:  # type: ignore[no-untyped-def]
+def test_delete_waits_until_the_applications_are_gone(provider: ApplicationsDrainedProvider, kubectl) -> None:
     root = app("root-dev", IN_CLUSTER, finalizers=(RESOURCES_FINALIZER,))
     tools = app("tools-dev", IN_CLUSTER, finalizers=(RESOURCES_FINALIZER,))
     bin_dir = kubectl({GET_APPS: [listing(root, tools), listing(tools), listing()]})
@@ -276,14 +277,14 @@ def test_delete_waits_until_the_applications_are_gone(provider: ApplicationsDrai
     assert not Path(argv[argv.index("--kubeconfig") + 1]).exists(), "the kubeconfig file is removed afterwards"
 
 
-def test_delete_ignores_applications_of_other_clusters(provider: ApplicationsDrainedProvider, kubectl) -> None:  # type: ignore[no-untyped-def]
+def test_delete_ignores_applications_of_other_clusters(provider: ApplicationsDrainedProvider, kubectl) -> None:
     bin_dir = kubectl({GET_APPS: [{"stdout": applications(("a1", SPOKE_A), ("b1", SPOKE_B))},
                                   {"stdout": applications(("b1", SPOKE_B))}]})
     provider.delete("id", props(destinationName="shop-spoke-a"))
     assert all("b1" not in c for c in changes(bin_dir))
 
 
-def test_delete_times_out_naming_the_applications_still_there(provider: ApplicationsDrainedProvider, kubectl) -> None:  # type: ignore[no-untyped-def]
+def test_delete_times_out_naming_the_applications_still_there(provider: ApplicationsDrainedProvider, kubectl) -> None:
     kubectl({GET_APPS: [{"stdout": applications(("payments-prod", SPOKE_A), ("orders-prod", SPOKE_A),
                                                  ("b1", SPOKE_B))}]})
     with pytest.raises(RuntimeError) as caught:
@@ -294,7 +295,7 @@ def test_delete_times_out_naming_the_applications_still_there(provider: Applicat
     assert "destroy stopped" in message
 
 
-def test_a_timeout_names_the_applicationsets_it_leaves_held(provider: ApplicationsDrainedProvider, kubectl) -> None:  # type: ignore[no-untyped-def]
+def test_a_timeout_names_the_applicationsets_it_leaves_held(provider: ApplicationsDrainedProvider, kubectl) -> None:
     kubectl({GET_APPS: [listing(app("payments-prod", IN_CLUSTER, owner="shop-prod"))],
              GET_APPSETS: [listing(appset("shop-prod")),
                            listing(appset("shop-prod", (HOLD_FINALIZER, "orphan"), held_for="*", deleting=True))]})
@@ -303,25 +304,25 @@ def test_a_timeout_names_the_applicationsets_it_leaves_held(provider: Applicatio
     assert f"ApplicationSet(s) shop-prod stay held for this destroy (finalizer {HOLD_FINALIZER}" in str(caught.value)
 
 
-def test_a_missing_application_crd_counts_as_drained(provider: ApplicationsDrainedProvider, kubectl) -> None:  # type: ignore[no-untyped-def]
+def test_a_missing_application_crd_counts_as_drained(provider: ApplicationsDrainedProvider, kubectl) -> None:
     bin_dir = kubectl({GET_APPS: [{"stderr": NO_CRD, "code": 1}]})
     provider.delete("id", props())
     assert commands(bin_dir) == [["get", APPLICATIONS, "-o", "json"]]
 
 
-def test_a_cluster_whose_api_name_no_longer_resolves_counts_as_drained(provider: ApplicationsDrainedProvider, kubectl) -> None:  # type: ignore[no-untyped-def]
+def test_a_cluster_whose_api_name_no_longer_resolves_counts_as_drained(provider: ApplicationsDrainedProvider, kubectl) -> None:
     bin_dir = kubectl({GET_APPS: [{"stderr": CLUSTER_GONE, "code": 1}]})
     provider.delete("id", props(destinationName="shop-spoke-a"))
     assert commands(bin_dir) == [["get", APPLICATIONS, "-o", "json"]]
 
 
-def test_other_kubectl_errors_are_retried(provider: ApplicationsDrainedProvider, kubectl) -> None:  # type: ignore[no-untyped-def]
+def test_other_kubectl_errors_are_retried(provider: ApplicationsDrainedProvider, kubectl) -> None:
     bin_dir = kubectl({GET_APPS: [{"stderr": UNAUTHORIZED, "code": 1}, {"stdout": "not json"}, listing()]})
     provider.delete("id", props())   # returns: the third listing is empty
     assert len([c for c in commands(bin_dir) if c[:2] == ["get", APPLICATIONS]]) >= 3
 
 
-def test_a_kubectl_call_that_hangs_is_cut_off_and_tried_again(provider: ApplicationsDrainedProvider, kubectl,  # type: ignore[no-untyped-def]
+def test_a_kubectl_call_that_hangs_is_cut_off_and_tried_again(provider: ApplicationsDrainedProvider, kubectl,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(drain_module, "KUBECTL_TIMEOUT_SECONDS", 0.5)
     bin_dir = kubectl({GET_APPS: [{"sleep": 30}, listing()]})
@@ -329,7 +330,7 @@ def test_a_kubectl_call_that_hangs_is_cut_off_and_tried_again(provider: Applicat
     assert len([c for c in commands(bin_dir) if c[:2] == ["get", APPLICATIONS]]) >= 2
 
 
-def test_an_error_that_lasts_until_the_deadline_fails_naming_it(provider: ApplicationsDrainedProvider, kubectl) -> None:  # type: ignore[no-untyped-def]
+def test_an_error_that_lasts_until_the_deadline_fails_naming_it(provider: ApplicationsDrainedProvider, kubectl) -> None:
     kubectl({GET_APPS: [{"stderr": UNAUTHORIZED, "code": 1}]})
     with pytest.raises(RuntimeError, match=r"could not drain the Argo CD Applications in namespace argocd .*Unauthorized"):
         provider.delete("id", props(timeoutSeconds=0.1, pollSeconds=0.05))
@@ -351,7 +352,7 @@ PROD_ROOT = app("root-prod", IN_CLUSTER, finalizers=(RESOURCES_FINALIZER,))
 
 
 @pytest.fixture
-def prod_drain(provider: ApplicationsDrainedProvider, kubectl) -> list[list[str]]:  # type: ignore[no-untyped-def]
+def prod_drain(provider: ApplicationsDrainedProvider, kubectl) -> list[list[str]]:
     """A drain of every Application of an environment whose ApplicationSet preserves resources on deletion:
     its Applications carry no finalizer. Returns the commands it ran."""
     bin_dir = kubectl({
@@ -419,7 +420,7 @@ def test_held_applicationsets_are_released_only_once_the_root_is_being_deleted(p
 
 
 def test_a_second_run_deletes_what_an_earlier_one_detached_before_the_root(
-        provider: ApplicationsDrainedProvider, kubectl) -> None:  # type: ignore[no-untyped-def]
+        provider: ApplicationsDrainedProvider, kubectl) -> None:
     detached = app("payments-prod", IN_CLUSTER, finalizers=(RESOURCES_FINALIZER,), annotations={HOLD_ANNOTATION: "*"})
     bin_dir = kubectl({GET_APPS: [listing(detached, PROD_ROOT), listing(PROD_ROOT), listing()]})
     provider.delete("id", props())
@@ -428,7 +429,7 @@ def test_a_second_run_deletes_what_an_earlier_one_detached_before_the_root(
 
 
 def test_a_hub_with_spokes_still_registered_stops_naming_them_before_any_change(
-        provider: ApplicationsDrainedProvider, kubectl) -> None:  # type: ignore[no-untyped-def]
+        provider: ApplicationsDrainedProvider, kubectl) -> None:
     bin_dir = kubectl({
         GET_APPS: [listing(*PROD_WORKLOADS, PROD_ROOT)],
         GET_SECRETS: [cluster_secrets(("cluster-shop-hub", "https://kubernetes.default.svc"),
@@ -461,7 +462,7 @@ SECRET_LABELS = {"argocd.argoproj.io/secret-type": "cluster", "gitops-platform.i
 
 
 @pytest.fixture
-def spoke_drain(provider: ApplicationsDrainedProvider, kubectl) -> list[list[str]]:  # type: ignore[no-untyped-def]
+def spoke_drain(provider: ApplicationsDrainedProvider, kubectl) -> list[list[str]]:
     """A drain of spoke shop-spoke-a on its hub, next to another spoke's Applications. Returns its commands."""
     appsets = (appset("fleet-roots"), appset("addon-lb"), appset("shop-prod"))
     bin_dir = kubectl({
@@ -516,17 +517,17 @@ def test_a_spokes_hold_is_released_once_its_root_is_being_deleted_and_no_other_s
 
 
 def test_a_drain_recorded_without_its_cluster_secret_unlabels_the_one_the_spoke_registers_under(
-        provider: ApplicationsDrainedProvider, kubectl) -> None:  # type: ignore[no-untyped-def]
+        provider: ApplicationsDrainedProvider, kubectl) -> None:
     bin_dir = kubectl({GET_APPS: [listing(SPOKE_ROOT), listing()], GET_SECRETS: [{"stdout": json.dumps(SECRET_LABELS)}]})
     provider.delete("id", props(destinationName="shop-spoke-a"))
     assert position(changes(bin_dir), "label", "secrets", "cluster-shop-spoke-a") == 0
 
 
 def test_an_applicationset_shared_with_other_clusters_stops_a_spokes_drain_before_any_change(
-        provider: ApplicationsDrainedProvider, kubectl) -> None:  # type: ignore[no-untyped-def]
+        provider: ApplicationsDrainedProvider, kubectl) -> None:
     shared = (app("payments-a", SPOKE_A, owner="shop-shared"), app("payments-b", SPOKE_B, owner="shop-shared"))
     bin_dir = kubectl({GET_APPS: [listing(*shared)], GET_APPSETS: [listing(appset("shop-shared"))]})
-    with pytest.raises(RuntimeError, match="ApplicationSet shop-shared generates Applications .* also payments-b"):
+    with pytest.raises(RuntimeError, match=r"ApplicationSet shop-shared generates Applications .* also payments-b"):
         provider.delete("id", props(destinationName="shop-spoke-a", clusterSecret="cluster-shop-spoke-a"))
     assert changes(bin_dir) == []
 
@@ -547,6 +548,6 @@ def test_the_resource_sends_its_kubeconfig_as_a_secret(pulumi_mocks: Callable[..
     reg = mocks.named("drained")
     assert reg.typ == "pulumi-python:dynamic/argocd:ApplicationsDrained"
     kubeconfig = reg.inputs["kubeconfig"]
-    assert isinstance(kubeconfig, dict) and kubeconfig.get(rpc._special_sig_key) == rpc._special_secret_sig  # noqa: SLF001
+    assert isinstance(kubeconfig, dict) and kubeconfig.get(rpc._special_sig_key) == rpc._special_secret_sig
     assert (reg.inputs["namespace"], reg.inputs["destinationName"], reg.inputs["clusterSecret"],
             reg.inputs["timeoutSeconds"]) == ("argocd", "shop-spoke-a", "cluster-shop-spoke-a", 900)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import yaml
@@ -35,8 +36,8 @@ from pulumi_harness import (
     ProgramRun,
     RecordingMocks,
     Registration,
-    deleted_before,
     delete_order,
+    deleted_before,
     project_copy,
     write_stack,
 )
@@ -98,7 +99,7 @@ def spoke(program: ProgramRun, fleet: Path, hub: tuple[RecordingMocks, dict[str,
 
 
 def _is_secret(value: Any) -> bool:
-    return isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig  # noqa: SLF001
+    return isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig
 
 
 def _unsecret(value: Any) -> Any:
@@ -159,7 +160,7 @@ def test_the_cluster_label_is_always_set_and_given_labels_kept() -> None:
 # --- the hub -----------------------------------------------------------------------------
 
 
-def test_the_hub_gives_argocds_three_service_accounts_the_fleet_role(hub) -> None:  # type: ignore[no-untyped-def]
+def test_the_hub_gives_argocds_three_service_accounts_the_fleet_role(hub) -> None:
     mocks, _ = hub
     assert len(mocks.of_type("gitops-platform:fleet:HubAccess")) == 1
     associations = [r for r in mocks.of_type(POD_IDENTITY) if r.inputs["serviceAccount"] in ARGOCD_SERVICE_ACCOUNTS]
@@ -171,7 +172,7 @@ def test_the_hub_gives_argocds_three_service_accounts_the_fleet_role(hub) -> Non
     assert all(mocks.directly_depends_on(release, a) for a in associations)
 
 
-def test_the_fleet_role_is_trusted_by_pod_identity_and_may_only_assume_spoke_roles(hub) -> None:  # type: ignore[no-untyped-def]
+def test_the_fleet_role_is_trusted_by_pod_identity_and_may_only_assume_spoke_roles(hub) -> None:
     mocks, _ = hub
     role = next(r for r in mocks.of_type(ROLE) if r.inputs["name"] == "shop-hub-argocd-fleet")
     trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
@@ -185,7 +186,7 @@ def test_the_fleet_role_is_trusted_by_pod_identity_and_may_only_assume_spoke_rol
     assert not [r for r in mocks.of_type(ATTACHMENT) if r.inputs["role"] == "shop-hub-argocd-fleet"]
 
 
-def test_the_hub_exports_what_spokes_register_with(hub) -> None:  # type: ignore[no-untyped-def]
+def test_the_hub_exports_what_spokes_register_with(hub) -> None:
     _, exports = hub
     assert exports["argocdFleetRoleArn"] == Export(HUB_ROLE_ARN, False)
     assert exports["argocdNamespace"] == Export("argocd", False)
@@ -193,14 +194,14 @@ def test_the_hub_exports_what_spokes_register_with(hub) -> None:  # type: ignore
     assert exports["kubeconfig"].secret and json.loads(exports["kubeconfig"].value)["current-context"] == "shop-hub"
 
 
-def test_the_hubs_drain_covers_every_application_whatever_its_destination(hub) -> None:  # type: ignore[no-untyped-def]
+def test_the_hubs_drain_covers_every_application_whatever_its_destination(hub) -> None:
     mocks, _ = hub
     drained = _only(mocks.of_type(DRAINED))
     # Every Application: a spoke still registered stops the hub's destroy, naming it.
     assert not {"destinationName", "destinationServer", "clusterSecret"} & set(drained.inputs)
 
 
-def test_a_hub_destroy_drains_before_the_root_the_image_updater_argocd_and_the_cluster(hub) -> None:  # type: ignore[no-untyped-def]
+def test_a_hub_destroy_drains_before_the_root_the_image_updater_argocd_and_the_cluster(hub) -> None:
     mocks, _ = hub
     order = delete_order(mocks)
     drained = _only(mocks.of_type(DRAINED))
@@ -210,7 +211,7 @@ def test_a_hub_destroy_drains_before_the_root_the_image_updater_argocd_and_the_c
     assert [r for r in order if r in sequence] == sequence
 
 
-def test_a_hub_destroy_keeps_its_own_registration_and_the_sealing_controller_until_drained(hub) -> None:  # type: ignore[no-untyped-def]
+def test_a_hub_destroy_keeps_its_own_registration_and_the_sealing_controller_until_drained(hub) -> None:
     mocks, _ = hub
     order = delete_order(mocks)
     drained = _only(mocks.of_type(DRAINED))
@@ -225,7 +226,7 @@ def test_a_hub_destroy_keeps_its_own_registration_and_the_sealing_controller_unt
 
 
 @pytest.mark.parametrize("name", sorted(SPOKES))
-def test_a_spoke_runs_no_argocd_of_its_own_but_keeps_its_sealing_key(spoke, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_spoke_runs_no_argocd_of_its_own_but_keeps_its_sealing_key(spoke, name: str) -> None:
     mocks, exports = spoke(name)
     assert mocks.of_type("gitops-platform:argocd:ArgoCD") == []
     # Argo Rollouts too: the example's web-frontend is a canary, and its Rollout runs on the spoke.
@@ -238,7 +239,7 @@ def test_a_spoke_runs_no_argocd_of_its_own_but_keeps_its_sealing_key(spoke, name
 
 
 @pytest.mark.parametrize("name", sorted(SPOKES))
-def test_the_cluster_secret_is_written_into_the_hub_through_the_hubs_kubeconfig(spoke, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_the_cluster_secret_is_written_into_the_hub_through_the_hubs_kubeconfig(spoke, name: str) -> None:
     cluster, account = SPOKES[name]
     mocks, exports = spoke(name)
     secret = _only(_cluster_secrets(mocks))
@@ -271,7 +272,7 @@ def test_the_cluster_secret_is_written_into_the_hub_through_the_hubs_kubeconfig(
 
 
 @pytest.mark.parametrize("name", sorted(SPOKES))
-def test_only_the_hubs_fleet_role_may_assume_the_spoke_role_which_has_no_iam_permissions(spoke, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_only_the_hubs_fleet_role_may_assume_the_spoke_role_which_has_no_iam_permissions(spoke, name: str) -> None:
     cluster, account = SPOKES[name]
     mocks, exports = spoke(name)
     role = next(r for r in mocks.of_type(ROLE) if r.inputs["name"] == f"{cluster}-argocd-spoke")
@@ -285,7 +286,7 @@ def test_only_the_hubs_fleet_role_may_assume_the_spoke_role_which_has_no_iam_per
 
 
 @pytest.mark.parametrize("name", sorted(SPOKES))
-def test_the_spoke_role_is_cluster_admin_through_an_access_entry(spoke, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_the_spoke_role_is_cluster_admin_through_an_access_entry(spoke, name: str) -> None:
     cluster, account = SPOKES[name]
     mocks, _ = spoke(name)
     role_arn = f"arn:aws:iam::{account}:role/{cluster}-argocd-spoke"
@@ -298,7 +299,7 @@ def test_the_spoke_role_is_cluster_admin_through_an_access_entry(spoke, name: st
 
 @pytest.mark.parametrize("name", sorted(SPOKES))
 def test_a_spokes_drain_depends_on_its_cluster_secret_access_cluster_and_sealing_controller(
-        spoke, name: str) -> None:  # type: ignore[no-untyped-def]
+        spoke, name: str) -> None:
     mocks, _ = spoke(name)
     drained = _only(mocks.of_type(DRAINED))
     # Argo CD reaches the spoke through the Secret and the access entry while the drain deletes.
@@ -313,7 +314,7 @@ def test_a_spokes_drain_depends_on_its_cluster_secret_access_cluster_and_sealing
 
 @pytest.mark.parametrize("name", sorted(SPOKES))
 def test_a_spoke_destroy_drains_before_removing_its_secret_then_its_access_then_its_cluster(
-        spoke, name: str) -> None:  # type: ignore[no-untyped-def]
+        spoke, name: str) -> None:
     mocks, _ = spoke(name)
     order = delete_order(mocks)
     sequence = [_only(mocks.of_type(DRAINED)), _only(_cluster_secrets(mocks)), mocks.named("fleet-access-admin"),
@@ -323,7 +324,7 @@ def test_a_spoke_destroy_drains_before_removing_its_secret_then_its_access_then_
 
 @pytest.mark.parametrize("name", sorted(SPOKES))
 def test_the_secret_is_written_once_argocd_can_log_in_and_the_first_sync_can_open_sealed_secrets(
-        spoke, name: str) -> None:  # type: ignore[no-untyped-def]
+        spoke, name: str) -> None:
     mocks, _ = spoke(name)
     secret = _only(_cluster_secrets(mocks))
     assert mocks.directly_depends_on(secret, mocks.named("fleet-access-admin"))
@@ -331,7 +332,7 @@ def test_the_secret_is_written_once_argocd_can_log_in_and_the_first_sync_can_ope
 
 
 @pytest.mark.parametrize("name", sorted(SPOKES))
-def test_a_spokes_drain_works_on_the_hub_for_this_cluster_and_unlabels_its_secret(spoke, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_spokes_drain_works_on_the_hub_for_this_cluster_and_unlabels_its_secret(spoke, name: str) -> None:
     cluster, _ = SPOKES[name]
     mocks, exports = spoke(name)
     drained = _only(mocks.of_type(DRAINED))
@@ -343,7 +344,7 @@ def test_a_spokes_drain_works_on_the_hub_for_this_cluster_and_unlabels_its_secre
     assert drained.inputs["clusterSecret"] == _only(_cluster_secrets(mocks)).inputs["metadata"]["name"]
 
 
-def test_two_spokes_register_under_different_names(spoke) -> None:  # type: ignore[no-untyped-def]
+def test_two_spokes_register_under_different_names(spoke) -> None:
     names = set()
     for name in sorted(SPOKES):
         mocks, _ = spoke(name)
@@ -351,13 +352,13 @@ def test_two_spokes_register_under_different_names(spoke) -> None:  # type: igno
     assert names == {"cluster-shop-spoke-a", "cluster-shop-spoke-b"}
 
 
-def test_a_spoke_previews_before_its_cluster_exists(spoke) -> None:  # type: ignore[no-untyped-def]
+def test_a_spoke_previews_before_its_cluster_exists(spoke) -> None:
     mocks, _ = spoke("spoke-a", preview=True)
     secret = _only(_cluster_secrets(mocks))
     assert secret.inputs["metadata"]["name"] == "cluster-shop-spoke-a"
 
 
-def test_a_spokes_secrets_appear_only_as_secret_outputs(spoke) -> None:  # type: ignore[no-untyped-def]
+def test_a_spokes_secrets_appear_only_as_secret_outputs(spoke) -> None:
     _, exports = spoke("spoke-a")
     secret = {name for name, export in exports.items() if export.secret}
     assert secret == {"kubeconfig", "sealingPrivateKey", "sealingStabilityKey"}
@@ -384,7 +385,7 @@ def test_a_standalone_destroy_drains_before_the_root_the_image_updater_argocd_an
 
 
 @pytest.mark.parametrize("name", sorted(SPOKES))
-def test_the_spokes_secret_carries_the_metadata_the_hubs_applicationsets_select_and_read(spoke, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_the_spokes_secret_carries_the_metadata_the_hubs_applicationsets_select_and_read(spoke, name: str) -> None:
     cluster, account = SPOKES[name]
     mocks, _ = spoke(name)
     metadata = _only(_cluster_secrets(mocks)).inputs["metadata"]
@@ -394,7 +395,7 @@ def test_the_spokes_secret_carries_the_metadata_the_hubs_applicationsets_select_
 
 
 @pytest.mark.parametrize("name", sorted(SPOKES))
-def test_a_spoke_publishes_its_registration_metadata_in_the_gitops_repository(spoke, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_spoke_publishes_its_registration_metadata_in_the_gitops_repository(spoke, name: str) -> None:
     cluster, _ = SPOKES[name]
     mocks, exports = spoke(name)
     files = mocks.named("gitops-cluster").inputs["files"]
@@ -403,14 +404,14 @@ def test_a_spoke_publishes_its_registration_metadata_in_the_gitops_repository(sp
     assert "config" not in registration["stringData"]
 
 
-def test_the_hub_registers_itself_with_its_labels_and_no_credentials(hub) -> None:  # type: ignore[no-untyped-def]
+def test_the_hub_registers_itself_with_its_labels_and_no_credentials(hub) -> None:
     mocks, _ = hub
     secret = mocks.named("fleet-hub-registration").inputs
     assert secret["metadata"]["labels"]["gitops-platform.io/role"] == "hub"
     assert _unsecret(secret["stringData"]) == {"name": "shop-hub", "server": "https://kubernetes.default.svc"}
 
 
-def test_a_stack_made_by_new_cluster_runs_under_the_program_unchanged(program: ProgramRun, run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_stack_made_by_new_cluster_runs_under_the_program_unchanged(program: ProgramRun, run, tmp_path: Path) -> None:
     root = project_copy(tmp_path)
     made = run("new-cluster", "shop-prod-eu2", "--env", "prod", "--region", "eu-west-2", "--project", root)
     assert made.code == 0, made.err

@@ -21,9 +21,8 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from gitops.cli import main
-
 from conftest import REPO_ROOT
+from gitops.cli import main
 
 FIELDS = ("team", "description", "image", "ports", "health", "resources", "ingress", "autoscaling", "config",
           "secrets", "environments", "command", "args", "namespace", "name")
@@ -157,7 +156,7 @@ odd_keys = st.one_of(
 )
 hostile_values = st.recursive(st.one_of(scalars, hostile_scalars), lambda inner: st.one_of(
     st.lists(inner, max_size=3),
-    st.dictionaries(st.one_of(st.sampled_from(FIELDS + ("cpu", "memory", "requests", "dev", "prod", "tag")), odd_keys),
+    st.dictionaries(st.one_of(st.sampled_from((*FIELDS, "cpu", "memory", "requests", "dev", "prod", "tag")), odd_keys),
                     inner, max_size=3),
 ), max_leaves=10)
 hostile_services = st.dictionaries(st.one_of(st.sampled_from(FIELDS), odd_keys), hostile_values, min_size=1, max_size=6)

@@ -21,9 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gitops.cli import main
-
 from conftest import REPO_ROOT, snapshot_tree
+from gitops.cli import main
 
 VICTIM = b"outside the tree\n"
 LINKABLE = ("apps/payments/overlays/dev", "apps/cart", "argocd/dev", "clusters", "apps", ".gitops-platform")

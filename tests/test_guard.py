@@ -16,7 +16,7 @@ class AccountMocks(RecordingMocks):
         super().__init__()
         self.account = account
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+    def invoke_result(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": self.account, "arn": f"arn:aws:iam::{self.account}:user/ci", "userId": "AIDA"}
         return {}
@@ -28,12 +28,12 @@ def _install(account: str) -> AccountMocks:
     return mocks
 
 
-def test_matching_credentials_pass(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+def test_matching_credentials_pass(pulumi_mocks) -> None:
     _install("333333333333")
     assert require_account("333333333333", "Pulumi.prod.yaml") == "333333333333"
 
 
-def test_credentials_of_another_account_fail_naming_both_accounts(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+def test_credentials_of_another_account_fail_naming_both_accounts(pulumi_mocks) -> None:
     mocks = _install("111111111111")
     with pytest.raises(WrongAccountError) as info:
         require_account("333333333333", "Pulumi.prod.yaml")

@@ -16,13 +16,12 @@ import pulumi
 import pytest
 import yaml
 
+from conftest import REPO_ROOT, CliResult
 from gitops.k8sschema import Schemas
 from gitops.model import UpdateMode
 from gitops.project import load_project
 from gitops.render import render_stack
 from gitops.render.imageupdater import default_constraint, image_updater, pinned_constraint
-
-from conftest import REPO_ROOT, CliResult
 
 SCHEMAS = REPO_ROOT.parent / "shared" / "schemas"
 NS = "gitops-platform"
@@ -68,14 +67,14 @@ def render_error(run: Any, project: Path, tmp_path: Path) -> CliResult:
 
 
 # --- who gets an updater -------------------------------------------------------------------------------
-def test_dev_writes_updates_to_the_tracked_branch_and_its_applications_sync_themselves(example) -> None:  # type: ignore[no-untyped-def]
+def test_dev_writes_updates_to_the_tracked_branch_and_its_applications_sync_themselves(example) -> None:
     write_back = _updater(example, "dev")["spec"]["writeBackConfig"]
     assert write_back == {"method": "git", "gitConfig": {"branch": "main"}}
     assert "automated" in _application_template(example, "dev")["spec"]["syncPolicy"]
 
 
 @pytest.mark.parametrize("env, source", [("staging", "dev"), ("prod", "staging")])
-def test_a_promoted_environment_gets_no_image_updater_so_only_promote_moves_its_tags(example, env, source) -> None:  # type: ignore[no-untyped-def]
+def test_a_promoted_environment_gets_no_image_updater_so_only_promote_moves_its_tags(example, env, source) -> None:
     stack = example.stack(env)
     assert (stack.promote_from, stack.image_updates.mode) == (source, UpdateMode.OFF)
     files = {m.path: m.content for m in render_stack(example, stack).files}
@@ -90,7 +89,7 @@ def test_a_promoted_stack_is_off_without_saying_so(project: Path) -> None:
 
 
 @pytest.mark.parametrize("mode", ["git", "pull-request"])
-def test_an_update_mode_on_a_promoted_stack_is_refused_naming_the_key(run, project: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
+def test_an_update_mode_on_a_promoted_stack_is_refused_naming_the_key(run, project: Path, tmp_path: Path,
                                                                       mode: str) -> None:
     set_image_updates(project, "prod", {"mode": mode})
     result = render_error(run, project, tmp_path)
@@ -100,7 +99,7 @@ def test_an_update_mode_on_a_promoted_stack_is_refused_naming_the_key(run, proje
 
 
 # --- what the updater may deploy ----------------------------------------------------------------------
-def test_each_service_is_selected_by_its_own_application_with_its_registry_path_and_constraint(example) -> None:  # type: ignore[no-untyped-def]
+def test_each_service_is_selected_by_its_own_application_with_its_registry_path_and_constraint(example) -> None:
     refs = {r["namePattern"]: r for r in _updater(example, "dev")["spec"]["applicationRefs"]}
     assert sorted(refs) == sorted(f"{s.name}-dev" for s in example.catalog.services)
     image = refs["payments-dev"]["images"][0]
@@ -109,7 +108,7 @@ def test_each_service_is_selected_by_its_own_application_with_its_registry_path_
     assert image["commonUpdateSettings"]["updateStrategy"] == "semver"
 
 
-def test_a_service_below_1_0_follows_patches_of_its_minor_only(example) -> None:  # type: ignore[no-untyped-def]
+def test_a_service_below_1_0_follows_patches_of_its_minor_only(example) -> None:
     """recommendations is 0.9.4: in 0.x a minor release may break, so ~0.9.4 (>=0.9.4 <0.10.0), never 0.10."""
     refs = {r["namePattern"]: r for r in _updater(example, "dev")["spec"]["applicationRefs"]}
     assert refs["recommendations-dev"]["images"][0]["imageName"] == f"{REGISTRY}/recommendations:~0.9.4"
@@ -126,7 +125,7 @@ def test_the_default_constraint_never_downgrades_and_never_takes_a_breaking_rele
     assert default_constraint(tag) == constraint
 
 
-def test_a_configured_constraint_and_tag_pattern_win_over_the_defaults(example) -> None:  # type: ignore[no-untyped-def]
+def test_a_configured_constraint_and_tag_pattern_win_over_the_defaults(example) -> None:
     stack = _with_updates(example, "dev", constraints=(("payments", "~1.4"),), allow_tags="regexp:^1\\.")
     doc = image_updater(example.catalog, stack)
     assert doc is not None
@@ -135,7 +134,7 @@ def test_a_configured_constraint_and_tag_pattern_win_over_the_defaults(example) 
     assert image["commonUpdateSettings"]["allowTags"] == "regexp:^1\\."
 
 
-def test_a_pinned_service_is_held_at_exactly_its_tag_so_a_rollback_beats_the_updaters_own_file(example) -> None:  # type: ignore[no-untyped-def]
+def test_a_pinned_service_is_held_at_exactly_its_tag_so_a_rollback_beats_the_updaters_own_file(example) -> None:
     """A pin (what ``promote --tag`` writes) wins over a configured constraint; a bare version is an exact match,
     and the updater writes whatever differs from what runs, an older tag too."""
     stack = dataclasses.replace(_with_updates(example, "dev", constraints=(("payments", "~1.4"),)),
@@ -153,7 +152,7 @@ def test_a_pinned_constraint_is_the_version_itself_never_with_an_equals_sign(tag
     assert pinned_constraint(tag) == constraint
 
 
-def test_a_pin_that_is_not_semver_leaves_the_service_out(example) -> None:  # type: ignore[no-untyped-def]
+def test_a_pin_that_is_not_semver_leaves_the_service_out(example) -> None:
     stack = dataclasses.replace(example.stack("dev"), image_tags=(("payments", "2024-06-01"),))
     doc = image_updater(example.catalog, stack)
     assert doc is not None
@@ -161,18 +160,18 @@ def test_a_pin_that_is_not_semver_leaves_the_service_out(example) -> None:  # ty
 
 
 # --- where updates are written ------------------------------------------------------------------------
-def test_the_image_updater_lives_in_argo_cds_namespace_without_the_removed_spec_namespace(example) -> None:  # type: ignore[no-untyped-def]
+def test_the_image_updater_lives_in_argo_cds_namespace_without_the_removed_spec_namespace(example) -> None:
     doc = _updater(example, "dev")
     assert doc["metadata"]["namespace"] == "argocd"
     assert "namespace" not in doc["spec"]
 
 
-def test_a_credentials_secret_is_used_for_write_back(example) -> None:  # type: ignore[no-untyped-def]
+def test_a_credentials_secret_is_used_for_write_back(example) -> None:
     doc = image_updater(example.catalog, _with_updates(example, "dev", credentials_secret="image-updater-git"))
     assert doc is not None and doc["spec"]["writeBackConfig"]["method"] == "git:secret:image-updater-git"
 
 
-def test_pull_request_mode_names_the_base_branch_and_the_provider(example) -> None:  # type: ignore[no-untyped-def]
+def test_pull_request_mode_names_the_base_branch_and_the_provider(example) -> None:
     """Upstream names the head branch itself; a base:target branch is a validation error with pullRequest."""
     doc = image_updater(example.catalog, _with_updates(example, "dev", mode=UpdateMode.PULL_REQUEST,
                                                        pull_request_provider="gitlab"))
@@ -180,7 +179,7 @@ def test_pull_request_mode_names_the_base_branch_and_the_provider(example) -> No
     assert doc["spec"]["writeBackConfig"]["gitConfig"] == {"branch": "main", "pullRequest": {"gitlab": {}}}
 
 
-def test_a_write_branch_puts_every_update_of_the_environment_on_one_branch(run, project: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_write_branch_puts_every_update_of_the_environment_on_one_branch(run, project: Path, tmp_path: Path) -> None:
     set_image_updates(project, "dev", {"writeBranch": "image-updater-dev"})
     out = tmp_path / "tree"
     assert run("render", "--stack", "dev", "--project", project, "--out", out).code == 0
@@ -195,7 +194,7 @@ def test_a_write_branch_puts_every_update_of_the_environment_on_one_branch(run, 
     ({"writeBranch": "main:image-updater"}, "writeBranch", "is not valid: a fixed branch name"),
     ({"writeBranch": "image-updater-{{.SHA256}}"}, "writeBranch", "is not valid: a fixed branch name"),
 ])
-def test_a_write_branch_that_would_not_do_what_it_says_is_refused(run, project: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
+def test_a_write_branch_that_would_not_do_what_it_says_is_refused(run, project: Path, tmp_path: Path,
                                                                   updates, key, message) -> None:
     set_image_updates(project, "dev", updates)
     result = render_error(run, project, tmp_path)
@@ -203,7 +202,7 @@ def test_a_write_branch_that_would_not_do_what_it_says_is_refused(run, project: 
     assert message in result.err
 
 
-def test_mode_off_emits_no_image_updater(example) -> None:  # type: ignore[no-untyped-def]
+def test_mode_off_emits_no_image_updater(example) -> None:
     off = _with_updates(example, "dev", mode=UpdateMode.OFF)
     files = {m.path: m.content for m in render_stack(example, off).files}
     assert "argocd/dev/image-updater.yaml" not in files
@@ -211,7 +210,7 @@ def test_mode_off_emits_no_image_updater(example) -> None:  # type: ignore[no-un
 
 
 # --- pull requests need HTTPS credentials -------------------------------------------------------------
-def test_pull_request_mode_with_an_ssh_repository_url_is_refused(run, project: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_pull_request_mode_with_an_ssh_repository_url_is_refused(run, project: Path, tmp_path: Path) -> None:
     """Upstream opens pull requests with the API token of its Git credentials; an SSH key has none."""
     path = project / "Pulumi.dev.yaml"
     path.write_text(path.read_text().replace("repoURL: https://github.com/example-shop/gitops.git",
@@ -227,7 +226,7 @@ def test_pull_request_mode_with_an_ssh_repository_url_is_refused(run, project: P
                                  "is an SSH URL")
 
 
-def test_pull_request_mode_with_argo_cds_ssh_key_is_refused_unless_a_credentials_secret_is_given(  # type: ignore[no-untyped-def]
+def test_pull_request_mode_with_argo_cds_ssh_key_is_refused_unless_a_credentials_secret_is_given(
         run, project: Path, tmp_path: Path) -> None:
     path = project / "Pulumi.dev.yaml"
     path.write_text(path.read_text() + f"  {NS}:gitopsCredentials:\n    sshPrivateKey:\n      secure: v1:AAAA\n")
@@ -240,7 +239,7 @@ def test_pull_request_mode_with_argo_cds_ssh_key_is_refused_unless_a_credentials
     assert load_project(project).stack("dev").image_updates.mode is UpdateMode.PULL_REQUEST
 
 
-def test_pulumi_up_refuses_pull_request_mode_with_an_ssh_key_the_engine_keeps_secret(example) -> None:  # type: ignore[no-untyped-def]
+def test_pulumi_up_refuses_pull_request_mode_with_an_ssh_key_the_engine_keeps_secret(example) -> None:
     """The engine never shows the loader a secret config value, so the program checks its key names itself."""
     from components.config import check_pull_request_credentials
 
@@ -255,13 +254,13 @@ def test_pulumi_up_refuses_pull_request_mode_with_an_ssh_key_the_engine_keeps_se
 # --- the schema and the files ---------------------------------------------------------------------------
 @pytest.mark.skipif(not SCHEMAS.is_dir(), reason="CRD schemas live beside the project (../shared/schemas)")
 @pytest.mark.parametrize("changes", [{}, {"mode": UpdateMode.PULL_REQUEST}, {"write_branch": "image-updater-dev"}])
-def test_every_rendered_image_updater_is_valid_against_the_image_updater_crd(example, changes) -> None:  # type: ignore[no-untyped-def]
+def test_every_rendered_image_updater_is_valid_against_the_image_updater_crd(example, changes) -> None:
     schemas = Schemas("1.33.0", SCHEMAS)
     doc = image_updater(example.catalog, _with_updates(example, "dev", **changes))
     assert doc is not None and list(schemas.errors(doc)) == []
 
 
-def test_the_renderer_never_writes_the_file_the_updater_writes(run, project: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_renderer_never_writes_the_file_the_updater_writes(run, project: Path, tmp_path: Path) -> None:
     out = tmp_path / "tree"
     assert run("render", "--all", "--project", project, "--out", out).code == 0
     updater_file = out / "apps/payments/overlays/dev/.argocd-source-payments-dev.yaml"

@@ -14,8 +14,9 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import yaml
@@ -92,7 +93,7 @@ def ingress_patch(project: Path, service: str, stack: str) -> dict[str, Any]:
     return {op["path"]: op["value"] for op in files(project, service, stack)["overlay/patch-ingress.yaml"]}
 
 
-def annotations(project: Path, service: str, stack: str) -> dict[str, str]:
+def annotations_of(project: Path, service: str, stack: str) -> dict[str, str]:
     return ingress_patch(project, service, stack)["/metadata/annotations"]
 
 
@@ -136,7 +137,7 @@ def test_tls_on_alb_listens_on_80_and_443_redirects_and_finds_the_certificate_by
 
 def test_a_certificate_arn_is_the_https_listeners_certificate(project: Path) -> None:
     set_ingress(project, "prod", certificateArn=CERTIFICATE)
-    found = annotations(project, "web-frontend", "prod")
+    found = annotations_of(project, "web-frontend", "prod")
     assert found[f"{ALB}certificate-arn"] == CERTIFICATE
     assert found[f"{ALB}listen-ports"] == HTTP_AND_HTTPS and found[f"{ALB}ssl-redirect"] == "443"
 
@@ -220,7 +221,7 @@ def test_ingress_settings_that_cannot_serve_are_refused_naming_the_key(
 
 
 def test_the_target_health_check_is_the_readiness_probe(project: Path) -> None:
-    found = annotations(project, "api-gateway", "prod")
+    found = annotations_of(project, "api-gateway", "prod")
     assert {key: found[key] for key in found if "health" in key or "success" in key} == {
         f"{ALB}healthcheck-path": "/ready",          # health.readiness.path
         f"{ALB}healthcheck-port": "traffic-port",    # the probe's port is the ingress port
@@ -231,14 +232,14 @@ def test_the_target_health_check_is_the_readiness_probe(project: Path) -> None:
 
 def test_a_readiness_probe_on_another_port_is_checked_and_admitted_on_that_port(project: Path) -> None:
     edit_service(project, "api-gateway", lambda doc: doc["health"].update(readiness={"path": "/ready", "port": "metrics"}))
-    assert annotations(project, "api-gateway", "prod")[f"{ALB}healthcheck-port"] == "9090"
+    assert annotations_of(project, "api-gateway", "prod")[f"{ALB}healthcheck-port"] == "9090"
     [rule] = admitted(project, "api-gateway", "prod")
     assert rule["ports"] == [{"port": 8080, "protocol": "TCP"}, {"port": 9090, "protocol": "TCP"}]
 
 
 def test_without_an_http_readiness_probe_the_controllers_own_health_check_stays(project: Path) -> None:
     edit_service(project, "api-gateway", lambda doc: doc["health"].update(readiness={"type": "tcp", "port": "http"}))
-    assert not [key for key in annotations(project, "api-gateway", "prod") if "health" in key or "success" in key]
+    assert not [key for key in annotations_of(project, "api-gateway", "prod") if "health" in key or "success" in key]
 
 
 # --- one load balancer per environment ----------------------------------------------------------------------
@@ -246,14 +247,14 @@ def test_without_an_http_readiness_probe_the_controllers_own_health_check_stays(
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_every_alb_ingress_of_an_environment_joins_the_environments_group(project: Path, stack: str) -> None:
-    assert {annotations(project, s, stack)[f"{ALB}group.name"] for s in ("api-gateway", "web-frontend")} == {stack}
+    assert {annotations_of(project, s, stack)[f"{ALB}group.name"] for s in ("api-gateway", "web-frontend")} == {stack}
 
 
 def test_the_group_is_the_stacks_choice_and_none_gives_each_ingress_a_load_balancer(project: Path) -> None:
     set_ingress(project, "prod", group="shop-public")
     set_ingress(project, "dev", group="none")
-    assert annotations(project, "api-gateway", "prod")[f"{ALB}group.name"] == "shop-public"
-    assert not {f"{ALB}group.name", f"{ALB}group.order"} & annotations(project, "api-gateway", "dev").keys()
+    assert annotations_of(project, "api-gateway", "prod")[f"{ALB}group.name"] == "shop-public"
+    assert not {f"{ALB}group.name", f"{ALB}group.order"} & annotations_of(project, "api-gateway", "dev").keys()
 
 
 def test_group_order_tries_longer_path_prefixes_first_and_depends_on_the_path_alone() -> None:
@@ -267,7 +268,7 @@ def test_adding_a_service_leaves_every_other_services_ingress_as_it_was(project:
     (project / "services" / "reviews.yaml").write_text(
         "team: storefront\nimage: {tag: '1.0.0'}\nports: [{containerPort: 8080}]\n"
         "health: {readiness: {path: /ready}}\ningress: {host: api, path: /reviews}\n")
-    assert annotations(project, "reviews", "prod")[f"{ALB}group.order"] == str(1000 - len("/reviews"))
+    assert annotations_of(project, "reviews", "prod")[f"{ALB}group.order"] == str(1000 - len("/reviews"))
     assert files(project, "api-gateway", "prod")["overlay/patch-ingress.yaml"] == before
 
 
@@ -278,7 +279,7 @@ def test_a_services_own_annotations_win_over_the_stacks_and_the_derived_ones(pro
     set_ingress(project, "prod", annotations={f"{ALB}scheme": "internet-facing", f"{ALB}tags": "env=prod"})
     edit_service(project, "api-gateway", lambda doc: doc["ingress"].update(annotations={
         f"{ALB}tags": "team=platform", f"{ALB}success-codes": "200", "example.com/owner": "platform"}))
-    found = annotations(project, "api-gateway", "prod")
+    found = annotations_of(project, "api-gateway", "prod")
     assert found[f"{ALB}tags"] == "team=platform"            # over the stack's
     assert found[f"{ALB}success-codes"] == "200"             # over the readiness probe's
     assert found["example.com/owner"] == "platform"
@@ -316,7 +317,7 @@ def test_a_service_may_configure_its_load_balancer_where_it_shares_none(project:
     for stack in ("dev", "prod", "staging"):
         set_ingress(project, stack, group="none")
     edit_service(project, "web-frontend", lambda doc: doc["ingress"].update(annotations={f"{ALB}scheme": "internal"}))
-    assert annotations(project, "web-frontend", "prod")[f"{ALB}scheme"] == "internal"
+    assert annotations_of(project, "web-frontend", "prod")[f"{ALB}scheme"] == "internal"
 
 
 # --- pods that do not drop requests -------------------------------------------------------------------------

@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
@@ -288,7 +288,8 @@ CASES = [
                  id="the oldest sealing key generation is above the newest"),
     pytest.param(Bad(replace(STAGING, "    prefix: shop\n", "    prefix: shop\n    owner: true\n    immutableTags: true\n"
                                                       "    roleArn: arn:aws:iam::999999999999:role/registry\n"),
-                     (f"{STAGING}: config.gitops-platform:registry.owner: registry 999999999999/eu-west-1/shop is already owned by Pulumi.dev.yaml",)),
+                     (f"{STAGING}: config.gitops-platform:registry.owner: registry 999999999999/eu-west-1/shop "
+                      "is already owned by Pulumi.dev.yaml",)),
                  id="two stacks own the same registry"),
     pytest.param(Bad(replace(DEV, "    roleArn: arn:aws:iam::999999999999:role/gitops-platform-registry\n", ""),
                      (f"{DEV}: config.gitops-platform:registry.roleArn: is required: this stack owns the registry in "

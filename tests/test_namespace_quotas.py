@@ -20,11 +20,10 @@ from typing import Any
 import pytest
 import yaml
 
+from conftest import REPO_ROOT
 from gitops import layout, names
 from gitops.project import load_project
 from gitops.render import render_stack
-
-from conftest import REPO_ROOT
 
 needs_kubectl = pytest.mark.skipif(not shutil.which("kubectl"), reason="kubectl (kustomize v5) is required")
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -82,8 +81,8 @@ def test_a_shared_namespace_has_one_quota_owned_by_its_first_service_of_any_team
         path = project / "services" / f"{name}.yaml"
         path.write_text(path.read_text() + "namespace: shop-shared\n")
     files = rendered(project, "prod")
-    path, quota = quotas(files, "ResourceQuota")["shop-shared"]
-    assert path.startswith("apps/cart/overlays/prod/")
+    quota_path, quota = quotas(files, "ResourceQuota")["shop-shared"]
+    assert quota_path.startswith("apps/cart/overlays/prod/")
     assert quota["metadata"]["labels"][layout.LABEL_PART_OF] == "checkout"
     storefront = files["argocd/prod/project-storefront.yaml"]["spec"]["namespaceResourceWhitelist"]
     owns_another = any(s.team == "storefront" and s.namespace != "shop-shared"
@@ -162,7 +161,7 @@ def test_a_stack_sets_a_namespaces_numbers_and_the_rest_stay_derived(project: Pa
     assert quotas(rendered(project, "staging"), "ResourceQuota")["checkout"][1]["spec"]["hard"]["pods"] != "200"
 
 
-def test_a_quota_for_a_namespace_no_service_deploys_into_is_refused(run, project: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_quota_for_a_namespace_no_service_deploys_into_is_refused(run, project: Path, tmp_path: Path) -> None:
     stack_file = project / "Pulumi.prod.yaml"
     doc = yaml.safe_load(stack_file.read_text())
     doc["config"]["gitops-platform:workloads"]["quotas"] = {"chekout": {"pods": 10}}
@@ -172,7 +171,7 @@ def test_a_quota_for_a_namespace_no_service_deploys_into_is_refused(run, project
     assert "workloads.quotas.chekout" in result.err and "no service deploys into namespace 'chekout'" in result.err
 
 
-def test_a_malformed_quota_names_the_key(run, project: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_malformed_quota_names_the_key(run, project: Path, tmp_path: Path) -> None:
     stack_file = project / "Pulumi.prod.yaml"
     doc = yaml.safe_load(stack_file.read_text())
     doc["config"]["gitops-platform:workloads"]["quotas"] = {"checkout": {"limits": {"cpu": "lots"}, "pod": 3}}
@@ -184,7 +183,7 @@ def test_a_malformed_quota_names_the_key(run, project: Path, tmp_path: Path) -> 
 
 
 @needs_kubectl
-def test_the_quota_and_limit_range_validate_and_are_admitted(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_quota_and_limit_range_validate_and_are_admitted(run, tmp_path: Path) -> None:
     tree = tmp_path / "repo"
     assert run("render", "--all", "--out", tree, "--project", REPO_ROOT).code == 0
     assert list(tree.glob("apps/*/overlays/*/resourcequota.yaml")) and list(tree.glob("apps/*/overlays/*/limitrange.yaml"))

@@ -13,8 +13,9 @@ import dataclasses
 import json
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import yaml
@@ -42,14 +43,14 @@ SERVICE_WAVES = {
 }
 ROOT_WAVES = {"AppProject": "0", "ApplicationSet": "1", "ImageUpdater": "2"}
 needs_kubectl = pytest.mark.skipif(not shutil.which("kubectl"), reason="kubectl (kustomize v5) is required")
-needs_schemas = pytest.mark.skipif(not SCHEMAS.is_dir(), reason="CRD schemas not present")
+SCHEMA_ARGS = ["--schemas", str(SCHEMAS)] if SCHEMAS.is_dir() else []  # the project's own CRD schemas apply either way
 
 
 def docs_of(content: bytes) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(content) if isinstance(d, dict)]
 
 
-def annotations(obj: dict[str, Any]) -> dict[str, str]:
+def annotations_of(obj: dict[str, Any]) -> dict[str, str]:
     return (obj.get("metadata") or {}).get("annotations") or {}
 
 
@@ -64,13 +65,13 @@ def of_kind(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def example():  # type: ignore[no-untyped-def]
+def example():
     """The example project, loaded."""
     return load_project(REPO_ROOT)
 
 
 @pytest.fixture(scope="module")
-def files(example) -> dict[str, dict[str, bytes]]:  # type: ignore[no-untyped-def]
+def files(example) -> dict[str, dict[str, bytes]]:
     """environment -> {path: content} of what render_stack returns for that stack."""
     return {s.environment: {m.path: m.content for m in render_stack(example, s).files} for s in example.stacks}
 
@@ -94,8 +95,8 @@ def overlays(tree: Path) -> Iterator[Path]:
     yield from sorted(p.parent for p in tree.glob("apps/*/overlays/*/kustomization.yaml"))
 
 
-def validate(run, tree: Path) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    result = run("validate", str(tree), "--schemas", str(SCHEMAS), "--output", "json")
+def validate(run, tree: Path) -> dict[str, Any]:
+    result = run("validate", str(tree), *SCHEMA_ARGS, "--output", "json")
     return {"code": result.code, **json.loads(result.out)}
 
 
@@ -111,7 +112,7 @@ def replace_in(path: Path, old: str, new: str) -> None:
 def test_every_object_a_service_deploys_carries_the_wave_of_its_kind(rendered: Path) -> None:
     for overlay in overlays(rendered):
         for obj in build(overlay):
-            wave = annotations(obj).get(WAVE)
+            wave = annotations_of(obj).get(WAVE)
             assert wave is not None, f"{overlay}: {obj['kind']} {obj['metadata']['name']} has no sync wave"
             if obj["kind"] in SERVICE_WAVES:
                 assert wave == SERVICE_WAVES[obj["kind"]], f"{overlay}: {obj['kind']} in wave {wave}"
@@ -121,43 +122,43 @@ def test_every_object_a_service_deploys_carries_the_wave_of_its_kind(rendered: P
 def test_a_generated_config_map_comes_in_the_first_wave_in_every_environment(rendered: Path) -> None:
     for env in ("dev", "staging", "prod"):
         config = of_kind(build(rendered / f"apps/payments/overlays/{env}"), "ConfigMap")
-        assert annotations(config)[WAVE] == "0"
+        assert annotations_of(config)[WAVE] == "0"
 
 
 @needs_kubectl
 def test_an_ingress_keeps_its_wave_where_the_environment_replaces_its_annotations(rendered: Path) -> None:
     for overlay in sorted(rendered.glob("apps/*/overlays/*")):
         for obj in (o for o in build(overlay) if o["kind"] == "Ingress"):
-            assert annotations(obj)[WAVE] == "3", overlay
+            assert annotations_of(obj)[WAVE] == "3", overlay
 
 
-def test_a_sealed_secret_comes_in_the_first_wave(example) -> None:  # type: ignore[no-untyped-def]
+def test_a_sealed_secret_comes_in_the_first_wave(example) -> None:
     orders = next(s for s in example.catalog.services if s.name == "orders")
     cert = load_certificate(certificate_pem(new_key()), "test certificate")
     sealed = sealed_secret_file(orders, example.stacks[0], cert, {"DATABASE_PASSWORD": b"x"}, None)
     (doc,) = docs_of(sealed.content)
-    assert annotations(doc)[WAVE] == "0"
+    assert annotations_of(doc)[WAVE] == "0"
 
 
-def test_the_root_applies_projects_then_applicationsets_then_the_image_updater(files) -> None:  # type: ignore[no-untyped-def]
+def test_the_root_applies_projects_then_applicationsets_then_the_image_updater(files) -> None:
     seen = set()
     for env, tree in files.items():
         for path, content in tree.items():
             if path.startswith(f"argocd/{env}/") and not path.endswith("kustomization.yaml"):
                 for doc in docs_of(content):
                     seen.add(doc["kind"])
-                    assert WAVE in annotations(doc), path
+                    assert WAVE in annotations_of(doc), path
                     if doc["kind"] in ROOT_WAVES:
-                        assert annotations(doc)[WAVE] == ROOT_WAVES[doc["kind"]], path
+                        assert annotations_of(doc)[WAVE] == ROOT_WAVES[doc["kind"]], path
     assert set(ROOT_WAVES) <= seen
 
 
-def test_a_hubs_fleet_files_apply_the_add_ons_project_before_the_applicationsets(example) -> None:  # type: ignore[no-untyped-def]
+def test_a_hubs_fleet_files_apply_the_add_ons_project_before_the_applicationsets(example) -> None:
     dev = example.stacks[0]
     addon = AddOn("metrics-server", "https://kubernetes-sigs.github.io/metrics-server/", "metrics-server", "3.12.2",
                   "kube-system")
     hub = dataclasses.replace(dev, argocd=dataclasses.replace(dev.argocd, topology=Topology.HUB, fleet_addons=(addon,)))
-    waves = {(d["kind"], d["metadata"]["name"]): annotations(d)[WAVE] for m in hub_files(hub) for d in docs_of(m.content)}
+    waves = {(d["kind"], d["metadata"]["name"]): annotations_of(d)[WAVE] for m in hub_files(hub) for d in docs_of(m.content)}
     assert waves == {("ApplicationSet", "fleet-roots"): "1", ("AppProject", "fleet-addons"): "0",
                      ("ApplicationSet", "addon-metrics-server"): "1"}
 
@@ -170,13 +171,13 @@ def migration_of(files: dict[str, dict[str, bytes]], env: str = "dev") -> list[d
             *docs_of(files[env]["apps/orders/base/networkpolicy-migration.yaml"])]
 
 
-def test_the_migration_is_a_sync_hook_between_its_inputs_and_the_deployment(files) -> None:  # type: ignore[no-untyped-def]
+def test_the_migration_is_a_sync_hook_between_its_inputs_and_the_deployment(files) -> None:
     job = of_kind(migration_of(files), "Job")
-    assert {k: v for k, v in annotations(job).items() if k.startswith("argocd.argoproj.io/")} == {
+    assert {k: v for k, v in annotations_of(job).items() if k.startswith("argocd.argoproj.io/")} == {
         HOOK: "Sync", layout.HOOK_DELETE_POLICY_ANNOTATION: "BeforeHookCreation,HookSucceeded", WAVE: "1"}
 
 
-def test_the_migration_runs_its_command_with_the_limits_of_the_catalog(files) -> None:  # type: ignore[no-untyped-def]
+def test_the_migration_runs_its_command_with_the_limits_of_the_catalog(files) -> None:
     spec = of_kind(migration_of(files), "Job")["spec"]
     container = spec["template"]["spec"]["containers"][0]
     assert (container["command"], container["args"]) == (["/app/migrate"], ["up"])
@@ -184,7 +185,7 @@ def test_the_migration_runs_its_command_with_the_limits_of_the_catalog(files) ->
     assert spec["template"]["spec"]["restartPolicy"] == "Never"
 
 
-def test_the_migration_uses_the_services_image_secrets_identity_and_restricted_security_context(files) -> None:  # type: ignore[no-untyped-def]
+def test_the_migration_uses_the_services_image_secrets_identity_and_restricted_security_context(files) -> None:
     job = of_kind(migration_of(files), "Job")["spec"]["template"]["spec"]
     deployment = docs_of(files["dev"]["apps/orders/base/deployment.yaml"])[0]["spec"]["template"]["spec"]
     for key in ("serviceAccountName", "automountServiceAccountToken", "securityContext", "volumes"):
@@ -199,7 +200,7 @@ def test_the_migration_uses_the_services_image_secrets_identity_and_restricted_s
 
 
 @needs_kubectl
-def test_each_overlay_rewrites_the_migrations_image_to_its_environments_tag(rendered: Path, example) -> None:  # type: ignore[no-untyped-def]
+def test_each_overlay_rewrites_the_migrations_image_to_its_environments_tag(rendered: Path, example) -> None:
     orders = next(s for s in example.catalog.services if s.name == "orders")
     for stack in example.stacks:
         objects = build(rendered / f"apps/orders/overlays/{stack.environment}")
@@ -216,7 +217,7 @@ def test_the_migration_gets_the_environments_resources(rendered: Path) -> None:
     assert job["requests"] == {"cpu": "500m", "memory": "1Gi"}
 
 
-def test_migration_pods_are_not_selected_as_the_services_pods_and_accept_no_connections(files) -> None:  # type: ignore[no-untyped-def]
+def test_migration_pods_are_not_selected_as_the_services_pods_and_accept_no_connections(files) -> None:
     job, policy = of_kind(migration_of(files), "Job"), of_kind(migration_of(files), "NetworkPolicy")
     labels = job["spec"]["template"]["metadata"]["labels"]
     assert layout.LABEL_NAME not in labels   # what the Service, PDB, HPA and the service's policy select by
@@ -225,7 +226,7 @@ def test_migration_pods_are_not_selected_as_the_services_pods_and_accept_no_conn
     assert policy["spec"] == {"podSelector": {"matchLabels": labels}, "policyTypes": ["Ingress"]}
 
 
-def test_a_service_without_a_migration_renders_no_job(files) -> None:  # type: ignore[no-untyped-def]
+def test_a_service_without_a_migration_renders_no_job(files) -> None:
     assert not [p for p in files["dev"] if p.endswith("/migration.yaml") and not p.startswith("apps/orders/")]
 
 
@@ -236,7 +237,7 @@ def project_kinds(files: dict[str, dict[str, bytes]], env: str, team: str) -> se
     return {(k["group"], k["kind"]) for k in doc["spec"]["namespaceResourceWhitelist"]}
 
 
-def test_only_a_team_with_a_migration_may_deploy_jobs(files, example) -> None:  # type: ignore[no-untyped-def]
+def test_only_a_team_with_a_migration_may_deploy_jobs(files, example) -> None:
     with_migration = {s.team for s in example.catalog.services if s.migration}
     assert with_migration == {"checkout"}
     for env in files:
@@ -244,7 +245,7 @@ def test_only_a_team_with_a_migration_may_deploy_jobs(files, example) -> None:  
             assert (("batch", "Job") in project_kinds(files, env, team)) == (team in with_migration), (env, team)
 
 
-def test_every_project_admits_the_kinds_its_services_keep_whether_used_or_not(files, example) -> None:  # type: ignore[no-untyped-def]
+def test_every_project_admits_the_kinds_its_services_keep_whether_used_or_not(files, example) -> None:
     # A kind a catalog edit can take away stays admitted: Argo CD would neither prune nor delete what is left of it.
     for env in files:
         for team in example.catalog.teams:
@@ -253,7 +254,7 @@ def test_every_project_admits_the_kinds_its_services_keep_whether_used_or_not(fi
                     ("", "ConfigMap")} <= project_kinds(files, env, team)
 
 
-def test_the_kinds_read_from_rendered_files_are_those_a_full_parse_finds(files) -> None:  # type: ignore[no-untyped-def]
+def test_the_kinds_read_from_rendered_files_are_those_a_full_parse_finds(files) -> None:
     from gitops.render.argocd import _kinds_in
 
     for tree in files.values():
@@ -273,8 +274,7 @@ def test_the_kinds_read_from_rendered_files_are_those_a_full_parse_finds(files) 
 # --- validate -------------------------------------------------------------------------------------
 
 @needs_kubectl
-@needs_schemas
-def test_validate_reports_a_kind_the_applications_project_does_not_admit(run, broken: Path) -> None:  # type: ignore[no-untyped-def]
+def test_validate_reports_a_kind_the_applications_project_does_not_admit(run, broken: Path) -> None:
     project_file = broken / "argocd/dev/project-checkout.yaml"
     doc = yaml.safe_load(project_file.read_text())
     doc["spec"]["namespaceResourceWhitelist"].remove({"group": "batch", "kind": "Job"})
@@ -287,8 +287,7 @@ def test_validate_reports_a_kind_the_applications_project_does_not_admit(run, br
 
 
 @needs_kubectl
-@needs_schemas
-def test_validate_reports_a_config_map_applied_in_the_wave_of_its_deployment(run, broken: Path) -> None:  # type: ignore[no-untyped-def]
+def test_validate_reports_a_config_map_applied_in_the_wave_of_its_deployment(run, broken: Path) -> None:
     replace_in(broken / "apps/payments/base/kustomization.yaml", "argocd.argoproj.io/sync-wave: \"0\"",
                "argocd.argoproj.io/sync-wave: \"2\"")
     report = validate(run, broken)
@@ -298,8 +297,7 @@ def test_validate_reports_a_config_map_applied_in_the_wave_of_its_deployment(run
 
 
 @needs_kubectl
-@needs_schemas
-def test_validate_reports_a_migration_that_would_run_before_its_service_account(run, broken: Path) -> None:  # type: ignore[no-untyped-def]
+def test_validate_reports_a_migration_that_would_run_before_its_service_account(run, broken: Path) -> None:
     replace_in(broken / "apps/orders/base/migration.yaml", f"{HOOK}: Sync", f"{HOOK}: PreSync")
     report = validate(run, broken)
     assert report["code"] == 1
@@ -308,8 +306,7 @@ def test_validate_reports_a_migration_that_would_run_before_its_service_account(
 
 
 @needs_kubectl
-@needs_schemas
-def test_validate_reports_an_applicationset_applied_with_its_project(run, broken: Path) -> None:  # type: ignore[no-untyped-def]
+def test_validate_reports_an_applicationset_applied_with_its_project(run, broken: Path) -> None:
     replace_in(broken / "argocd/prod/project-catalog.yaml", f'{WAVE}: "0"', f'{WAVE}: "1"')
     report = validate(run, broken)
     assert report["code"] == 1
@@ -372,7 +369,7 @@ def test_a_project_admits_kinds_as_argo_cd_does(spec: dict[str, Any], namespaced
     ("migration: {command: [/m], backoffLimit: 50}", "migration.backoffLimit", "0..10"),
     ("migration: {command: [/m], retries: 2}", "migration.retries", "unknown key"),
 ], ids=["nothing-to-run", "empty-lists", "timeout", "backoff", "unknown-key"])
-def test_a_bad_migration_is_refused_naming_the_file_the_key_and_what_is_valid(  # type: ignore[no-untyped-def]
+def test_a_bad_migration_is_refused_naming_the_file_the_key_and_what_is_valid(
         run, project: Path, tmp_path: Path, migration: str, key: str, hint: str) -> None:
     path = project / "services/cart.yaml"
     path.write_text(path.read_text() + migration + "\n")

@@ -17,8 +17,9 @@ import hashlib
 import json
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any
 
 import pytest
 import yaml
@@ -59,7 +60,7 @@ def secret_values(project: Project, tag: str) -> dict[str, dict[str, str]]:
     return {s.name: {n: f"{tag}-{s.name}-{n}" for n in s.secrets} for s in project.catalog.services if s.secrets}
 
 
-def pod_annotations(project: Project, env: str, sealed: Optional[Mapping[str, Manifest]] = None) -> dict[str, dict[str, str]]:
+def pod_annotations(project: Project, env: str, sealed: Mapping[str, Manifest] | None = None) -> dict[str, dict[str, str]]:
     """service -> the pod template annotations its overlay's checksum patch sets ({} without one)."""
     stack = stack_of(project, env)
     files = {m.path: m.content for m in render_stack(project, stack, sealed=sealed or {}).files}
@@ -77,7 +78,7 @@ def edit_service(root: Path, service: str, edit: Any) -> None:
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
 
 
-def render_tree(run: Any, root: Path, out: Path) -> Path:  # type: ignore[no-untyped-def]
+def render_tree(run: Any, root: Path, out: Path) -> Path:
     result = run("render", "--all", "--project", root, "--out", out, "--force")
     assert result.code == 0, result.err
     return out
@@ -167,7 +168,7 @@ def test_a_service_without_config_or_secrets_gets_no_checksum_patch(project: Pat
 
 
 @needs_kubectl
-def test_the_built_deployment_carries_the_checksums_on_its_pod_template(run, project: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_built_deployment_carries_the_checksums_on_its_pod_template(run, project: Path, tmp_path: Path) -> None:
     tree = render_tree(run, project, tmp_path / "repo")
     objects = build(tree / "apps/api-gateway/overlays/dev")
     deployment = next(o for o in objects if o["kind"] == "Deployment")
@@ -178,7 +179,7 @@ def test_the_built_deployment_carries_the_checksums_on_its_pod_template(run, pro
 
 # --- the ConfigMap and manual environments -----------------------------------------------------------------------
 @needs_kubectl
-def test_the_configmap_has_one_name_in_every_environment_and_the_pods_read_it(run, project: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_configmap_has_one_name_in_every_environment_and_the_pods_read_it(run, project: Path, tmp_path: Path) -> None:
     tree = render_tree(run, project, tmp_path / "repo")
     for env in ("dev", "staging", "prod"):
         objects = build(tree / f"apps/api-gateway/overlays/{env}")
@@ -190,7 +191,7 @@ def test_the_configmap_has_one_name_in_every_environment_and_the_pods_read_it(ru
 
 
 @needs_kubectl
-def test_in_a_manual_environment_a_config_change_leaves_nothing_to_prune(run, project: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_in_a_manual_environment_a_config_change_leaves_nothing_to_prune(run, project: Path, tmp_path: Path) -> None:
     """A manual sync prunes only when asked: a change must not leave an object that is no longer in Git."""
     tree = render_tree(run, project, tmp_path / "repo")
     identities = {(o["kind"], o["metadata"]["name"]) for o in build(tree / "apps/cart/overlays/staging")}
@@ -202,7 +203,7 @@ def test_in_a_manual_environment_a_config_change_leaves_nothing_to_prune(run, pr
 
 
 @needs_kubectl
-def test_a_manual_environments_applications_sync_only_when_asked_and_respect_ignored_fields(run, project: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_manual_environments_applications_sync_only_when_asked_and_respect_ignored_fields(run, project: Path, tmp_path: Path) -> None:
     apps = applications(render_tree(run, project, tmp_path / "repo"))
     staging = {name: app for name, app in apps.items() if name.endswith("-staging")}
     assert staging
@@ -223,7 +224,7 @@ def ignored(app: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @needs_kubectl
-def test_an_autoscaled_service_keeps_its_live_replica_count_through_every_sync(run, project: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_an_autoscaled_service_keeps_its_live_replica_count_through_every_sync(run, project: Path, tmp_path: Path) -> None:
     tree = render_tree(run, project, tmp_path / "repo")
     apps = applications(tree)
     for env in ("dev", "staging", "prod"):
@@ -235,7 +236,7 @@ def test_an_autoscaled_service_keeps_its_live_replica_count_through_every_sync(r
 
 
 @needs_kubectl
-def test_a_canarys_autoscaled_rollout_keeps_its_live_replica_count(run, project: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_canarys_autoscaled_rollout_keeps_its_live_replica_count(run, project: Path, tmp_path: Path) -> None:
     apps = applications(render_tree(run, project, tmp_path / "repo"))
     canaries = [s for s in load_project(project).catalog.services if s.autoscaling and s.delivery is not None]
     if not canaries:
@@ -246,7 +247,7 @@ def test_a_canarys_autoscaled_rollout_keeps_its_live_replica_count(run, project:
 
 
 @needs_kubectl
-def test_a_fixed_replica_count_from_git_is_never_ignored(run, project: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_fixed_replica_count_from_git_is_never_ignored(run, project: Path, tmp_path: Path) -> None:
     """Ignoring replicas of a service without an HPA would keep a new count in Git from ever being applied."""
     apps = applications(render_tree(run, project, tmp_path / "repo"))
     fixed = {s.name for s in load_project(project).catalog.services if s.autoscaling is None}
@@ -255,7 +256,7 @@ def test_a_fixed_replica_count_from_git_is_never_ignored(run, project: Path, tmp
 
 
 @needs_kubectl
-def test_turning_autoscaling_on_for_a_running_service_does_not_reset_it_to_one_replica(run, project: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_turning_autoscaling_on_for_a_running_service_does_not_reset_it_to_one_replica(run, project: Path, tmp_path: Path) -> None:
     tree = render_tree(run, project, tmp_path / "repo")
     cart = next(o for o in build(tree / "apps/cart/overlays/staging") if o["kind"] == "Deployment")
     assert cart["spec"]["replicas"] == 2   # running with a fixed count from Git

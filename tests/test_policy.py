@@ -13,9 +13,10 @@ import importlib.metadata
 import json
 import runpy
 import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any
 
 import jsonschema
 import pulumi
@@ -34,8 +35,9 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown
 from conftest import REPO_ROOT
 from policy import rules
 from policy.rules import POLICIES
-from pulumi_harness import RecordingMocks, Registration
-from test_program import NS, STACKS, _project_copy, program  # noqa: F401  (program: the fixture)
+from pulumi_harness import RecordingMocks, Registration, program  # noqa: F401  (program: the fixture)
+from pulumi_harness import project_copy as _project_copy
+from test_program import NS, STACKS
 
 POLICY_DIR = REPO_ROOT / "policy"
 BY_NAME = {p.name: p for p in POLICIES}
@@ -51,12 +53,12 @@ class Violation:
     policy: str
     resource: str
     message: str
-    urn: Optional[str]
+    urn: str | None
 
 
 # --- feeding registrations to policies the way the analyzer does ---------------------
 
-def effective_config(policy: ResourceValidationPolicy, given: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
+def effective_config(policy: ResourceValidationPolicy, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The schema's defaults overlaid with ``given``: what the CLI hands the policy (ReconcilePolicyPackConfig)."""
     schema = policy.config_schema.properties if policy.config_schema else {}
     return {**{k: v["default"] for k, v in schema.items() if "default" in v}, **(given or {})}
@@ -74,8 +76,8 @@ def as_sent_by_engine(value: Any) -> Any:
 
 
 def validation_args(typ: str, name: str, inputs: Mapping[str, Any], urn: str, *, parent: str = "",
-                    ignore_changes: Iterable[str] = (), provider: Optional[PolicyProviderResource] = None,
-                    config: Optional[Mapping[str, Any]] = None) -> ResourceValidationArgs:
+                    ignore_changes: Iterable[str] = (), provider: PolicyProviderResource | None = None,
+                    config: Mapping[str, Any] | None = None) -> ResourceValidationArgs:
     props = unknown_checking_proxy(deserialize_properties(as_sent_by_engine(dict(inputs))))
     opts = PolicyResourceOptions(protect=False, ignore_changes=list(ignore_changes), delete_before_replace=None,
                                  aliases=[], custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
@@ -84,7 +86,7 @@ def validation_args(typ: str, name: str, inputs: Mapping[str, Any], urn: str, *,
 
 
 def registration_args(mocks: RecordingMocks, reg: Registration,
-                      config: Optional[Mapping[str, Any]] = None) -> ResourceValidationArgs:
+                      config: Mapping[str, Any] | None = None) -> ResourceValidationArgs:
     links = mocks.links_of(reg)
     provider = None
     if reg.provider:
@@ -100,14 +102,14 @@ def registration_args(mocks: RecordingMocks, reg: Registration,
 def run_policy(policy: ResourceValidationPolicy, args: ResourceValidationArgs) -> list[Violation]:
     found: list[Violation] = []
 
-    def report(message: str, urn: Optional[str] = None) -> None:
+    def report(message: str, urn: str | None = None) -> None:
         found.append(Violation(policy.name, args.name, message, urn))
 
     assert policy.validate(args, report) is None   # synchronous: nothing for the analyzer to await
     return found
 
 
-def check(mocks: RecordingMocks, config: Optional[Mapping[str, Mapping[str, Any]]] = None,
+def check(mocks: RecordingMocks, config: Mapping[str, Mapping[str, Any]] | None = None,
           policies: Iterable[ResourceValidationPolicy] = POLICIES) -> list[Violation]:
     """Every policy on every registration; ``config`` is {policy name: config given for it}."""
     found: list[Violation] = []
@@ -119,7 +121,7 @@ def check(mocks: RecordingMocks, config: Optional[Mapping[str, Mapping[str, Any]
 
 
 def crafted(policy: ResourceValidationPolicy, typ: str, name: str, inputs: Mapping[str, Any],
-            config: Optional[Mapping[str, Any]] = None) -> list[Violation]:
+            config: Mapping[str, Any] | None = None) -> list[Violation]:
     """One hand-made registration (what the program never makes) through ``policy``."""
     urn = f"urn:pulumi:test::gitops-platform::{typ}::{name}"
     return run_policy(policy, validation_args(typ, name, inputs, urn, config=effective_config(policy, config)))
@@ -141,7 +143,7 @@ CHECKED_TYPES = {
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_every_shipped_stack_passes_every_policy(program, stack: str) -> None:  # type: ignore[no-untyped-def]
+def test_every_shipped_stack_passes_every_policy(program, stack: str) -> None:
     mocks, _ = program(stack)
     # Not vacuous: the stack registers the resources the policies are about.
     assert CHECKED_TYPES[stack] <= {r.typ for r in mocks.registrations}
@@ -150,7 +152,7 @@ def test_every_shipped_stack_passes_every_policy(program, stack: str) -> None:  
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_every_policy_runs_at_a_stacks_first_preview(program, stack: str) -> None:  # type: ignore[no-untyped-def]
+def test_every_policy_runs_at_a_stacks_first_preview(program, stack: str) -> None:
     """Nothing exists yet, so ARNs and ids are unknown: no rule may need one (it would only warn)."""
     mocks, _ = program(stack, preview=True)
     unknown_seen = False
@@ -171,7 +173,7 @@ def _stack_config(root: Path, stack: str) -> dict[str, Any]:
     return yaml.safe_load((root / f"Pulumi.{stack}.yaml").read_text())["config"]
 
 
-def test_mutable_tags_in_a_registry_prod_owns_are_rejected(program, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_mutable_tags_in_a_registry_prod_owns_are_rejected(program, tmp_path: Path) -> None:
     # The project refuses a mutable owner while another stack requires immutable tags, so
     # for a config that loads: dev stops owning (and requiring), prod owns with mutable tags.
     root = _project_copy(tmp_path)
@@ -204,7 +206,7 @@ def test_mutable_tags_in_a_registry_prod_owns_are_rejected(program, tmp_path: Pa
                    {"requireImmutableTags": False, "productionEnvironments": ["live"]}) == []
 
 
-def test_a_public_only_api_endpoint_in_prod_is_rejected(program) -> None:  # type: ignore[no-untyped-def]
+def test_a_public_only_api_endpoint_in_prod_is_rejected(program) -> None:
     cluster = {**_stack_config(REPO_ROOT, "prod")[f"{NS}:cluster"],
                "endpointPrivateAccess": False, "endpointPublicAccess": True}
     del cluster["publicAccessCidrs"]
@@ -235,7 +237,7 @@ def test_a_wildcard_iam_action_is_rejected() -> None:
                                             "wildcard action ecr:*")
 
 
-def test_a_wildcard_action_in_the_programs_own_policy_builder_is_rejected(program, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_wildcard_action_in_the_programs_own_policy_builder_is_rejected(program, monkeypatch) -> None:
     import components.argocd
 
     monkeypatch.setattr(components.argocd, "ECR_READ_ACTIONS", (*components.argocd.ECR_READ_ACTIONS, "ecr:*"))
@@ -390,7 +392,7 @@ def test_kms_keys_must_rotate() -> None:
     (None, False), ("", False), ("^1.2.3", False), ("~1.2", False), ("1.2", False), ("1.x", False),
     ("*", False), (">=1.0.0", False), ("1.2.3 || 1.2.4", False), ("latest", False),
 ])
-def test_chart_versions_must_be_exact(version: Optional[str], pinned: bool) -> None:
+def test_chart_versions_must_be_exact(version: str | None, pinned: bool) -> None:
     assert rules.is_pinned_version(version) is pinned
     release = {"chart": "argo-cd", **({"version": version} if version is not None else {})}
     violations = crafted(HELM, rules.HELM_RELEASE, "argocd", release)
@@ -405,7 +407,8 @@ def test_chart_versions_must_be_exact(version: Optional[str], pinned: bool) -> N
 def test_policies_have_unique_names_descriptions_and_valid_config_defaults() -> None:
     assert len(BY_NAME) == len(POLICIES) == 5
     for policy in POLICIES:
-        assert isinstance(policy, ResourceValidationPolicy) and policy.description
+        assert isinstance(policy, ResourceValidationPolicy)
+        assert policy.description
         if policy.config_schema is not None:
             schema = {"type": "object", "properties": policy.config_schema.properties}
             jsonschema.Draft4Validator.check_schema(schema)   # the CLI validates config with a draft-4 validator
@@ -414,7 +417,7 @@ def test_policies_have_unique_names_descriptions_and_valid_config_defaults() -> 
     assert effective_config(EKS) == {"productionEnvironments": ["prod"]}
 
 
-def test_the_pack_entry_point_builds_a_mandatory_pack_of_every_policy(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_pack_entry_point_builds_a_mandatory_pack_of_every_policy(monkeypatch) -> None:
     """Run policy/ as the CLI does (run_path of the directory), with PolicyPack recorded instead of serving."""
     import pulumi_policy
 

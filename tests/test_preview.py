@@ -88,7 +88,7 @@ def test_the_drain_check_still_refuses_a_known_bad_timeout() -> None:
     assert [f.property for f in ApplicationsDrainedProvider().check({}, news).failures] == ["timeoutSeconds"]
 
 
-def test_the_harness_fails_a_registration_its_provider_check_refuses(pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+def test_the_harness_fails_a_registration_its_provider_check_refuses(pulumi_mocks) -> None:
     pulumi_mocks(preview=True)
 
     @pulumi.runtime.test
@@ -115,14 +115,15 @@ def test_a_key_rotation_previews_against_the_existing_stack(program: ProgramRun)
     existing = frozenset(r.name for r in first.registrations)
     rotated = json.dumps({"generation": 2})
     mocks, _ = program("dev", preview=True, existing=existing, extra={f"{NS}:sealing": rotated})
-    assert "sealing-g2-key" not in existing and mocks.named("sealing-g2-key")
+    assert "sealing-g2-key" not in existing
+    mocks.named("sealing-g2-key")   # registered, exactly once
     # Only what the new key feeds is unknown: the certificate file and the re-sealed services.
     unknown = unknown_inputs(mocks, FILES)
     assert "gitops-cluster" in unknown and "gitops-argocd" not in unknown
     assert unknown_inputs(mocks, DRAINED) == {}
 
 
-def test_a_new_spoke_made_by_new_cluster_previews_while_its_hub_exists(program: ProgramRun, run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_new_spoke_made_by_new_cluster_previews_while_its_hub_exists(program: ProgramRun, run, tmp_path: Path) -> None:
     root = project_copy(tmp_path)
     dev = (REPO_ROOT / "Pulumi.dev.yaml").read_text()
     (root / "Pulumi.hub.yaml").write_text(

@@ -16,15 +16,15 @@ from typing import Any
 import pulumi
 import pytest
 import yaml
-
-from components import charts
-from gitops.project import load_project
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+from components import charts
+from conftest import REPO_ROOT
+from gitops.project import load_project
 from gitops.render import RenderResult, notifications, render_stack
 from gitops.render.secrets import sealed_secret_file
 from gitops.sealing import UnsealError, load_certificate, stability_key, unseal_sealed_secret
-from pulumi_harness import (  # noqa: F401  (program: the fixture, also imported from here by other modules)
+from pulumi_harness import (  # noqa: F401  (program: the fixture)
     PLAINTEXT_MARK,
     Export,
     RecordingMocks,
@@ -35,8 +35,6 @@ from pulumi_harness import (  # noqa: F401  (program: the fixture, also imported
     secret_values,
 )
 from pulumi_harness import project_copy as _project_copy
-
-from conftest import REPO_ROOT
 
 STACKS = ("dev", "staging", "prod")
 FILES = "pulumi-python:dynamic/gitops:Files"
@@ -71,7 +69,7 @@ def _resolve(export: Export) -> Any:
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_every_shipped_stack_registers_cluster_sealing_argocd_and_gitops_resources(program, stack: str) -> None:  # type: ignore[no-untyped-def]
+def test_every_shipped_stack_registers_cluster_sealing_argocd_and_gitops_resources(program, stack: str) -> None:
     mocks, _ = program(stack)
     types = Counter(r.typ for r in mocks.registrations)
     services = len(list((REPO_ROOT / "services").glob("*.yaml")))
@@ -86,7 +84,7 @@ def test_every_shipped_stack_registers_cluster_sealing_argocd_and_gitops_resourc
     assert types[FILES] == services + 2
 
 
-def test_only_the_registry_owner_stack_creates_repositories_and_they_are_immutable(program) -> None:  # type: ignore[no-untyped-def]
+def test_only_the_registry_owner_stack_creates_repositories_and_they_are_immutable(program) -> None:
     owner, _ = program("dev")
     repos = owner.of_type(REPOSITORY)
     assert len(repos) == len(list((REPO_ROOT / "services").glob("*.yaml")))
@@ -96,7 +94,7 @@ def test_only_the_registry_owner_stack_creates_repositories_and_they_are_immutab
     assert _resolve(outputs["ecrRepositoryUrls"])["payments"] == "999999999999.dkr.ecr.eu-west-1.amazonaws.com/shop/payments"
 
 
-def test_the_owner_grants_pull_to_every_account_that_uses_the_registry(program) -> None:  # type: ignore[no-untyped-def]
+def test_the_owner_grants_pull_to_every_account_that_uses_the_registry(program) -> None:
     mocks, _ = program("dev")
     policy = json.loads(mocks.of_type("aws:ecr/repositoryPolicy:RepositoryPolicy")[0].inputs["policy"])
     principals = set(policy["Statement"][0]["Principal"]["AWS"])
@@ -106,12 +104,12 @@ def test_the_owner_grants_pull_to_every_account_that_uses_the_registry(program) 
 ECR_TYPES = (REPOSITORY, "aws:ecr/lifecyclePolicy:LifecyclePolicy", "aws:ecr/repositoryPolicy:RepositoryPolicy")
 
 
-def test_the_owner_creates_the_registry_in_its_account_as_the_configured_role_not_in_the_stacks(program) -> None:  # type: ignore[no-untyped-def]
+def test_the_owner_creates_the_registry_in_its_account_as_the_configured_role_not_in_the_stacks(program) -> None:
     mocks, _ = program("dev")   # dev deploys into 111111111111; its registry is 999999999999
     dev = load_project(REPO_ROOT).stack("dev")
     [provider] = mocks.of_type("pulumi:providers:aws")
     assert [r["roleArn"] for r in json.loads(provider.inputs["assumeRoles"])] == [dev.registry.role_arn]
-    assert dev.registry.role_arn.split(":")[4] == "999999999999"
+    assert dev.registry.role_arn is not None and dev.registry.role_arn.split(":")[4] == "999999999999"
     assert provider.inputs["region"] == dev.registry.region
     assert json.loads(provider.inputs["allowedAccountIds"]) == ["999999999999"]
     reference = mocks.links_of(provider).urn + "::"
@@ -143,7 +141,7 @@ def _assert_kept_first(rules: list[dict[str, Any]], tag: str) -> None:
     assert first["selection"]["countType"] == "imageCountMoreThan" and first["selection"]["countNumber"] >= 1
 
 
-def test_the_owners_lifecycle_policies_keep_every_tag_any_shipped_stack_runs(program) -> None:  # type: ignore[no-untyped-def]
+def test_the_owners_lifecycle_policies_keep_every_tag_any_shipped_stack_runs(program) -> None:
     mocks, _ = program("dev")
     rules = _lifecycle_rules(mocks)
     running = _running_tags(REPO_ROOT)
@@ -153,7 +151,7 @@ def test_the_owners_lifecycle_policies_keep_every_tag_any_shipped_stack_runs(pro
             _assert_kept_first(rules[repo], tag)
 
 
-def test_tags_other_stacks_pin_are_kept_by_the_owners_lifecycle_policy(program, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_tags_other_stacks_pin_are_kept_by_the_owners_lifecycle_policy(program, tmp_path: Path) -> None:
     root = _project_copy(tmp_path)
     with (root / "Pulumi.prod.yaml").open("a") as prod:
         prod.write(f'  {NS}:imageTags:\n    payments: "1.3.9"\n    cart: "4.0.2"\n')
@@ -167,7 +165,7 @@ def test_tags_other_stacks_pin_are_kept_by_the_owners_lifecycle_policy(program, 
         _assert_kept_first(rules["shop/cart"], tag)
 
 
-def test_no_lifecycle_rule_of_the_shipped_owner_expires_tagged_images_by_count(program) -> None:  # type: ignore[no-untyped-def]
+def test_no_lifecycle_rule_of_the_shipped_owner_expires_tagged_images_by_count(program) -> None:
     mocks, _ = program("dev")
     for repo, rules in _lifecycle_rules(mocks).items():
         for rule in rules:
@@ -179,7 +177,7 @@ def test_no_lifecycle_rule_of_the_shipped_owner_expires_tagged_images_by_count(p
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_every_chart_is_installed_at_its_pinned_version(program, stack: str) -> None:  # type: ignore[no-untyped-def]
+def test_every_chart_is_installed_at_its_pinned_version(program, stack: str) -> None:
     mocks, _ = program(stack)
     pins = {(c.name, c.version) for c in charts.ALL}
     installed = {(r.inputs["chart"], r.inputs["version"]) for r in mocks.of_type(RELEASE)}
@@ -188,32 +186,32 @@ def test_every_chart_is_installed_at_its_pinned_version(program, stack: str) -> 
     assert {name for name, _ in installed} == {c.name for c in charts.ALL}
 
 
-def _release(mocks: RecordingMocks, chart: str):  # type: ignore[no-untyped-def]
+def _release(mocks: RecordingMocks, chart: str):
     return next(r for r in mocks.of_type(RELEASE) if r.inputs["chart"] == chart)
 
 
-def test_the_sealing_key_secret_exists_before_the_controller_starts(program) -> None:  # type: ignore[no-untyped-def]
+def test_the_sealing_key_secret_exists_before_the_controller_starts(program) -> None:
     mocks, _ = program("dev")
     key = next(r for r in mocks.of_type("kubernetes:core/v1:Secret")
                if r.inputs.get("metadata", {}).get("labels", {}).get("sealedsecrets.bitnami.com/sealed-secrets-key") == "active")
     assert mocks.depends_on(_release(mocks, "sealed-secrets"), key)
 
 
-def test_the_root_application_is_installed_after_argo_cd(program) -> None:  # type: ignore[no-untyped-def]
+def test_the_root_application_is_installed_after_argo_cd(program) -> None:
     mocks, _ = program("dev")
     assert mocks.depends_on(_release(mocks, "argocd-apps"), _release(mocks, "argo-cd"))
     root_apps = _release(mocks, "argocd-apps").inputs["values"]["applications"]
     assert [app["source"]["path"] for app in root_apps.values()] == ["argocd/dev"]
 
 
-def test_argo_cd_is_highly_available_only_where_the_stack_asks_for_it(program) -> None:  # type: ignore[no-untyped-def]
+def test_argo_cd_is_highly_available_only_where_the_stack_asks_for_it(program) -> None:
     prod, _ = program("prod")
     dev, _ = program("dev")
     assert _release(prod, "argo-cd").inputs["values"]["redis-ha"]["enabled"] is True
     assert "redis-ha" not in _release(dev, "argo-cd").inputs["values"]
 
 
-def test_argo_cd_serves_https_on_its_alb_only_where_the_stack_asks_for_tls(program) -> None:  # type: ignore[no-untyped-def]
+def test_argo_cd_serves_https_on_its_alb_only_where_the_stack_asks_for_tls(program) -> None:
     staging, staging_outputs = program("staging")
     dev, dev_outputs = program("dev")
     https = _release(staging, "argo-cd").inputs["values"]["server"]["ingress"]
@@ -227,7 +225,7 @@ def test_argo_cd_serves_https_on_its_alb_only_where_the_stack_asks_for_tls(progr
     assert _resolve(dev_outputs["argocdUrl"]) == "http://argocd.dev.shop.example.com"
 
 
-def test_a_stacks_certificate_arn_becomes_argo_cds_alb_certificate(program) -> None:  # type: ignore[no-untyped-def]
+def test_a_stacks_certificate_arn_becomes_argo_cds_alb_certificate(program) -> None:
     certificate = "arn:aws:acm:eu-west-1:222222222222:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
     ingress = {"domain": "staging.shop.example.com", "className": "alb", "tls": True, "certificateArn": certificate}
     mocks, _ = program("staging", extra={f"{NS}:ingress": json.dumps(ingress)})
@@ -236,7 +234,7 @@ def test_a_stacks_certificate_arn_becomes_argo_cds_alb_certificate(program) -> N
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_in_cluster_resources_use_the_clusters_provider(program, stack: str) -> None:  # type: ignore[no-untyped-def]
+def test_in_cluster_resources_use_the_clusters_provider(program, stack: str) -> None:
     mocks, _ = program(stack)
     providers = mocks.of_type("pulumi:providers:kubernetes")
     assert len(providers) == 1
@@ -248,7 +246,7 @@ def test_in_cluster_resources_use_the_clusters_provider(program, stack: str) -> 
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_the_gitops_resources_hold_exactly_what_render_writes_for_the_stack(program, stack: str) -> None:  # type: ignore[no-untyped-def]
+def test_the_gitops_resources_hold_exactly_what_render_writes_for_the_stack(program, stack: str) -> None:
     mocks, _ = program(stack)
     expected = expected_render(REPO_ROOT, stack)
     registered: dict[str, str] = {}
@@ -259,7 +257,7 @@ def test_the_gitops_resources_hold_exactly_what_render_writes_for_the_stack(prog
 
 
 def test_a_one_line_change_to_one_services_environment_config_changes_exactly_one_resource(
-        program, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+        program, tmp_path: Path) -> None:
     root = _project_copy(tmp_path)
     before, _ = program("prod", root=root)
     path = root / "services" / "payments.yaml"
@@ -275,7 +273,7 @@ def test_a_one_line_change_to_one_services_environment_config_changes_exactly_on
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_secrets_appear_only_as_secret_outputs(program, stack: str) -> None:  # type: ignore[no-untyped-def]
+def test_secrets_appear_only_as_secret_outputs(program, stack: str) -> None:
     mocks, outputs = program(stack)
     key_pem = mock_key_pair()[0]
     secret_outputs = ("kubeconfig", "sealingPrivateKey", "sealingStabilityKey")
@@ -291,7 +289,7 @@ def test_secrets_appear_only_as_secret_outputs(program, stack: str) -> None:  # 
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_stack_outputs_name_the_cluster_certificate_and_gitops_paths(program, stack: str) -> None:  # type: ignore[no-untyped-def]
+def test_stack_outputs_name_the_cluster_certificate_and_gitops_paths(program, stack: str) -> None:
     _, outputs = program(stack)
     project = load_project(REPO_ROOT)
     s = project.stack(stack)
@@ -303,7 +301,7 @@ def test_stack_outputs_name_the_cluster_certificate_and_gitops_paths(program, st
     assert f"argocd/{s.environment}/" in paths and f"clusters/{s.cluster.name}/" in paths
 
 
-def test_credentials_of_another_account_stop_the_program_before_any_resource(program, pulumi_mocks) -> None:  # type: ignore[no-untyped-def]
+def test_credentials_of_another_account_stop_the_program_before_any_resource(program, pulumi_mocks) -> None:
     config, secret = engine_config(REPO_ROOT, "prod")
     config[SECRETS] = json.dumps(secret_values(REPO_ROOT, "prod"))
     pulumi.runtime.set_all_config(config, [*secret, SECRETS])
@@ -313,17 +311,17 @@ def test_credentials_of_another_account_stop_the_program_before_any_resource(pro
     def run() -> None:
         runpy.run_path(str(REPO_ROOT / "__main__.py"), run_name="__main__")
 
-    with pytest.raises(pulumi.RunError, match="333333333333.*444444444444"):
+    with pytest.raises(pulumi.RunError, match=r"333333333333.*444444444444"):
         run()
     assert [r for r in mocks.registrations if r.custom] == []
 
 
-def test_bad_stack_config_stops_the_program_with_file_and_key(program) -> None:  # type: ignore[no-untyped-def]
+def test_bad_stack_config_stops_the_program_with_file_and_key(program) -> None:
     with pytest.raises(pulumi.RunError, match=r"Pulumi\.dev\.yaml.*workloads\.replicas"):
         program("dev", extra={f"{NS}:workloads": json.dumps({"replicas": 0})})
 
 
-def test_a_stack_added_later_runs_unchanged(program, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_stack_added_later_runs_unchanged(program, tmp_path: Path) -> None:
     root = _project_copy(tmp_path)
     text = (root / "Pulumi.staging.yaml").read_text()
     text = (text.replace("gitops-platform:environment: staging", "gitops-platform:environment: qa")
@@ -337,7 +335,7 @@ def test_a_stack_added_later_runs_unchanged(program, tmp_path: Path) -> None:  #
     assert "apps/payments/overlays/qa/kustomization.yaml" in paths
 
 
-def test_a_preview_knows_every_file_that_needs_no_certificate_before_anything_exists(program) -> None:  # type: ignore[no-untyped-def]
+def test_a_preview_knows_every_file_that_needs_no_certificate_before_anything_exists(program) -> None:
     mocks, _ = program("prod", preview=True)
     project = load_project(REPO_ROOT)
     with_secrets = {f"gitops-service-{s.name}" for s in project.catalog.services if s.secrets}
@@ -352,7 +350,7 @@ def test_a_preview_knows_every_file_that_needs_no_certificate_before_anything_ex
     assert known == {m.path: m.content.decode() for m in plain.files if not m.path.startswith(secret_dirs)}
 
 
-def test_a_configured_kms_key_encrypts_the_repositories(program) -> None:  # type: ignore[no-untyped-def]
+def test_a_configured_kms_key_encrypts_the_repositories(program) -> None:
     key = "arn:aws:kms:eu-west-1:999999999999:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     registry = {"accountId": "999999999999", "region": "eu-west-1", "prefix": "shop", "owner": True,
                 "immutableTags": True, "kmsKeyArn": key, "roleArn": "arn:aws:iam::999999999999:role/registry"}
@@ -362,21 +360,21 @@ def test_a_configured_kms_key_encrypts_the_repositories(program) -> None:  # typ
                          for r in repos)
 
 
-def test_an_owner_without_a_role_in_the_registry_account_stops_before_any_resource(program) -> None:  # type: ignore[no-untyped-def]
+def test_an_owner_without_a_role_in_the_registry_account_stops_before_any_resource(program) -> None:
     registry = {"accountId": "999999999999", "prefix": "shop", "owner": True, "immutableTags": True}
     with pytest.raises(pulumi.RunError, match=r"Pulumi\.dev\.yaml.*registry\.roleArn: is required.*"
                                               r"arn:aws:iam::999999999999:role/<name>"):
         program("dev", extra={f"{NS}:registry": json.dumps(registry)})
 
 
-def test_a_malformed_kms_key_is_a_config_error(program) -> None:  # type: ignore[no-untyped-def]
+def test_a_malformed_kms_key_is_a_config_error(program) -> None:
     registry = {"accountId": "999999999999", "owner": True, "immutableTags": True, "kmsKeyArn": "my-key"}
     with pytest.raises(pulumi.RunError, match=r"registry\.kmsKeyArn.*KMS key ARN"):
         program("dev", extra={f"{NS}:registry": json.dumps(registry)})
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_secret_values_never_appear_in_plain_in_any_resource_or_output(program, stack: str) -> None:  # type: ignore[no-untyped-def]
+def test_secret_values_never_appear_in_plain_in_any_resource_or_output(program, stack: str) -> None:
     mocks, outputs = program(stack)
     for reg in mocks.registrations:
         assert not any(PLAINTEXT_MARK in text for text in plain_strings(reg.inputs)), reg.name
@@ -384,7 +382,7 @@ def test_secret_values_never_appear_in_plain_in_any_resource_or_output(program, 
         assert PLAINTEXT_MARK not in json.dumps(export.value, default=str), name
 
 
-def test_the_sealed_files_open_with_the_clusters_key_to_the_configured_values(program) -> None:  # type: ignore[no-untyped-def]
+def test_the_sealed_files_open_with_the_clusters_key_to_the_configured_values(program) -> None:
     mocks, _ = program("prod")
     key = load_pem_private_key(mock_key_pair()[0].encode(), password=None)
     doc = yaml.safe_load(mocks.named("gitops-service-payments").inputs["files"]["apps/payments/overlays/prod/sealedsecret.yaml"])
@@ -392,7 +390,7 @@ def test_the_sealed_files_open_with_the_clusters_key_to_the_configured_values(pr
     assert {k: v.decode() for k, v in opened.items()} == secret_values(REPO_ROOT)["payments"]
 
 
-def test_a_missing_secret_value_stops_the_program_naming_service_environment_and_command(program) -> None:  # type: ignore[no-untyped-def]
+def test_a_missing_secret_value_stops_the_program_naming_service_environment_and_command(program) -> None:
     values = secret_values(REPO_ROOT)
     del values["payments"]["STRIPE_WEBHOOK_SECRET"]
     with pytest.raises(pulumi.RunError, match=r"service payments needs secret STRIPE_WEBHOOK_SECRET in environment "
@@ -400,7 +398,7 @@ def test_a_missing_secret_value_stops_the_program_naming_service_environment_and
         program("staging", secrets=values)
 
 
-def test_rotating_the_sealing_key_re_seals_with_the_new_certificate(program) -> None:  # type: ignore[no-untyped-def]
+def test_rotating_the_sealing_key_re_seals_with_the_new_certificate(program) -> None:
     mocks, _ = program("dev", extra={f"{NS}:sealing": json.dumps({"generation": 2})})
     assert sorted(r.name for r in mocks.of_type("tls:index/privateKey:PrivateKey")) == ["sealing-g1-key", "sealing-g2-key"]
     old, new = (load_pem_private_key(mock_key_pair(f"sealing-g{g}-key")[0].encode(), password=None) for g in (1, 2))

@@ -18,12 +18,11 @@ from typing import Any
 import pytest
 import yaml
 
+from conftest import REPO_ROOT
 from gitops import layout
 from gitops.appset.tamper import HOSTILE_FIELDS
 from gitops.project import load_project
 from gitops.render import render_stack
-
-from conftest import REPO_ROOT
 
 STACKS = ("dev", "staging", "prod")
 
@@ -55,7 +54,7 @@ def appsets(files: dict[str, Any]) -> list[dict[str, Any]]:
     return [doc for doc in files.values() if isinstance(doc, dict) and doc.get("kind") == "ApplicationSet"]
 
 
-def validate(run, tree: Path) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def validate(run, tree: Path) -> dict[str, Any]:
     result = run("validate", tree, "--output", "json")
     return {"code": result.code, **json.loads(result.out)}
 
@@ -91,12 +90,12 @@ def test_the_default_project_grants_nothing_where_argo_cd_runs() -> None:
     assert spec["namespaceResourceBlacklist"] == [{"group": "*", "kind": "*"}]
 
 
-def test_the_example_passes_the_tamper_check(run, tree: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_example_passes_the_tamper_check(run, tree: Path) -> None:
     report = validate(run, tree)
     assert report["code"] == 0, messages(report)
 
 
-def test_hostile_config_files_leave_every_application_in_its_project(run, tree: Path) -> None:  # type: ignore[no-untyped-def]
+def test_hostile_config_files_leave_every_application_in_its_project(run, tree: Path) -> None:
     """What the tamper check simulates, done for real: the Applications keep their names and projects."""
     for config in tree.glob("apps/*/overlays/*/config.json"):
         config.write_text(json.dumps({**json.loads(config.read_text()), **HOSTILE_FIELDS}))
@@ -106,7 +105,7 @@ def test_hostile_config_files_leave_every_application_in_its_project(run, tree: 
     assert "root" not in by_name and all(a["project"] != layout.DEFAULT_PROJECT for a in apps["applications"])
 
 
-def test_validate_reports_an_applicationset_that_takes_its_project_from_a_discovered_file(run, tree: Path) -> None:  # type: ignore[no-untyped-def]
+def test_validate_reports_an_applicationset_that_takes_its_project_from_a_discovered_file(run, tree: Path) -> None:
     appset = tree / "argocd/dev/applicationset-checkout.yaml"
     appset.write_text(appset.read_text().replace("project: checkout-dev", 'project: "{{.project}}"'))
     for config in tree.glob("apps/*/overlays/dev/config.json"):
@@ -116,7 +115,7 @@ def test_validate_reports_an_applicationset_that_takes_its_project_from_a_discov
     assert any("services-checkout-dev" in m and "from project checkout-dev to default" in m for m in messages(report))
 
 
-def test_validate_reports_discovery_by_pattern(run, tree: Path) -> None:  # type: ignore[no-untyped-def]
+def test_validate_reports_discovery_by_pattern(run, tree: Path) -> None:
     appset = tree / "argocd/dev/applicationset-checkout.yaml"
     text = appset.read_text()
     first = "      - path: apps/cart/overlays/dev/config.json\n"
@@ -126,7 +125,7 @@ def test_validate_reports_discovery_by_pattern(run, tree: Path) -> None:  # type
     assert any("by pattern" in m and "services-checkout-dev" in m for m in messages(report))
 
 
-def test_validate_reports_a_default_project_that_grants_something(run, tree: Path) -> None:  # type: ignore[no-untyped-def]
+def test_validate_reports_a_default_project_that_grants_something(run, tree: Path) -> None:
     default = tree / f"argocd/dev/project-{layout.DEFAULT_PROJECT}.yaml"
     default.write_text(default.read_text().replace("  sourceRepos: []", "  sourceRepos:\n  - '*'"))
     report = validate(run, tree)

@@ -8,11 +8,10 @@ from typing import Any
 import pytest
 import yaml
 
+from conftest import REPO_ROOT
 from gitops.errors import InputError
 from gitops.project import load_project
 from gitops.render import render_stack
-
-from conftest import REPO_ROOT
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +27,7 @@ def projects() -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def test_projects_name_this_repository_and_the_teams_namespaces_with_no_wildcards(projects) -> None:  # type: ignore[no-untyped-def]
+def test_projects_name_this_repository_and_the_teams_namespaces_with_no_wildcards(projects) -> None:
     for docs in projects.values():
         for doc in docs:
             assert doc["spec"]["sourceRepos"] == ["https://github.com/example-shop/gitops.git"]
@@ -36,7 +35,7 @@ def test_projects_name_this_repository_and_the_teams_namespaces_with_no_wildcard
             assert doc["spec"]["clusterResourceWhitelist"] == [{"group": "", "kind": "Namespace"}]
 
 
-def test_prod_projects_carry_the_configured_sync_window_and_dev_none(projects) -> None:  # type: ignore[no-untyped-def]
+def test_prod_projects_carry_the_configured_sync_window_and_dev_none(projects) -> None:
     """Prod syncs by hand, so its nightly window blocks syncs by hand too (manualSync: false): nothing syncs then."""
     for doc in projects["prod"]:
         assert doc["spec"]["syncWindows"] == [{"kind": "deny", "schedule": "0 1 * * *", "duration": "3h",

@@ -17,8 +17,9 @@ import pytest
 import yaml
 
 from gitops.errors import InputError
-from gitops.promote import guess_indent, pin_tags
+from gitops.promote import pin_tags
 from gitops.running import parse_image_entry, running_tag
+from gitops.yamledit import guess_indent
 
 from conftest import CliResult
 

@@ -18,6 +18,7 @@ import pytest
 import yaml
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+from conftest import REPO_ROOT
 from gitops import layout
 from gitops.project import load_project
 from gitops.render import render_service
@@ -25,8 +26,6 @@ from gitops.render.labels import instance
 from gitops.render.secrets import sealed_secret_file
 from gitops.sealing import load_certificate, stability_key
 from pulumi_harness import mock_key_pair
-
-from conftest import REPO_ROOT
 
 pytestmark = pytest.mark.skipif(not shutil.which("kubectl"), reason="kubectl (kustomize v5) is required")
 
@@ -61,7 +60,7 @@ def image_tag(objects: list[dict[str, Any]]) -> str:
     return deployment["spec"]["template"]["spec"]["containers"][0]["image"].rsplit(":", 1)[1]
 
 
-def test_every_object_of_every_overlay_carries_the_recommended_labels(overlays) -> None:  # type: ignore[no-untyped-def]
+def test_every_object_of_every_overlay_carries_the_recommended_labels(overlays) -> None:
     assert len(overlays) >= 30
     for (service, env), objects in overlays.items():
         for obj in objects:
@@ -78,7 +77,7 @@ def test_every_object_of_every_overlay_carries_the_recommended_labels(overlays) 
                 assert labels[layout.LABEL_NAME] == service, where
 
 
-def test_the_component_says_whether_a_service_serves_or_works(overlays) -> None:  # type: ignore[no-untyped-def]
+def test_the_component_says_whether_a_service_serves_or_works(overlays) -> None:
     catalog = {s.name: s for s in load_project(REPO_ROOT).catalog.services}
     for (service, _), objects in overlays.items():
         deployment = next(o for o in objects if o["kind"] == "Deployment")
@@ -86,7 +85,7 @@ def test_the_component_says_whether_a_service_serves_or_works(overlays) -> None:
         assert deployment["metadata"]["labels"][layout.LABEL_COMPONENT] == expected
 
 
-def test_disruption_budgets_carry_them_like_everything_else(overlays) -> None:  # type: ignore[no-untyped-def]
+def test_disruption_budgets_carry_them_like_everything_else(overlays) -> None:
     budgets = [(s, o) for (s, _), objects in overlays.items() for o in objects if o["kind"] == "PodDisruptionBudget"]
     assert budgets
     for service, pdb in budgets:
@@ -94,7 +93,7 @@ def test_disruption_budgets_carry_them_like_everything_else(overlays) -> None:  
         assert pdb["metadata"]["labels"][layout.LABEL_PART_OF]
 
 
-def test_selectors_stay_the_service_name_alone(overlays) -> None:  # type: ignore[no-untyped-def]
+def test_selectors_stay_the_service_name_alone(overlays) -> None:
     """A Deployment's spec.selector is immutable: a new label in it would fail every sync of a running service."""
     for (service, _), objects in overlays.items():
         selector = {layout.LABEL_NAME: service}
@@ -108,7 +107,7 @@ def test_selectors_stay_the_service_name_alone(overlays) -> None:  # type: ignor
                 assert spec["podSelector"] == {"matchLabels": selector}
 
 
-def test_pods_carry_the_instance_and_version_of_their_release(overlays) -> None:  # type: ignore[no-untyped-def]
+def test_pods_carry_the_instance_and_version_of_their_release(overlays) -> None:
     for (service, env), objects in overlays.items():
         deployment = next(o for o in objects if o["kind"] == "Deployment")
         labels = deployment["spec"]["template"]["metadata"]["labels"]
@@ -143,7 +142,7 @@ def test_a_sealed_secret_and_the_secret_it_becomes_carry_them(tmp_path: Path) ->
     service = next(s for s in project.catalog.services if s.name == "payments")
     key_pem, cert_pem = mock_key_pair()
     sealed = sealed_secret_file(service, stack, load_certificate(cert_pem.encode(), "cert"),
-                                {name: b"value" for name in service.secrets},
+                                dict.fromkeys(service.secrets, b"value"),
                                 stability_key(load_pem_private_key(key_pem.encode(), None)))  # type: ignore[arg-type]
     for manifest in render_service(service, stack, sealed):
         (tmp_path / manifest.path).parent.mkdir(parents=True, exist_ok=True)

@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 import yaml
 
+from gitops.configschema import DEFAULT_ALLOW_TAGS
 from gitops.errors import InputError
 from gitops.lifecycle import MAX_POLICY_CHARS, lifecycle_policy, lifecycle_problems, may_match_release, pinned_tags
-from gitops.model import DEFAULT_ALLOW_TAGS, UpdateMode
+from gitops.model import UpdateMode
 from gitops.project import load_project
 
 NS = "gitops-platform"

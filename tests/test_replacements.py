@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from conftest import REPO_ROOT
 from pulumi_harness import (  # noqa: F401  (program: the fixture)
     FORCE_NEW,
     Links,
@@ -32,8 +33,6 @@ from pulumi_harness import (  # noqa: F401  (program: the fixture)
     program,
     replacements,
 )
-
-from conftest import REPO_ROOT
 
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 CLUSTER_KEY = "gitops-platform:cluster"
@@ -109,7 +108,7 @@ def test_the_table_covers_every_type_of_the_cluster_whose_name_is_fixed() -> Non
 # The whole program ---------------------------------------------------------------------------------------
 
 
-def test_a_node_group_change_replaces_only_the_node_group_and_collides_with_nothing(program) -> None:  # type: ignore[no-untyped-def]
+def test_a_node_group_change_replaces_only_the_node_group_and_collides_with_nothing(program) -> None:
     before, _ = program("prod")
     cluster = _cluster_config("prod")
     cluster["nodeGroup"] = {**cluster["nodeGroup"], "instanceTypes": ["m7i.xlarge"], "diskSizeGiB": 200}
@@ -119,7 +118,7 @@ def test_a_node_group_change_replaces_only_the_node_group_and_collides_with_noth
     assert name_collisions(before, after) == []
 
 
-def test_handing_previews_to_another_role_collides_with_nothing(program) -> None:  # type: ignore[no-untyped-def]
+def test_handing_previews_to_another_role_collides_with_nothing(program) -> None:
     before, _ = program("dev")
     cluster = _cluster_config("dev")
     cluster["previewRoleArn"] = "arn:aws:iam::111111111111:role/ci/read-only"
@@ -128,7 +127,7 @@ def test_handing_previews_to_another_role_collides_with_nothing(program) -> None
     assert changed_resources(before, after) == []   # a new entry and association, nothing updated
 
 
-def test_a_new_registry_key_replaces_no_repository(program) -> None:  # type: ignore[no-untyped-def]
+def test_a_new_registry_key_replaces_no_repository(program) -> None:
     """ECR cannot re-encrypt a repository: the key applies to repositories created from then on."""
     before, _ = program("dev")
     registry = dict(yaml.safe_load((REPO_ROOT / "Pulumi.dev.yaml").read_text())["config"]["gitops-platform:registry"])

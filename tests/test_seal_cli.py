@@ -10,8 +10,9 @@ import base64
 import io
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import yaml
@@ -120,7 +121,7 @@ def test_a_cluster_wide_secret_needs_no_namespace(run, certs, write, dev_key) ->
 
 
 def test_the_scope_choices_are_the_sealing_scopes() -> None:
-    assert SEAL_SCOPES == tuple(s.value for s in Scope)
+    assert tuple(s.value for s in Scope) == SEAL_SCOPES
 
 
 # --- raw mode ------------------------------------------------------------------------------------

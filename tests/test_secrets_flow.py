@@ -8,8 +8,9 @@ from a file outside the project or from environment variables.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import yaml
@@ -68,8 +69,8 @@ def secrets_file(tmp_path: Path, project: Path) -> Callable[..., Path]:
 
 
 @pytest.fixture
-def render(run, project: Path, out: Path):  # type: ignore[no-untyped-def]
-    def _render(*argv: object, code: int = 0):  # type: ignore[no-untyped-def]
+def render(run, project: Path, out: Path):
+    def _render(*argv: object, code: int = 0):
         result = run("render", *argv, "--project", project, "--out", out)
         assert result.code == code, result.err
         return result
@@ -81,14 +82,14 @@ def sealed_doc(out: Path, service: str, env: str = "dev") -> dict[str, Any]:
     return yaml.safe_load(text)
 
 
-def test_without_a_certificate_secrets_are_pending_and_the_render_says_so(render, out: Path) -> None:  # type: ignore[no-untyped-def]
+def test_without_a_certificate_secrets_are_pending_and_the_render_says_so(render, out: Path) -> None:
     result = render("--all")
     assert "secrets of email-worker, inventory, orders, payments are not sealed yet" in result.err
     assert not list(out.rglob("sealedsecret.yaml"))
 
 
 def test_values_are_sealed_into_each_overlay_and_open_with_the_clusters_key(
-        render, publish, secrets_file, project: Path, out: Path, dev_key) -> None:  # type: ignore[no-untyped-def]
+        render, publish, secrets_file, project: Path, out: Path, dev_key) -> None:
     publish("dev", "shop-dev", mock_key_pair()[1])
     render("--stack", "dev", "--secrets", secrets_file())
     expected = values_for(project)
@@ -101,14 +102,14 @@ def test_values_are_sealed_into_each_overlay_and_open_with_the_clusters_key(
         assert "sealedsecret.yaml" in kustomization["resources"]
 
 
-def test_a_value_sealed_for_dev_does_not_open_with_the_prod_key(render, publish, secrets_file, out: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_value_sealed_for_dev_does_not_open_with_the_prod_key(render, publish, secrets_file, out: Path) -> None:
     publish("dev", "shop-dev", mock_key_pair()[1])
     render("--stack", "dev", "--secrets", secrets_file())
     with pytest.raises(UnsealError):
         unseal_sealed_secret(sealed_doc(out, "payments"), [new_key()])
 
 
-def test_a_sealed_secret_moved_to_another_namespace_does_not_open(render, publish, secrets_file, out: Path, dev_key) -> None:  # type: ignore[no-untyped-def]
+def test_a_sealed_secret_moved_to_another_namespace_does_not_open(render, publish, secrets_file, out: Path, dev_key) -> None:
     publish("dev", "shop-dev", mock_key_pair()[1])
     render("--stack", "dev", "--secrets", secrets_file())
     doc = sealed_doc(out, "payments")
@@ -117,7 +118,7 @@ def test_a_sealed_secret_moved_to_another_namespace_does_not_open(render, publis
         unseal_sealed_secret(doc, [dev_key])
 
 
-def test_no_plaintext_reaches_the_tree(render, publish, secrets_file, project: Path, out: Path) -> None:  # type: ignore[no-untyped-def]
+def test_no_plaintext_reaches_the_tree(render, publish, secrets_file, project: Path, out: Path) -> None:
     publish("dev", "shop-dev", mock_key_pair()[1])
     result = render("--stack", "dev", "--secrets", secrets_file())
     plaintexts = [v for values in values_for(project).values() for v in values.values()]
@@ -129,7 +130,7 @@ def test_no_plaintext_reaches_the_tree(render, publish, secrets_file, project: P
 
 
 def test_re_rendering_the_same_values_leaves_sealed_files_byte_identical(
-        render, publish, secrets_file, out: Path) -> None:  # type: ignore[no-untyped-def]
+        render, publish, secrets_file, out: Path) -> None:
     publish("dev", "shop-dev", mock_key_pair()[1])
     render("--stack", "dev", "--secrets", secrets_file())
     first = {p: p.read_bytes() for p in out.rglob("sealedsecret.yaml")}
@@ -138,7 +139,7 @@ def test_re_rendering_the_same_values_leaves_sealed_files_byte_identical(
     assert {p: p.read_bytes() for p in out.rglob("sealedsecret.yaml")} == first
 
 
-def test_a_changed_value_re_seals_and_rolls_only_that_environments_services(render, publish, secrets_file, out: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_changed_value_re_seals_and_rolls_only_that_environments_services(render, publish, secrets_file, out: Path) -> None:
     """Each re-sealed service's pod template checksum changes with it, so its pods restart with the new value."""
     publish("dev", "shop-dev", mock_key_pair()[1])
     render("--stack", "dev", "--secrets", secrets_file("v1"))
@@ -151,7 +152,7 @@ def test_a_changed_value_re_seals_and_rolls_only_that_environments_services(rend
     assert all(before[s].get(CONFIG_CHECKSUM) == after[s].get(CONFIG_CHECKSUM) for s in SECRET_SERVICES)
 
 
-def test_a_render_without_values_keeps_the_checksum_of_what_was_sealed(render, publish, secrets_file, out: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_render_without_values_keeps_the_checksum_of_what_was_sealed(render, publish, secrets_file, out: Path) -> None:
     publish("dev", "shop-dev", mock_key_pair()[1])
     render("--stack", "dev", "--secrets", secrets_file())
     before = {s: checksums(out, s) for s in SECRET_SERVICES}
@@ -165,7 +166,7 @@ def checksums(out: Path, service: str, env: str = "dev") -> dict[str, str]:
     return patch["spec"]["template"]["metadata"]["annotations"]
 
 
-def test_a_render_without_values_keeps_what_was_sealed(render, publish, secrets_file, out: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_render_without_values_keeps_what_was_sealed(render, publish, secrets_file, out: Path) -> None:
     publish("dev", "shop-dev", mock_key_pair()[1])
     render("--stack", "dev", "--secrets", secrets_file())
     before = {p: p.read_bytes() for p in out.rglob("sealedsecret.yaml")}
@@ -175,7 +176,7 @@ def test_a_render_without_values_keeps_what_was_sealed(render, publish, secrets_
     assert {p: p.read_bytes() for p in out.rglob("sealedsecret.yaml")} == before
 
 
-def test_a_missing_value_names_the_service_the_environment_and_the_command(render, publish, out: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_missing_value_names_the_service_the_environment_and_the_command(render, publish, out: Path) -> None:
     publish("dev", "shop-dev", mock_key_pair()[1])
     result = render("--all", code=2)
     assert "service payments needs secret STRIPE_API_KEY in environment dev" in result.err
@@ -183,7 +184,7 @@ def test_a_missing_value_names_the_service_the_environment_and_the_command(rende
     assert not (out / "apps").exists()
 
 
-def test_a_new_certificate_needs_the_values_again(render, publish, secrets_file, out: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_new_certificate_needs_the_values_again(render, publish, secrets_file, out: Path) -> None:
     publish("dev", "shop-dev", mock_key_pair()[1])
     render("--stack", "dev", "--secrets", secrets_file())
     publish_new = certificate_pem(new_key()).decode()
@@ -197,7 +198,7 @@ def test_a_new_certificate_needs_the_values_again(render, publish, secrets_file,
 
 
 def test_values_can_come_from_the_environment(render, publish, project: Path, out: Path, dev_key,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
     publish("dev", "shop-dev", mock_key_pair()[1])
     for service, values in values_for(project).items():
         for name, value in values.items():
@@ -217,7 +218,7 @@ def add_billing_services(project: Path) -> None:
 
 def test_services_whose_names_concatenate_alike_each_read_their_own_variable(
         render, publish, secrets_file, project: Path, out: Path, dev_key,
-        monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+        monkeypatch: pytest.MonkeyPatch) -> None:
     add_billing_services(project)
     publish("dev", "shop-dev", mock_key_pair()[1])
     monkeypatch.setenv("GITOPS_SECRET_BILLING__API_KEY", "billing-team-value")
@@ -229,7 +230,7 @@ def test_services_whose_names_concatenate_alike_each_read_their_own_variable(
 
 def test_the_old_ambiguous_variable_form_is_refused_naming_the_new_one(
         render, publish, secrets_file, project: Path, out: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+        monkeypatch: pytest.MonkeyPatch) -> None:
     add_billing_services(project)
     publish("dev", "shop-dev", mock_key_pair()[1])
     monkeypatch.setenv("GITOPS_SECRET_BILLING_API_KEY", "whose-value-is-this")
@@ -242,21 +243,21 @@ def test_the_old_ambiguous_variable_form_is_refused_naming_the_new_one(
     assert not list(out.rglob("sealedsecret.yaml"))
 
 
-def test_a_values_file_inside_the_project_is_refused(render, project: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_values_file_inside_the_project_is_refused(render, project: Path) -> None:
     inside = project / "secrets.yaml"
     inside.write_text("services: {}\n")
     result = render("--stack", "dev", "--secrets", inside, code=2)
     assert "keep secret values outside the project" in result.err
 
 
-def test_the_sealed_overlays_build_and_validate(render, publish, secrets_file, run, out: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_sealed_overlays_build_and_validate(render, publish, secrets_file, run, out: Path) -> None:
     publish("dev", "shop-dev", mock_key_pair()[1])
     render("--stack", "dev", "--secrets", secrets_file())
     result = run("validate", out, "--output", "json")
     assert result.code == 0, result.out + result.err
 
 
-def test_render_carries_forward_the_certificate_pulumi_published(render, publish, secrets_file, out: Path) -> None:  # type: ignore[no-untyped-def]
+def test_render_carries_forward_the_certificate_pulumi_published(render, publish, secrets_file, out: Path) -> None:
     publish("dev", "shop-dev", mock_key_pair()[1])
     report = json.loads(render("--stack", "dev", "--secrets", secrets_file(), "--output", "json").out)
     assert "clusters/shop-dev/sealed-secrets-cert.pem" not in report["stacks"][0]["deleted"]

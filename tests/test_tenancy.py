@@ -158,7 +158,7 @@ def test_names_of_the_platforms_own_pods_are_refused(project: Path, name: str) -
 
 # --- generated names, per Argo CD ---------------------------------------------------------------
 
-def new_spoke_of_dev(project: Path, spoke: str, run) -> None:  # type: ignore[no-untyped-def]
+def new_spoke_of_dev(project: Path, spoke: str, run) -> None:
     append(project, DEV, f"  {NS}:argocd:\n    topology: hub\n")
     result = run("new-cluster", spoke, "--env", "dev", "--region", "us-east-1", "--hub", "dev", "--project", project)
     assert result.code == 0, result.err
@@ -173,7 +173,7 @@ def test_a_service_named_root_is_refused_for_the_root_applications_name(project:
             "Pulumi.dev.yaml; rename the service or the environment") in found
 
 
-def test_services_and_environments_that_concatenate_alike_are_refused_in_one_argo_cd(project: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_services_and_environments_that_concatenate_alike_are_refused_in_one_argo_cd(project: Path, run) -> None:
     new_spoke_of_dev(project, "gateway-dev", run)
     add_service(project, "api")
     assert only(project) == (
@@ -191,7 +191,7 @@ def test_the_same_names_in_separate_argo_cds_are_fine(project: Path) -> None:
     load_project(project)
 
 
-def test_teams_and_environments_that_concatenate_alike_are_refused(project: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_teams_and_environments_that_concatenate_alike_are_refused(project: Path, run) -> None:
     new_spoke_of_dev(project, "gateway-dev", run)
     add_service(project, "gateway-tools", team="platform-gateway")
     message = only(project)
@@ -241,7 +241,7 @@ def test_argo_cds_own_host_is_refused_and_follows_the_configured_hostname(projec
         f"config.{NS}:argocd.hostname of {DEV}); choose another host")
 
 
-def test_a_spoke_has_no_argo_cd_host_to_protect(project: Path, run) -> None:  # type: ignore[no-untyped-def]
+def test_a_spoke_has_no_argo_cd_host_to_protect(project: Path, run) -> None:
     new_spoke_of_dev(project, "edge-dev", run)
     edit(project, "Pulumi.edge-dev.yaml", "domain: dev.shop.example.com", "domain: edge.shop.example.com")
     add_service(project, "docs", like="web-frontend")
@@ -295,7 +295,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def validate(run, tree: Path) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def validate(run, tree: Path) -> dict[str, Any]:
     result = run("validate", tree, "--output", "json")
     return {"code": result.code, **json.loads(result.out)}
 
@@ -305,12 +305,12 @@ def duplicate_findings(report: dict[str, Any]) -> list[dict[str, str]]:
 
 
 @kubectl
-def test_the_example_has_no_duplicate_names(run, rendered: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_example_has_no_duplicate_names(run, rendered: Path) -> None:
     assert duplicate_findings(validate(run, rendered)) == []
 
 
 @kubectl
-def test_validate_reports_a_generated_application_named_like_the_root(run, rendered: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_validate_reports_a_generated_application_named_like_the_root(run, rendered: Path, tmp_path: Path) -> None:
     tree = Path(shutil.copytree(rendered, tmp_path / "repo"))
     appset = tree / "argocd/dev/applicationset-storefront.yaml"
     doc = yaml.safe_load(appset.read_text())
@@ -325,7 +325,7 @@ def test_validate_reports_a_generated_application_named_like_the_root(run, rende
 
 @kubectl
 def test_validate_reports_an_applicationset_of_a_spoke_named_like_one_of_its_hubs(
-        run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+        run, tmp_path: Path) -> None:
     from test_fleet import HUB_FILE, copy_example, publish_registrations
 
     project, out = copy_example(tmp_path / "project"), tmp_path / "repo"

@@ -1,5 +1,8 @@
-"""The GitHub Actions workflows: their shape, the actions they use, and that every command
-they run exists (CLI subcommands and options, make targets, scripts).
+"""The GitHub Actions workflows: their security properties (token permissions, allow-listed
+actions, secrets only where trusted code runs, no script injection, who may trigger a deploy
+or a comment, the cluster-access check before credentials) and that every command they run
+exists (CLI subcommands and options, make targets, scripts). Settings that a test could only
+restate (option values, trigger paths, runner labels) are the workflow files' own business.
 
 GitHub itself is not reachable here, so these tests read the YAML, and run the scripts the
 workflows embed where that is possible offline: the comment workflow's JavaScript with Node
@@ -193,10 +196,6 @@ def make_goals(argv: list[str]) -> list[str]:
 
 # Every workflow ------------------------------------------------------------------------------
 
-def test_the_expected_workflows_exist() -> None:
-    assert {CI, DIFF, COMMENT, PREVIEW, UP} <= set(WORKFLOW_NAMES)
-
-
 @pytest.mark.parametrize("name", WORKFLOW_NAMES)
 def test_workflow_has_name_trigger_jobs_and_permissions(name: str) -> None:
     data = load(name)
@@ -289,19 +288,12 @@ def test_the_helpers_find_commands() -> None:
     assert {"venv", "test", "render"} <= make_targets()
 
 
-@pytest.mark.parametrize("name", WORKFLOW_NAMES)
-def test_python_and_kubectl_are_pinned_alike(name: str) -> None:
-    for step in steps_using(name, "actions/setup-python"):
-        assert str(step["with"]["python-version"]) == "3.11"
-        assert step["with"].get("cache") == "pip"
-    for step in steps_using(name, "azure/setup-kubectl"):
-        version = str(step["with"]["version"])
-        assert re.fullmatch(r"v1\.\d+\.\d+", version), f"{name}: kubectl {version} is not a pinned release"
-
-
-def test_every_workflow_installs_the_same_kubectl() -> None:
+def test_every_workflow_downloads_one_pinned_kubectl_release() -> None:
+    """The runner fetches the kubectl binary: "latest" or a range would run whatever is published that day."""
     versions = {str(s["with"]["version"]) for name in WORKFLOW_NAMES for s in steps_using(name, "azure/setup-kubectl")}
     assert len(versions) == 1, f"kubectl versions across workflows: {sorted(versions)}"
+    [version] = versions
+    assert re.fullmatch(r"v1\.\d+\.\d+", version), f"kubectl {version} is not a pinned release"
 
 
 @pytest.mark.parametrize("name", WORKFLOW_NAMES)
@@ -311,15 +303,6 @@ def test_pulumi_cli_matches_the_sdk_pin(name: str) -> None:
     for step in steps_using(name, "pulumi/actions"):
         assert str(step["with"].get("pulumi-version")) == pin.group(1)
         assert "secrets.PULUMI_ACCESS_TOKEN" in str(step.get("env", {}).get("PULUMI_ACCESS_TOKEN"))
-
-
-# CI ------------------------------------------------------------------------------------------
-
-def test_ci_runs_the_ci_script_on_pull_requests_and_main() -> None:
-    trigger = on(CI)
-    assert "pull_request" in trigger and trigger["push"]["branches"] == ["main"]
-    assert ["bash", ".ci/run"] in list(all_commands(CI))
-    assert steps_using(CI, "azure/setup-kubectl"), "the validation tests need kubectl"
 
 
 # GitOps diff (pull request, untrusted) ---------------------------------------------------------
@@ -333,18 +316,6 @@ def test_diff_workflow_runs_without_secrets_or_write_access() -> None:
     for step in steps_using(DIFF, "actions/checkout"):
         assert step["with"]["fetch-depth"] == 0, "the base revision needs the full history"
         assert step["with"]["persist-credentials"] is False
-
-
-def test_diff_workflow_uploads_the_markdown_parts_and_the_pr_number() -> None:
-    [argv] = [a for a in gitops_invocations(DIFF) if a and a[0] == "diff"]
-    assert argv[argv.index("--format") + 1] == "markdown" and "--exit-zero" in argv
-    assert argv[argv.index("--base") + 1].startswith("origin/")
-    out_dir = argv[argv.index("--output-dir") + 1]
-    [upload] = steps_using(DIFF, "actions/upload-artifact")
-    assert upload["with"]["path"].rstrip("/") == out_dir
-    scripts = " ".join(script for _, _, script in run_steps(DIFF))
-    assert f"{out_dir}/pr-number" in scripts
-    assert "make venv" in scripts
 
 
 # GitOps diff comment (workflow_run, trusted) ---------------------------------------------------
@@ -556,19 +527,6 @@ def test_preview_skips_forks_and_covers_every_stack() -> None:
     assert set(on(PREVIEW)) == {"pull_request"}
 
 
-def test_preview_comments_a_refreshed_diff_per_stack() -> None:
-    [step] = steps_using(PREVIEW, "pulumi/actions")
-    options = step["with"]
-    assert options["command"] == "preview" and "matrix.stack" in options["stack-name"]
-    for option in ("diff", "refresh", "comment-on-pr", "always-include-summary", "suppress-progress",
-                   "suppress-outputs"):
-        assert truthy(options.get(option)), f"pulumi/actions {option} is not true"
-    [aws] = steps_using(PREVIEW, "aws-actions/configure-aws-credentials")
-    assert aws["with"]["role-to-assume"] == "${{ vars[format('AWS_ROLE_ARN_{0}', matrix.stack)] }}"
-    assert steps_using(PREVIEW, "azure/setup-kubectl")
-    assert "make venv" in " ".join(s for _, _, s in run_steps(PREVIEW))
-
-
 # Pulumi up (main) ------------------------------------------------------------------------------
 
 def test_up_chains_dev_staging_prod_each_in_its_environment() -> None:
@@ -586,11 +544,9 @@ def test_up_chains_dev_staging_prod_each_in_its_environment() -> None:
     assert len(set(groups)) == len(groups) and all(stack in g for stack, g in zip(up, groups))
 
 
-def test_up_runs_on_pushes_to_main_that_change_the_platform() -> None:
-    push = on(UP)["push"]
-    assert set(on(UP)) == {"push"} and push["branches"] == ["main"]
-    assert {"services/**", "Pulumi*.yaml", "__main__.py", "components/**", "gitops/**",
-            "requirements.txt"} <= set(push["paths"])
+def test_up_runs_only_on_pushes_to_main() -> None:
+    """The deploy roles are assumed only for reviewed code: no pull_request, workflow_dispatch or other branch."""
+    assert set(on(UP)) == {"push"} and on(UP)["push"]["branches"] == ["main"]
 
 
 def test_every_stack_runs_the_same_steps_up_then_commit() -> None:
@@ -717,13 +673,6 @@ def _access_check(stack: str, purpose: str, role: str, runner: str = "github-hos
 def _roles(stack: str) -> dict[str, Any]:
     return yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8"))["config"][
         "gitops-platform:cluster"]
-
-
-def test_each_stack_runs_on_its_configured_runner_or_a_hosted_one() -> None:
-    for stack, job in jobs(UP).items():
-        assert job["runs-on"] == f"${{{{ vars.PULUMI_RUNNER_{stack.upper()} || 'ubuntu-24.04' }}}}"
-    [preview] = jobs(PREVIEW).values()
-    assert preview["runs-on"] == "${{ vars[format('PULUMI_RUNNER_{0}', matrix.stack)] || 'ubuntu-24.04' }}"
 
 
 def test_the_access_check_runs_before_credentials_with_the_role_that_will_be_assumed() -> None:

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,7 +45,7 @@ def render(run, project: Path, out: Path):
 @pytest.fixture
 def render_json(render):
     """The ``--output json`` report as {stack: {"created": [...], "updated": [...], "deleted": [...], ...}}."""
-    def _render_json(*argv: str) -> dict[str, dict]:
+    def _render_json(*argv: str) -> dict[str, dict[str, Any]]:
         doc = json.loads(render(*argv, "--output", "json").out)
         return {s["stack"]: s for s in doc["stacks"]}
     return _render_json
@@ -76,11 +77,11 @@ def remove_payments(project: Path) -> None:
     (project / "services/payments.yaml").unlink()
 
 
-def changes(report: dict[str, dict]) -> dict[str, tuple[list, list, list]]:
+def changes(report: dict[str, dict[str, Any]]) -> dict[str, tuple[list[str], list[str], list[str]]]:
     return {s: (r["created"], r["updated"], r["deleted"]) for s, r in report.items()}
 
 
-def changed(before: dict, after: dict) -> set[str]:
+def changed(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
     return {p for p in before.keys() | after.keys() if before.get(p) != after.get(p)}
 
 

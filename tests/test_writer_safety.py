@@ -47,7 +47,7 @@ def rendered(run, project: Path, out: Path) -> Path:
     return out
 
 
-def render(run, project: Path, out: Path, *argv: str):  # type: ignore[no-untyped-def]
+def render(run, project: Path, out: Path, *argv: str):
     return run("render", "--all", "--project", project, "--out", out, *argv)
 
 
@@ -93,7 +93,7 @@ def test_owned_paths_are_accepted() -> None:
 
 @pytest.mark.parametrize("force", [False, True])
 def test_a_record_entry_leading_out_of_the_tree_stops_the_render_and_deletes_nothing(
-        run, project: Path, rendered: Path, outside: Path, snapshot, force: bool) -> None:  # type: ignore[no-untyped-def]
+        run, project: Path, rendered: Path, outside: Path, snapshot, force: bool) -> None:
     escape = os.path.relpath(outside, rendered)
     edit_record(rendered, "dev", lambda files: files.update({escape: sha(outside.read_bytes())}))
     before = snapshot(rendered)
@@ -104,7 +104,7 @@ def test_a_record_entry_leading_out_of_the_tree_stops_the_render_and_deletes_not
     assert outside.read_bytes() == b"precious\n" and snapshot(rendered) == before
 
 
-def test_an_absolute_record_entry_stops_the_render(run, project: Path, rendered: Path, outside: Path) -> None:  # type: ignore[no-untyped-def]
+def test_an_absolute_record_entry_stops_the_render(run, project: Path, rendered: Path, outside: Path) -> None:
     edit_record(rendered, "prod", lambda files: files.update({str(outside): sha(outside.read_bytes())}))
     result = render(run, project, rendered, "--force")
     assert result.code == 2 and "is absolute" in result.err
@@ -112,7 +112,7 @@ def test_an_absolute_record_entry_stops_the_render(run, project: Path, rendered:
 
 
 def test_a_journal_from_elsewhere_cannot_make_a_hand_edit_look_like_the_writers_own(
-        run, project: Path, rendered: Path) -> None:  # type: ignore[no-untyped-def]
+        run, project: Path, rendered: Path) -> None:
     edited = hand_edit(rendered, PAYMENTS_DEV)
     forged = {"files": {PAYMENTS_DEV: sha(edited)}, "signature": "0" * 64}
     (rendered / STATE / "4242.journal").write_text(json.dumps(forged))
@@ -122,7 +122,7 @@ def test_a_journal_from_elsewhere_cannot_make_a_hand_edit_look_like_the_writers_
     assert (rendered / PAYMENTS_DEV).read_bytes() == edited
 
 
-def test_a_journal_entry_leading_out_of_the_tree_stops_the_render(run, project: Path, rendered: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_journal_entry_leading_out_of_the_tree_stops_the_render(run, project: Path, rendered: Path) -> None:
     (rendered / STATE / "4242.journal").write_text(json.dumps({"files": {"../x": "0" * 64}, "signature": ""}))
     result = render(run, project, rendered)
     assert result.code == 2 and "files entry '../x'" in result.err and "4242.journal" in result.err
@@ -132,7 +132,7 @@ def test_a_journal_entry_leading_out_of_the_tree_stops_the_render(run, project: 
 
 
 def test_a_symlinked_directory_in_the_tree_is_never_written_through(
-        run, project: Path, out: Path, tmp_path: Path, snapshot) -> None:  # type: ignore[no-untyped-def]
+        run, project: Path, out: Path, tmp_path: Path, snapshot) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (out / "apps").mkdir(parents=True)
@@ -144,7 +144,7 @@ def test_a_symlinked_directory_in_the_tree_is_never_written_through(
 
 
 def test_a_symlink_planted_after_a_render_is_not_followed_by_deletes(
-        run, project: Path, rendered: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+        run, project: Path, rendered: Path, tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere"
     (rendered / "apps/payments/overlays/dev").rename(elsewhere)
     (rendered / "apps/payments/overlays/dev").symlink_to(elsewhere, target_is_directory=True)
@@ -155,7 +155,7 @@ def test_a_symlink_planted_after_a_render_is_not_followed_by_deletes(
     assert sorted(p.name for p in elsewhere.iterdir()) == kept
 
 
-def test_a_symlinked_state_directory_is_refused(run, project: Path, rendered: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_symlinked_state_directory_is_refused(run, project: Path, rendered: Path, tmp_path: Path) -> None:
     (rendered / STATE).rename(tmp_path / "state-elsewhere")
     (rendered / STATE).symlink_to(tmp_path / "state-elsewhere", target_is_directory=True)
     result = render(run, project, rendered)
@@ -165,7 +165,7 @@ def test_a_symlinked_state_directory_is_refused(run, project: Path, rendered: Pa
 # --- the lock and partial writes --------------------------------------------------------------
 
 
-def test_the_tree_is_locked_before_the_records_are_read(run, project: Path, rendered: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_tree_is_locked_before_the_records_are_read(run, project: Path, rendered: Path, monkeypatch) -> None:
     """A render racing another writer must plan from records nobody changes under it."""
     seen: list[bool] = []
     real = cli.read_records
@@ -188,7 +188,7 @@ def test_the_tree_is_locked_before_the_records_are_read(run, project: Path, rend
 
 
 def test_a_directory_that_cannot_be_written_mid_render_leaves_the_whole_tree_as_it_was(
-        run, project: Path, rendered: Path, snapshot, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+        run, project: Path, rendered: Path, snapshot, monkeypatch) -> None:
     """Three stacks change; writing into prod's Argo CD directory fails. Either all is written or nothing is."""
     for stack in ("dev", "staging", "prod"):
         path = project / f"Pulumi.{stack}.yaml"
@@ -209,12 +209,12 @@ def test_a_directory_that_cannot_be_written_mid_render_leaves_the_whole_tree_as_
     assert snapshot(rendered) == before
 
 
-def test_an_empty_out_is_refused_instead_of_rendering_into_the_current_directory(run, project: Path) -> None:  # type: ignore[no-untyped-def]
+def test_an_empty_out_is_refused_instead_of_rendering_into_the_current_directory(run, project: Path) -> None:
     result = run("render", "--all", "--project", project, "--out", "")
     assert result.code == 2 and "--out" in result.err
 
 
-def test_a_failed_render_into_a_fresh_directory_leaves_nothing_behind(run, project: Path, out: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_failed_render_into_a_fresh_directory_leaves_nothing_behind(run, project: Path, out: Path) -> None:
     (project / "services/payments.yaml").write_text("name: [unclosed\n")
     assert render(run, project, out).code == 2
     assert not out.exists()
@@ -225,7 +225,7 @@ def test_the_state_directory_ignores_journals_and_the_cache(rendered: Path) -> N
     assert {"*.journal", "cache/"} <= set(GITIGNORE_TEXT.splitlines())
 
 
-def test_a_record_that_is_a_directory_is_refused_naming_it(run, project: Path, rendered: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_record_that_is_a_directory_is_refused_naming_it(run, project: Path, rendered: Path) -> None:
     record = rendered / STATE / "dev.json"
     record.unlink()
     record.mkdir()

@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from gitops import yamlio
+from gitops.errors import InputError
 
 TRICKY = [
     "", " ", "plain", "yes", "No", "on", "OFF", "y", "null", "~", "true", "1", "1.4.2", "0o17", "0x1F", "1e3",
@@ -66,24 +67,24 @@ def test_dates_are_read_as_the_text_they_are(text: str) -> None:
     ("1" * 5000, "not a valid int"),
 ])
 def test_a_value_the_constructor_cannot_build_is_a_located_error(text: str, reason: str) -> None:
-    with pytest.raises(yamlio.InputError, match=f"f.yaml: invalid YAML at line 1, column 4: {reason}"):
+    with pytest.raises(InputError, match=f"f.yaml: invalid YAML at line 1, column 4: {reason}"):
         yamlio.parse(f"a: {text}\n", "f.yaml")
 
 
 def test_an_input_refuses_aliases_naming_where_the_value_is_repeated() -> None:
-    with pytest.raises(yamlio.InputError, match=r"f.yaml: x\[1\]\[0\]: repeats the value anchored at line 2, column 5"):
+    with pytest.raises(InputError, match=r"f.yaml: x\[1\]\[0\]: repeats the value anchored at line 2, column 5"):
         yamlio.parse(laughs(9), "f.yaml")
 
 
 def test_generated_text_may_use_aliases_within_a_bound() -> None:
     assert yamlio.parse("a: &x [1, 2]\nb: *x\n", "out", generated=True) == {"a": [1, 2], "b": [1, 2]}
-    with pytest.raises(yamlio.InputError, match="expand to more than 1,000,000 values"):
+    with pytest.raises(InputError, match="expand to more than 1,000,000 values"):
         yamlio.parse_all(laughs(9), "out", generated=True)
 
 
 @pytest.mark.parametrize("key, kind", [("1", "an integer"), ("on", "a boolean"), ("~", "null"), ("1.5", "a number")])
 def test_an_input_key_must_be_a_string(key: str, kind: str) -> None:
-    with pytest.raises(yamlio.InputError, match=f"f.yaml: m.{key}: line 3, column 3: keys are strings, and "
+    with pytest.raises(InputError, match=f"f.yaml: m.{key}: line 3, column 3: keys are strings, and "
                                                 f"{key} is read as {kind}; quote it"):
         yamlio.parse(f"m:\n  dev: 1\n  {key}: 2\n", "f.yaml")
 
@@ -94,14 +95,14 @@ def test_generated_text_may_have_keys_yaml_reads_as_other_types() -> None:
 
 def test_an_input_nested_beyond_the_limit_is_refused_and_deeper_text_is_no_traceback() -> None:
     deep = "[" * (yamlio.MAX_INPUT_DEPTH + 2) + "]" * (yamlio.MAX_INPUT_DEPTH + 2)
-    with pytest.raises(yamlio.InputError, match=f"is nested more than {yamlio.MAX_INPUT_DEPTH} levels deep"):
+    with pytest.raises(InputError, match=f"is nested more than {yamlio.MAX_INPUT_DEPTH} levels deep"):
         yamlio.parse(deep, "f.yaml")
-    with pytest.raises(yamlio.InputError, match="f.yaml: "):
+    with pytest.raises(InputError, match=r"f\.yaml: "):
         yamlio.parse("[" * 100_000 + "]" * 100_000, "f.yaml", generated=True)
 
 
 def test_a_secret_input_error_names_only_line_and_column() -> None:
-    with pytest.raises(yamlio.InputError) as info:
+    with pytest.raises(InputError) as info:
         yamlio.parse("a: !never-shown value\n", "s.yaml", secret=True)
     assert str(info.value) == ("s.yaml: invalid YAML at line 1, column 4 (the reason is not shown: it may quote a "
                                "secret value)")
@@ -110,6 +111,6 @@ def test_a_secret_input_error_names_only_line_and_column() -> None:
 @pytest.mark.parametrize("text", ["stringData:\n  PASSWORD:\n    hunter2: x\n    1: y\n",
                                   "stringData:\n  PASSWORD: &p hunter2\n  COPY: *p\n"])
 def test_a_secret_input_structure_error_names_no_key_below_the_top(text: str) -> None:
-    with pytest.raises(yamlio.InputError) as info:
+    with pytest.raises(InputError) as info:
         yamlio.parse(text, "s.yaml", secret=True)
     assert str(info.value).startswith("s.yaml: ") and "hunter2" not in str(info.value) and "PASSWORD" not in str(info.value)

@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from gitops.errors import InputError, Problem
+from gitops.layout import ARGOCD_NAMESPACE, IN_CLUSTER_SERVER, SECRET_TYPE_LABEL
 
 from .govalues import StringMap
 from .repos import RepoCheckout, RepoIndex
 
-SECRET_TYPE_LABEL = "argocd.argoproj.io/secret-type"
-IN_CLUSTER_SERVER = "https://kubernetes.default.svc"
+__all__ = ["IN_CLUSTER_NAME", "IN_CLUSTER_SERVER", "SECRET_TYPE_LABEL", "Cluster", "ExpansionContext"]
+
 IN_CLUSTER_NAME = "in-cluster"
 
 
@@ -49,7 +50,7 @@ class ExpansionContext:
 
     repos: Sequence[RepoCheckout] = ()
     cluster_secrets: Sequence[Mapping[str, Any]] = ()  # v1 Secret dicts; stringData and base64 data both accepted
-    argocd_namespace: str = "argocd"
+    argocd_namespace: str = ARGOCD_NAMESPACE
     in_cluster_enabled: bool = True
     projects: Mapping[str, Any] | None = None
     include_hidden_directories: bool = False  # reposerver.include.hidden.directories

@@ -11,17 +11,20 @@ controller applies afterwards and which only skips individual Applications, is
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping
 
 from .check import AppProblem, check_applications
 from .context import ExpansionContext
 from .errors import AppSetRef, ExpansionError
-from .generators import Generators
+from .generators import Generators, Result
 from .gotemplate import MISSING_KEY_MODES
 from .render import Renderer
 from .repos import RepoCheckout
 
-__all__ = ["AppProblem", "ExpansionContext", "ExpansionError", "RepoCheckout", "check_applications", "expand"]
+__all__ = [
+    "AppProblem", "ExpansionContext", "ExpansionError", "RepoCheckout", "check_applications", "expand", "parameter_sets",
+]
 
 _SPEC_FIELDS = {
     "applyNestedSelectors", "generators", "goTemplate", "goTemplateOptions", "ignoreApplicationDifferences",
@@ -36,6 +39,48 @@ def expand(appset: Mapping[str, Any], ctx: ExpansionContext, *, origin: str = ""
     of every reported problem. Raises ExpansionError where the controller would
     fail the ApplicationSet and UnsupportedError where this evaluator will not
     guess what the controller does."""
+    setup = _setup(appset, ctx, origin)
+    apps: list[dict[str, Any]] = []
+    for label, result in setup.results():  # lazily: a render error of generator i comes before generator i+1 runs
+        for params in result.params:
+            apps.append(
+                setup.renderer.application(
+                    result.template, params, namespace=setup.ref.namespace, preserve_resources=setup.preserve, key=label
+                )
+            )
+    return apps
+
+
+def parameter_sets(appset: Mapping[str, Any], ctx: ExpansionContext, *, origin: str = "") -> list[dict[str, Any]]:
+    """The parameter sets the generators produce, in generation order: what each
+    Application's template is rendered with (Argo CD's GenerateParams plus the
+    post-selector), for showing and testing what a generator yields without the
+    template in the way. Raises what ``expand`` raises, except the errors of
+    rendering the Application template itself."""
+    return [params for _, result in _setup(appset, ctx, origin).results() for params in result.params]
+
+
+@dataclass(frozen=True)
+class _Setup:
+    """An ApplicationSet's spec checked and its template mode chosen, ready to run its generators."""
+
+    ref: AppSetRef
+    generators: list[Any]
+    template: Mapping[str, Any]
+    renderer: Renderer
+    preserve: bool
+    engine: Generators
+
+    def results(self) -> Iterator[tuple[str, Result]]:
+        """Each generator entry's results with the key path its template is reported under."""
+        for i, entry in enumerate(self.generators):
+            key = f"spec.generators[{i}]"
+            label = "spec.template" if not _has_own_template(entry) else f"{key} template merged with spec.template"
+            for result in self.engine.transform(entry, self.template, {}, key, depth=0):
+                yield label, result
+
+
+def _setup(appset: Mapping[str, Any], ctx: ExpansionContext, origin: str) -> _Setup:
     ref = AppSetRef.of(appset, origin)
     if not isinstance(appset, Mapping) or appset.get("kind", "ApplicationSet") != "ApplicationSet":
         raise ref.error("kind", "expected an argoproj.io/v1alpha1 ApplicationSet")
@@ -73,18 +118,7 @@ def expand(appset: Mapping[str, Any], ctx: ExpansionContext, *, origin: str = ""
         raise ref.error("spec.syncPolicy.preserveResourcesOnDeletion", "must be a boolean")
 
     engine = Generators(ref, ctx, renderer, template["spec"].get("project"))
-    apps: list[dict[str, Any]] = []
-    for i, entry in enumerate(generators):
-        key = f"spec.generators[{i}]"
-        for result in engine.transform(entry, template, {}, key, depth=0):
-            label = "spec.template" if not _has_own_template(entry) else f"{key} template merged with spec.template"
-            for params in result.params:
-                apps.append(
-                    renderer.application(
-                        result.template, params, namespace=ref.namespace, preserve_resources=preserve, key=label
-                    )
-                )
-    return apps
+    return _Setup(ref, generators, template, renderer, preserve, engine)
 
 
 def _has_own_template(entry: Any) -> bool:

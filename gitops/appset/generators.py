@@ -1,17 +1,20 @@
 """Parameter generators: list, clusters, git (directories, files), matrix, merge.
 
-Each function mirrors one Argo CD generator and returns parameter sets; the
+Each method mirrors one Argo CD generator and returns parameter sets; the
 ``Transform`` step (generator-level template merge, matrix interpolation and
-the post-selector) is ``Generators.transform``. Generators that need live
-services (SCM providers, pull requests, duck-typed resources, plugins) are
-refused: their output cannot be known offline.
+the post-selector) is ``Generators.transform``. ``GENERATORS`` (end of module)
+is the one table of evaluated generators, name -> implementation and fields;
+``REFUSED`` names the generators that need live services (SCM providers, pull
+requests, duck-typed resources, plugins): their output cannot be known offline.
 """
 
 from __future__ import annotations
 
+import difflib
 import posixpath
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, Callable, Mapping, Sequence
 
 from . import gotemplate
 from .context import IN_CLUSTER_NAME, IN_CLUSTER_SERVER, Cluster, ExpansionContext
@@ -28,20 +31,13 @@ Params = dict[str, Any]
 
 # Struct order of ApplicationSetGenerator: the order results come out in.
 GENERATOR_ORDER = ("list", "clusters", "git", "scmProvider", "clusterDecisionResource", "pullRequest", "matrix", "merge", "plugin")
-SUPPORTED = ("list", "clusters", "git", "matrix", "merge")
-REFUSED = {
+# Generators whose parameters come from a live service, with the reason they are refused.
+REFUSED: Mapping[str, str] = MappingProxyType({
     "scmProvider": "queries an SCM provider API",
     "clusterDecisionResource": "reads a duck-typed resource from the cluster",
     "pullRequest": "queries a pull-request API",
     "plugin": "calls a plugin service",
-}
-_FIELDS = {
-    "list": {"elements", "elementsYaml", "template"},
-    "clusters": {"selector", "values", "template", "flatList"},
-    "git": {"repoURL", "revision", "directories", "files", "pathParamPrefix", "values", "template", "requeueAfterSeconds"},
-    "matrix": {"generators", "template"},
-    "merge": {"generators", "mergeKeys", "template"},
-}
+})
 
 
 @dataclass(frozen=True)
@@ -82,15 +78,20 @@ class Generators:
         present = [k for k, v in entry.items() if v is not None]
         unknown = sorted(set(present) - set(GENERATOR_ORDER) - {"selector"})
         if unknown:
+            close = difflib.get_close_matches(unknown[0], [*GENERATOR_ORDER, "selector"], n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
             raise self.ref.unsupported(
-                key, f"unknown generator field(s) {unknown}; valid: {', '.join(GENERATOR_ORDER)}, selector"
+                key,
+                f"unknown generator field(s) {unknown}; {hint}supported generators: {', '.join(GENERATORS)} "
+                f"(with an optional selector); refused: {', '.join(REFUSED)}",
             )
         kinds = [k for k in GENERATOR_ORDER if entry.get(k) is not None]
         for kind in kinds:
             if kind in REFUSED:
                 raise self.ref.unsupported(
                     f"{key}.{kind}",
-                    f"the {kind} generator {REFUSED[kind]} and cannot be expanded offline; supported: {', '.join(SUPPORTED)}",
+                    f"the {kind} generator {REFUSED[kind]} and cannot be expanded offline; "
+                    f"supported generators: {', '.join(GENERATORS)}",
                 )
             if kind in ("matrix", "merge") and depth >= 2:
                 raise self.ref.unsupported(
@@ -110,10 +111,11 @@ class Generators:
             path = f"{key}.{kind}"
             if not isinstance(body, Mapping):
                 raise self.ref.error(path, f"the {kind} generator must be an object")
-            unknown_fields = sorted(set(body) - _FIELDS[kind])
+            generator = GENERATORS[kind]
+            unknown_fields = sorted(set(body) - generator.fields)
             if unknown_fields:
                 raise self.ref.unsupported(
-                    path, f"unknown field(s) {unknown_fields}; valid: {', '.join(sorted(_FIELDS[kind]))}"
+                    path, f"unknown field(s) {unknown_fields}; valid: {', '.join(sorted(generator.fields))}"
                 )
             own_template = body.get("template")
             if own_template is not None and not isinstance(own_template, Mapping):
@@ -121,22 +123,11 @@ class Generators:
             merged = fill_empty(own_template, base_template)
             if gen_params:
                 body = self.interpolate(kind, body, gen_params, path)
-            params = self.generate(kind, body, path, depth)
+            params = generator.evaluate(self, body, path, depth)
             if selector is not None:
                 params = [p for p in params if selector.matches(flatten(p))]
             results.append(Result(params, merged))
         return results
-
-    def generate(self, kind: str, body: Mapping[str, Any], path: str, depth: int) -> list[Params]:
-        if kind == "list":
-            return self.list_params(body, path)
-        if kind == "clusters":
-            return self.cluster_params(body, path)
-        if kind == "git":
-            return self.git_params(body, path)
-        if kind == "matrix":
-            return self.matrix_params(body, path, depth)
-        return self.merge_params(body, path, depth)
 
     # ------------------------------------------------------------ interpolation
 
@@ -207,7 +198,7 @@ class Generators:
 
     # ------------------------------------------------------------ list
 
-    def list_params(self, body: Mapping[str, Any], path: str) -> list[Params]:
+    def list_params(self, body: Mapping[str, Any], path: str, depth: int) -> list[Params]:
         out: list[Params] = []
         elements = body.get("elements")
         if elements is not None and not isinstance(elements, list):
@@ -263,7 +254,7 @@ class Generators:
 
     # ------------------------------------------------------------ clusters
 
-    def cluster_params(self, body: Mapping[str, Any], path: str) -> list[Params]:
+    def cluster_params(self, body: Mapping[str, Any], path: str, depth: int) -> list[Params]:
         try:
             selector = parse_selector(body.get("selector"), validate_values=True)
         except SelectorError as exc:
@@ -320,7 +311,7 @@ class Generators:
 
     # ------------------------------------------------------------ git
 
-    def git_params(self, body: Mapping[str, Any], path: str) -> list[Params]:
+    def git_params(self, body: Mapping[str, Any], path: str, depth: int) -> list[Params]:
         repo_url = body.get("repoURL")
         if not isinstance(repo_url, str) or not repo_url:
             raise self.ref.error(f"{path}.repoURL", "repoURL is required and must be a non-empty string")
@@ -571,6 +562,33 @@ class Generators:
                 )
             out[identity] = params
         return out
+
+
+GeneratorFn = Callable[[Generators, Mapping[str, Any], str, int], "list[Params]"]
+
+
+@dataclass(frozen=True)
+class GeneratorSpec:
+    """One evaluated generator: its implementation, called with the engine, the
+    generator's body, its key path and the matrix/merge nesting depth (only the
+    combinators use the depth), and the fields Argo CD's CRD gives it (anything
+    else is refused rather than ignored, so a misspelt field is not silent)."""
+
+    evaluate: GeneratorFn
+    fields: frozenset[str]
+
+
+# The generators this evaluator expands, in GENERATOR_ORDER. The package
+# docstring's scope statement lists exactly these keys (a test checks it).
+GENERATORS: Mapping[str, GeneratorSpec] = MappingProxyType({
+    "list": GeneratorSpec(Generators.list_params, frozenset({"elements", "elementsYaml", "template"})),
+    "clusters": GeneratorSpec(Generators.cluster_params, frozenset({"selector", "values", "template", "flatList"})),
+    "git": GeneratorSpec(Generators.git_params, frozenset({
+        "repoURL", "revision", "directories", "files", "pathParamPrefix", "values", "template", "requeueAfterSeconds"})),
+    "matrix": GeneratorSpec(Generators.matrix_params, frozenset({"generators", "template"})),
+    "merge": GeneratorSpec(Generators.merge_params, frozenset({"generators", "mergeKeys", "template"})),
+})
+SUPPORTED = tuple(GENERATORS)
 
 
 _PATHSPEC_UNSUPPORTED = (

@@ -15,6 +15,7 @@ Go's quirks (``zero`` prints ``<no value>`` for ``map[string]interface{}``).
 
 from __future__ import annotations
 
+import difflib
 import functools
 import re
 import unicodedata
@@ -421,7 +422,7 @@ class _Parser:
                 if word == "if":
                     nodes.append(self._if(rest))
                     continue
-                raise TemplateUnsupported(f"the {{{{{word}}}}} action")
+                raise TemplateUnsupported(f"the {{{{{word}}}}} action (supported actions: if, else if, else, end)")
             nodes.append(Action(self._pipeline(toks, "command")))
         return tuple(nodes), None
 
@@ -912,13 +913,41 @@ def _slugify(*args: Any) -> str:
     return slug_make(sanitize_name(name), max_size, smart)
 
 
+def _cat(*values: Any) -> str:
+    """Sprig's cat: the non-nil arguments formatted with %v, space-separated."""
+    return " ".join(go_sprint(v) for v in values if v is not None)
+
+
+def _base(p: str) -> str:
+    """Go's path.Base (Sprig's base): not Python's basename, which maps "a/" to ""."""
+    if p == "":
+        return "."
+    p = p.rstrip("/")
+    if p == "":
+        return "/"
+    return p[p.rfind("/") + 1 :]
+
+
+def _indent(spaces: int, v: str) -> str:
+    if spaces < 0:
+        raise TemplateError("strings: negative Repeat count")
+    pad = " " * spaces
+    return pad + v.replace("\n", "\n" + pad)
+
+
 @dataclass(frozen=True)
 class Func:
+    """One template function: Go's parameter types (they decide how arguments
+    convert and which type errors Go reports) and the implementation."""
+
     params: tuple[str, ...]
     variadic: str | None
     impl: Callable[..., Any]
 
 
+# The template functions this evaluator implements: the one registry the parser
+# checks names against and the package docstring's scope statement lists (a
+# test checks they agree). Other Go/Sprig names are refused, unknown names fail.
 FUNCTIONS: dict[str, Func] = {
     # text/template builtins
     "and": Func((VALUE,), VALUE, lambda *a: None),
@@ -945,6 +974,9 @@ FUNCTIONS: dict[str, Func] = {
     "trimPrefix": Func((STRING, STRING), None, lambda prefix, s: s[len(prefix):] if s.startswith(prefix) else s),
     "trimSuffix": Func((STRING, STRING), None, lambda suffix, s: s[: len(s) - len(suffix)] if suffix and s.endswith(suffix) else s),
     "replace": Func((STRING, STRING, STRING), None, lambda old, new, s: s.replace(old, new)),
+    "cat": Func((), ANY, _cat),
+    "indent": Func((INT, STRING), None, _indent),
+    "base": Func((STRING,), None, _base),
     "trunc": Func((INT, STRING), None, _trunc),
     "contains": Func((STRING, STRING), None, lambda sub, s: sub in s),
     "hasPrefix": Func((STRING, STRING), None, lambda prefix, s: s.startswith(prefix)),
@@ -991,7 +1023,12 @@ def _check_function(name: str) -> None:
         return
     if name in KNOWN_FUNCTIONS:
         raise TemplateUnsupported(f"template function {name!r} (supported: {', '.join(sorted(FUNCTIONS))})")
-    raise TemplateError(f'function "{name}" not defined')
+    close = difflib.get_close_matches(name, FUNCTIONS, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise TemplateError(
+        f'function "{name}" not defined ({hint}Argo CD fails on it too; the functions evaluated here: '
+        f"{', '.join(sorted(FUNCTIONS))})"
+    )
 
 
 # ---------------------------------------------------------------- execution

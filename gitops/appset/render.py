@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from gitops.layout import RESOURCES_FINALIZER
+
 from . import fasttemplate, gotemplate
 from .errors import AppSetRef
 
-RESOURCES_FINALIZER = "resources-finalizer.argocd.argoproj.io"
 _META_KEYS = ("name", "namespace", "labels", "annotations", "finalizers")
 
 
@@ -32,7 +33,9 @@ class Renderer:
                 return gotemplate.render(text, params, missingkey or self.missingkey)
             return fasttemplate.replace(text, params)
         except gotemplate.TemplateUnsupported as exc:
-            raise self.ref.unsupported(key, f"{exc} in {text!r}") from None
+            raise self.ref.unsupported(
+                key, f"{text!r} uses {exc}, which the offline ApplicationSet evaluator does not implement"
+            ) from None
         except gotemplate.MissingKeyError as exc:
             available = ", ".join(sorted(params)) or "none"
             raise self.ref.error(

@@ -47,10 +47,16 @@ def render_stack(project: Project, stack: Stack, sealing_cert: Optional[str] = N
     ``published``: any other file the program published under ``clusters/<cluster>/``, carried
     forward as it is, so a render never deletes what only the program can make."""
     files: list[Manifest] = []
+    plain_overlays: dict[str, list[Manifest]] = {}   # overlays without a SealedSecret or namespace objects
     for service in project.catalog.services:
-        files.extend(render_service(service, stack, sealed.get(service.name),
-                                    namespace_policy(project.catalog, stack, service)))
-    files.extend(render_argocd(project.catalog, stack, sealed.get(NOTIFICATIONS_ENTRY)))
+        seal = sealed.get(service.name)
+        namespace_objects = namespace_policy(project.catalog, stack, service)
+        files.extend(render_base(service))   # render_service's files, in its order
+        overlay = render_overlay(service, stack, seal, namespace_objects)
+        files.extend(overlay)
+        if seal is None and not namespace_objects:
+            plain_overlays[service.name] = overlay
+    files.extend(render_argocd(project.catalog, stack, sealed.get(NOTIFICATIONS_ENTRY), plain_overlays))
     if sealing_cert is not None:
         files.append(sealing_cert_file(stack.cluster.name, sealing_cert))
     if registration is not None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import yaml
 
@@ -31,8 +31,6 @@ from .rollouts import scale_target
 from .overlays import render_overlay
 from .notifications import subscriptions
 from .workloads import render_base
-
-RESOURCES_FINALIZER = "resources-finalizer.argocd.argoproj.io"
 
 # What every team's Application may create, used or not: the kinds a service
 # gets from its catalog entry alone (ports, ingress, autoscaling, config,
@@ -52,15 +50,18 @@ NAMESPACED_KINDS: tuple[tuple[str, str], ...] = (
 )
 
 
-def render_argocd(catalog: Catalog, stack: Stack, notifications_secret: Optional[Manifest] = None) -> list[Manifest]:
+def render_argocd(catalog: Catalog, stack: Stack, notifications_secret: Optional[Manifest] = None,
+                  overlays: Optional[Mapping[str, Sequence[Manifest]]] = None) -> list[Manifest]:
     """``notifications_secret``: the notifiers' sealed credentials (``render.notifications.secret_file``), once
-    they can be sealed; without it the environment renders as if they were pending."""
+    they can be sealed; without it the environment renders as if they were pending.
+    ``overlays``: service name -> its ``render_overlay(service, stack)`` files, for the services whose
+    overlay the caller already rendered so (``admitted_kinds`` reads them instead of rendering them again)."""
     directory = layout.argocd_env_dir(stack.environment)
     files = []
     for team in catalog.teams:
         services = sorted(s.name for s in catalog.services if s.team == team)
         namespaces = sorted({s.namespace for s in catalog.services if s.team == team})
-        kinds = admitted_kinds([s for s in catalog.services if s.team == team], stack)
+        kinds = admitted_kinds([s for s in catalog.services if s.team == team], stack, overlays)
         kinds = tuple(sorted({*kinds, *namespace_policy_kinds(catalog, team)}))   # render.quotas
         files.append(yaml_file(f"{directory}/project-{team}.yaml",
                                ordered(app_project(team, namespaces, stack, kinds))))
@@ -94,7 +95,8 @@ def sync_window(window: SyncWindow) -> dict[str, Any]:
             "applications": ["*"], "manualSync": window.manual_sync, "timeZone": window.time_zone}
 
 
-def admitted_kinds(services: Iterable[Service], stack: Stack) -> tuple[tuple[str, str], ...]:
+def admitted_kinds(services: Iterable[Service], stack: Stack,
+                   overlays: Optional[Mapping[str, Sequence[Manifest]]] = None) -> tuple[tuple[str, str], ...]:
     """The namespaced kinds a team's project admits: ``NAMESPACED_KINDS`` and every kind rendered for its services.
 
     Read from the rendered files (and their kustomizations' generators), so a
@@ -111,10 +113,16 @@ def admitted_kinds(services: Iterable[Service], stack: Stack) -> tuple[tuple[str
     floor; a migration Job is deleted by Argo CD once it succeeds, so a team
     that drops its migration leaves at most a failed run, which Argo CD never
     prunes anyway (it is a hook).
+
+    ``overlays``: see ``render_argocd``; rendering every overlay a second time
+    was a third of a render at 1000 services.
     """
     kinds = set(NAMESPACED_KINDS)
     for service in services:
-        for manifest in (*render_base(service), *render_overlay(service, stack)):
+        for manifest in render_base(service):
+            kinds |= _base_kinds_in(manifest.path, manifest.content)
+        overlay = overlays.get(service.name) if overlays is not None else None
+        for manifest in render_overlay(service, stack) if overlay is None else overlay:
             kinds |= _kinds_in(manifest.path, manifest.content)
         if service.secrets:
             kinds.add(("bitnami.com", "SealedSecret"))
@@ -126,9 +134,8 @@ _TOP_LEVEL = re.compile(r"^(apiVersion|kind|configMapGenerator|secretGenerator):
 _DOCUMENT_SEPARATOR = re.compile(r"^---$", re.MULTILINE)
 
 
-@functools.lru_cache(maxsize=4096)
 def _kinds_in(path: str, content: bytes) -> frozenset[tuple[str, str]]:
-    """(group, kind) of each object a rendered file defines or generates (cached: bases recur in every stack).
+    """(group, kind) of each object a rendered file defines or generates.
 
     Read from the top-level keys of the renderer's own canonical output rather
     than by parsing it: building every document again would take as long as
@@ -148,6 +155,11 @@ def _kinds_in(path: str, content: bytes) -> frozenset[tuple[str, str]]:
     return frozenset(kinds)
 
 
+# A base is the same bytes in every stack (``render_base`` is cached), so its kinds are read once; the
+# cache holds no more than that cache does. Overlays differ per stack and are read uncached.
+_base_kinds_in = functools.lru_cache(maxsize=None)(_kinds_in)
+
+
 def _scalar(text: str) -> str:
     """A scalar as written: plain, or double-quoted when the writer had to quote it."""
     return str(yaml.safe_load(text)) if text.startswith('"') else text
@@ -164,7 +176,7 @@ def app_project(team: str, namespaces: list[str], stack: Stack,
             "namespace": stack.argocd.namespace,
             "labels": _labels(stack, **{layout.LABEL_TEAM: team}),
             # Keeps the project until no Application uses it.
-            "finalizers": [RESOURCES_FINALIZER],
+            "finalizers": [layout.RESOURCES_FINALIZER],
         },
         "spec": {
             "description": f"Services of team {team} in {stack.environment}",

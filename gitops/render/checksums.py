@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from .. import layout, yamlio
 from ..model import Service, Stack
@@ -51,7 +52,7 @@ def digest(data: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(dict(data), sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def config_checksum(service: Service, stack: Stack) -> Optional[str]:
+def config_checksum(service: Service, stack: Stack) -> str | None:
     config = effective_config(service, stack)
     return digest(config) if config else None
 
@@ -59,10 +60,10 @@ def config_checksum(service: Service, stack: Stack) -> Optional[str]:
 def secrets_checksum(sealed: Manifest) -> str:
     """Of the ciphertext the overlay carries (``spec.encryptedData``), whatever else its file says."""
     doc = yamlio.parse(sealed.content.decode("utf-8"), sealed.path)
-    return digest(((doc.get("spec") or {}).get("encryptedData") or {}))
+    return digest((doc.get("spec") or {}).get("encryptedData") or {})
 
 
-def pod_annotations(service: Service, stack: Stack, sealed: Optional[Manifest]) -> dict[str, str]:
+def pod_annotations(service: Service, stack: Stack, sealed: Manifest | None) -> dict[str, str]:
     annotations = {}
     config = config_checksum(service, stack)
     if config is not None:
@@ -72,7 +73,7 @@ def pod_annotations(service: Service, stack: Stack, sealed: Optional[Manifest]) 
     return annotations
 
 
-def checksum_patch(service: Service, stack: Stack, sealed: Optional[Manifest]) -> Optional[dict[str, Any]]:
+def checksum_patch(service: Service, stack: Stack, sealed: Manifest | None) -> dict[str, Any] | None:
     """A strategic-merge patch of the Deployment's pod template annotations; None when the pods read neither."""
     annotations = pod_annotations(service, stack, sealed)
     if not annotations:

@@ -104,7 +104,7 @@ def addons_project(stack: Stack) -> dict[str, Any]:
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "AppProject",
-        "metadata": {**_metadata(stack, layout.FLEET_ADDONS_PROJECT), "finalizers": ["resources-finalizer.argocd.argoproj.io"]},
+        "metadata": {**_metadata(stack, layout.FLEET_ADDONS_PROJECT), "finalizers": [layout.RESOURCES_FINALIZER]},
         "spec": {
             "description": f"Fleet add-ons the hub {stack.cluster.name} deploys to labelled clusters",
             "sourceRepos": sorted({a.repo_url for a in addons}),

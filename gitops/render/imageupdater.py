@@ -35,7 +35,7 @@ it instead; ``off`` emits nothing, tags move only by ``promote``.
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import Any
 
 from .. import layout
 from ..model import Catalog, Service, Stack, UpdateMode
@@ -45,7 +45,7 @@ FILE = "image-updater.yaml"
 _SEMVER_TAG = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
 
 
-def default_constraint(tag: str) -> Optional[str]:
+def default_constraint(tag: str) -> str | None:
     """The updates a service follows from its catalog tag: never a downgrade, never a breaking release.
 
     ``^X.Y.Z`` from 1.0.0 on (newer minor and patch releases of major X).
@@ -63,7 +63,7 @@ def default_constraint(tag: str) -> Optional[str]:
     return f"{'^' if int(major) >= 1 else '~'}{major}.{minor}.{patch}"
 
 
-def pinned_constraint(tag: str) -> Optional[str]:
+def pinned_constraint(tag: str) -> str | None:
     """The constraint that holds a service at exactly ``tag``: the version itself.
 
     A bare version is an exact match in Masterminds semver. Not ``=1.2.3``:
@@ -74,7 +74,7 @@ def pinned_constraint(tag: str) -> Optional[str]:
     return tag if _SEMVER_TAG.fullmatch(tag) else None
 
 
-def service_constraint(stack: Stack, service: Service) -> tuple[Optional[str], Optional[str]]:
+def service_constraint(stack: Stack, service: Service) -> tuple[str | None, str | None]:
     """(constraint, allowTags) of ``service`` in ``stack``'s updater; (None, None) leaves it out.
 
     A pin (``imageTags``) wins over everything: it is a deliberate choice
@@ -91,7 +91,7 @@ def service_constraint(stack: Stack, service: Service) -> tuple[Optional[str], O
     return (constraint, policy.allow_tags) if constraint else (None, None)
 
 
-def image_updater(catalog: Catalog, stack: Stack) -> Optional[dict[str, Any]]:
+def image_updater(catalog: Catalog, stack: Stack) -> dict[str, Any] | None:
     policy = stack.image_updates
     if policy.mode is UpdateMode.OFF or stack.promote_from:   # the loader refuses the latter; never render it
         return None

@@ -31,8 +31,9 @@ in the hub.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from .. import layout, yamlio
 from ..errors import InputError, Problem
@@ -125,7 +126,7 @@ def subscriptions(stack: Stack) -> dict[str, str]:
     return out
 
 
-def chart_values(config: NotificationsConfig, argocd_url: Optional[str]) -> dict[str, Any]:
+def chart_values(config: NotificationsConfig, argocd_url: str | None) -> dict[str, Any]:
     """The argo-cd chart's ``notifications`` values for an Argo CD whose own stack has ``config``; {} when off.
 
     Every trigger and template is defined whatever ``config.triggers`` says, so a
@@ -194,7 +195,7 @@ def missing_values(stack: Stack, names: list[str]) -> InputError:
     ])
 
 
-def secret_file(stack: Stack, cert: SealingCert, values: Mapping[str, bytes], derivation: Optional[bytes]) -> Manifest:
+def secret_file(stack: Stack, cert: SealingCert, values: Mapping[str, bytes], derivation: bytes | None) -> Manifest:
     """``argocd-notifications-secret`` sealed for the stack's cluster, holding exactly the notifiers' credentials."""
     names = list(secret_names(stack))
     missing = [name for name in names if name not in values]

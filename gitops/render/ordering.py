@@ -44,8 +44,9 @@ comes before the ApplicationSets naming it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Final, Mapping
+from typing import Any, Final
 
 from .. import layout
 
@@ -67,8 +68,6 @@ WAVES: Final[Mapping[str, int]] = MappingProxyType({
     "ConfigMap": PREREQUISITES,
     "Secret": PREREQUISITES,
     "SealedSecret": PREREQUISITES,
-    "ResourceQuota": PREREQUISITES,
-    "LimitRange": PREREQUISITES,
     "AnalysisTemplate": PREREQUISITES,
     # the namespace's (render/quotas.py): the LimitRange's defaults apply only to pods created after it
     "LimitRange": PREREQUISITES,

@@ -12,7 +12,8 @@ ApplicationSet discovers, so a new service needs no ApplicationSet edit.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .. import layout
 from ..ingress import environment_rules, service_annotations, service_tls_secret, tls_entry
@@ -22,10 +23,9 @@ from .checksums import checksum_patch
 from .labels import overlay_labels, service_labels, version_replacements
 from .manifest import Manifest, json_file, kustomization, yaml_file
 from .ordering import ordered, wave_annotation
-from .secrets import labelled
 from .rollouts import OVERLAY_PATCH_FILE, is_canary, replicas_patch
+from .secrets import labelled
 from .workloads import MIGRATION_FILE
-
 
 NETWORK_POLICY_PATCH = "patch-networkpolicy.yaml"
 
@@ -41,7 +41,7 @@ def effective_replicas(service: Service, stack: Stack) -> int:
     return stack.workloads.replicas
 
 
-def render_overlay(service: Service, stack: Stack, sealed: Optional[Manifest] = None,
+def render_overlay(service: Service, stack: Stack, sealed: Manifest | None = None,
                    namespace_objects: Sequence[tuple[str, dict[str, Any]]] = ()) -> list[Manifest]:
     """``sealed``: the service's SealedSecret for this environment (see render.secrets), when it has one yet.
     ``namespace_objects``: (file name, object) of its namespace's ResourceQuota and LimitRange when the

@@ -41,8 +41,9 @@ not exceed its limit, so a smaller default would make that pod invalid).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from .. import layout, names
 from ..errors import Problem
@@ -88,11 +89,11 @@ def max_pods(service: Service, stack: Stack) -> int:
     return replicas + surge + (1 if service.migration is not None else 0)
 
 
-def _quantity(text: Optional[str]) -> Optional[Decimal]:
+def _quantity(text: str | None) -> Decimal | None:
     return names.parse_quantity(text) if text else None
 
 
-def _declared(resources: Resources) -> dict[str, tuple[Optional[Decimal], Optional[Decimal]]]:
+def _declared(resources: Resources) -> dict[str, tuple[Decimal | None, Decimal | None]]:
     """resource -> (request, limit) as the catalog gives them (None where it gives none)."""
     return {
         "cpu": (_quantity(resources.cpu_request), _quantity(resources.cpu_limit)),

@@ -12,7 +12,7 @@ contract offline with exactly what the hub will see.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from .. import layout, yamlio
 from ..model import Stack, Topology
@@ -59,7 +59,7 @@ def registration_annotations(stack: Stack, role_arn: str) -> dict[str, str]:
     }
 
 
-def registration_secret(stack: Stack, server: str, role_arn: str, ca_data: Optional[str] = None) -> dict[str, Any]:
+def registration_secret(stack: Stack, server: str, role_arn: str, ca_data: str | None = None) -> dict[str, Any]:
     """The cluster Secret for the hub, minus ``stringData.config``.
 
     ``server``: the cluster's API endpoint; a hub registering itself passes
@@ -93,7 +93,7 @@ OFFLINE_SERVER = "https://{cluster}.eks.offline.invalid"
 OFFLINE_ROLE_ARN = "arn:aws:iam::{account}:role/{cluster}-offline-placeholder"
 
 
-def offline_registration_file(stack: Stack) -> Optional[Manifest]:
+def offline_registration_file(stack: Stack) -> Manifest | None:
     """The registration with placeholders for what only the cloud knows (endpoint, role), for previews.
 
     ``diff`` renders scratch trees from the project alone; without this a spoke's

@@ -31,7 +31,8 @@ Degraded when aborted) without configuration.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .. import layout
 from ..model import Canary, CanaryStep, Service

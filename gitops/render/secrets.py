@@ -26,7 +26,7 @@ from .manifest import Manifest, yaml_file
 from .ordering import wave_annotation
 
 SEALED_FILE = "sealedsecret.yaml"
-CERT_ANNOTATION = "gitops-platform.io/sealed-with"
+CERT_ANNOTATION = layout.ANNOTATION_SEALED_WITH
 SECRETS_KEY = f"{layout.CONFIG_NAMESPACE}:secrets"
 
 

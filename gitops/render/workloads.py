@@ -14,8 +14,8 @@ from typing import Any
 from .. import layout
 from ..ingress import base_rules
 from ..model import Probe, ProbeKind, Service
-from .manifest import Manifest, kustomization, yaml_file
 from .labels import component
+from .manifest import Manifest, kustomization, yaml_file
 from .ordering import migration_hook, ordered, wave_annotation
 from .rollouts import base_docs as rollout_docs
 from .rollouts import is_canary, scale_target
@@ -37,7 +37,7 @@ def selector(service: Service) -> dict[str, str]:
     return {layout.LABEL_NAME: service.name}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def render_base(service: Service) -> tuple[Manifest, ...]:
     """Cached: every stack renders the same base, and ``--all`` renders all stacks."""
     return tuple(_render_base(service))

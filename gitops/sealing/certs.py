@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Optional
+from datetime import UTC, datetime
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -37,7 +36,7 @@ class SealingCert:
     pem: str                    # the first CERTIFICATE block, normalised
 
 
-def load_certificate(data: bytes, source: str, now: Optional[datetime] = None) -> SealingCert:
+def load_certificate(data: bytes, source: str, now: datetime | None = None) -> SealingCert:
     """The sealing certificate in ``data`` (read from ``source``), or an InputError naming ``source``.
 
     ``now`` (default: the current time; a naive value is taken as UTC) is
@@ -60,7 +59,7 @@ def load_certificate(data: bytes, source: str, now: Optional[datetime] = None) -
         kind = type(public_key).__name__.lstrip("_").replace("PublicKey", "") if public_key is not None else "unknown"
         raise InputError([Problem(source, "", f"the certificate's key is {kind}; sealed-secrets uses RSA keys only")])
     not_after = cert.not_valid_after_utc
-    moment = _utc(now or datetime.now(timezone.utc))
+    moment = _utc(now or datetime.now(UTC))
     if moment > not_after:
         raise InputError([Problem(source, "", f"the certificate expired on {not_after:%Y-%m-%d %H:%M:%S} UTC and "
                                   "kubeseal refuses expired certificates; get the cluster's current one "
@@ -82,4 +81,4 @@ def _why_not_a_certificate(kinds: list[bytes]) -> str:
 
 
 def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -47,7 +47,7 @@ import hashlib
 import hmac
 import os
 import struct
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
@@ -73,7 +73,7 @@ def _oaep_padding(label: bytes) -> padding.OAEP:
 
 
 def seal_value(public_key: rsa.RSAPublicKey, plaintext: bytes, label: bytes,
-               derivation: Optional[bytes] = None) -> bytes:
+               derivation: bytes | None = None) -> bytes:
     """One value sealed for the controller holding the private half of ``public_key``.
 
     ``derivation=None`` seals like kubeseal (random); a secret ``derivation``
@@ -145,7 +145,7 @@ def _mgf1_sha256(seed: bytes, length: int) -> bytes:
 
 
 def _xor(a: bytes, b: bytes) -> bytes:
-    return bytes(x ^ y for x, y in zip(a, b))
+    return bytes(x ^ y for x, y in zip(a, b, strict=True))
 
 
 def _eme_oaep_encode(message: bytes, label: bytes, seed: bytes, k: int) -> bytes:

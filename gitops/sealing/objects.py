@@ -16,8 +16,9 @@ import enum
 import hashlib
 import hmac
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -55,7 +56,7 @@ def label_for(scope: Scope, namespace: str, name: str) -> bytes:
         return b""
     if scope is Scope.NAMESPACE_WIDE:
         return namespace.encode("utf-8")
-    return f"{namespace}/{name}".encode("utf-8")
+    return f"{namespace}/{name}".encode()
 
 
 def scope_of(annotations: Mapping[str, str]) -> Scope:
@@ -78,23 +79,23 @@ def scope_annotations(annotations: Mapping[str, str], scope: Scope) -> dict[str,
 @dataclass(frozen=True)
 class _Secret:
     name: str
-    namespace: Optional[str]
+    namespace: str | None
     labels: dict[str, str]
     annotations: dict[str, str]
-    type: Optional[str]
-    immutable: Optional[bool]
+    type: str | None
+    immutable: bool | None
     values: dict[str, bytes]
 
 
-def entry_derivation(derivation: Optional[bytes], key: str) -> Optional[bytes]:
+def entry_derivation(derivation: bytes | None, key: str) -> bytes | None:
     """A derivation key per Secret entry: two entries holding the same value seal to unrelated bytes."""
     if derivation is None:
         return None
     return hmac.new(derivation, b"gitops-platform/seal/entry/v1\0" + key.encode(), hashlib.sha256).digest()
 
 
-def seal_secret(secret: Mapping[str, Any], cert: SealingCert, source: str, scope: Optional[Scope] = None,
-                derivation: Optional[bytes] = None) -> dict[str, Any]:
+def seal_secret(secret: Mapping[str, Any], cert: SealingCert, source: str, scope: Scope | None = None,
+                derivation: bytes | None = None) -> dict[str, Any]:
     """The SealedSecret for a v1 Secret (as parsed from YAML), or an InputError naming ``source`` and the key.
 
     ``scope=None`` takes the scope from the Secret's annotations (strict when
@@ -157,7 +158,7 @@ def unseal_sealed_secret(sealed: Mapping[str, Any], private_keys: Sequence[rsa.R
     return values
 
 
-def _metadata(name: str, namespace: Optional[str], **maps: dict[str, str]) -> dict[str, Any]:
+def _metadata(name: str, namespace: str | None, **maps: dict[str, str]) -> dict[str, Any]:
     metadata: dict[str, Any] = {"name": name}
     if namespace is not None:
         metadata["namespace"] = namespace
@@ -185,6 +186,7 @@ def _read_secret(secret: Any, source: str) -> _Secret:
     name = metadata.get("name")
     if not isinstance(name, str) or not name:
         problems.append(Problem(source, "metadata.name", "is missing; the name is part of what a value is sealed for"))
+        name = ""   # never used: the problem is raised below
     namespace = metadata.get("namespace")
     if namespace is not None and not isinstance(namespace, str):
         problems.append(Problem(source, "metadata.namespace", "must be a string"))
