@@ -14,6 +14,7 @@ its own sealing key: secrets are opened where they are used.
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pulumi
@@ -37,6 +38,16 @@ from gitops.model import Topology
 from gitops.project import registry_accounts
 from gitops.render.registration import registration_secret
 from gitops.tenancy import argocd_hostname
+
+# The program allocates millions of objects (the SDK keeps a future, and its callbacks, per output of
+# every resource) and frees almost none until it ends, so each of Python's full collections walked
+# them all again: at 1000 services the cyclic collector was a third of the run (11.4 s -> 7.7 s
+# with this). What the imports left is frozen out of every collection (after collecting its garbage,
+# which would otherwise stay), and collections run after 50,000 new objects instead of 700; cycles
+# are still collected.
+gc.collect()
+gc.freeze()
+gc.set_threshold(50_000, 20, 20)
 
 ROOT = Path(__file__).resolve().parent
 
@@ -94,6 +105,7 @@ if topology is not Topology.STANDALONE:
     check_against_hub(project, stack)
     cluster_files = published_files(stack, cluster.endpoint if topology is Topology.SPOKE else layout.IN_CLUSTER_SERVER)
 if topology is Topology.SPOKE:
+    assert stack.argocd.hub is not None   # a spoke names its hub: the stack file is refused otherwise
     hub = pulumi.StackReference(stack.argocd.hub)
     metadata = registration_secret(stack, layout.IN_CLUSTER_SERVER, role_arn(stack))["metadata"]
     registration = SpokeRegistration("fleet", SpokeRegistrationArgs(

@@ -41,8 +41,9 @@ gone first, it would leave both behind and the namespace stuck terminating.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -50,8 +51,8 @@ import pulumi_kubernetes as k8s
 
 from components.argocd import pod_identity_trust_policy
 from components.charts import AWS_LOAD_BALANCER_CONTROLLER, CLUSTER_AUTOSCALER_BY_KUBERNETES, Chart
-from gitops.errors import InputError, Problem
 from gitops import layout
+from gitops.errors import InputError, Problem
 from gitops.layout import CONFIG_NAMESPACE
 from gitops.model import AddonsConfig, Autoscaler
 
@@ -305,11 +306,11 @@ class ClusterAddons(pulumi.ComponentResource):
     """The load balancer controller, metrics-server and Cluster Autoscaler of one cluster, each as configured."""
 
     releases: list[k8s.helm.v3.Release]
-    load_balancer_controller: Optional[k8s.helm.v3.Release]
-    cluster_autoscaler: Optional[k8s.helm.v3.Release]
-    metrics_server: Optional[aws.eks.Addon]
+    load_balancer_controller: k8s.helm.v3.Release | None
+    cluster_autoscaler: k8s.helm.v3.Release | None
+    metrics_server: aws.eks.Addon | None
 
-    def __init__(self, name: str, args: ClusterAddonsArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+    def __init__(self, name: str, args: ClusterAddonsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         config = args.config
         autoscaler_chart = (cluster_autoscaler_chart(args.kubernetes_version, args.stack_file)
                             if config.autoscaler is Autoscaler.CLUSTER_AUTOSCALER else None)
@@ -381,7 +382,7 @@ class ClusterAddons(pulumi.ComponentResource):
             namespace=NAMESPACE,
             create_namespace=False,
             values=dict(values),
-            **chart.release_args(),  # type: ignore[arg-type]
+            **chart.release_args(),
             # Pod Identity credentials are injected when the pod starts: association and permissions first.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[association, role_policy]),
         )

@@ -36,8 +36,9 @@ still registered: destroy them first.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -47,13 +48,20 @@ from components.charts import ARGO_CD, ARGOCD_APPS, IMAGE_UPDATER
 from components.drain import ApplicationsDrained, ApplicationsDrainedArgs
 from gitops import layout
 from gitops.errors import InputError
-from gitops.layout import (IN_CLUSTER_SERVER, PLATFORM_PROJECT, RESOURCES_FINALIZER, SECRET_TYPE_LABEL, argocd_env_dir,
-                           repo_path, root_application_name)
+from gitops.ingress import BACKEND_PROTOCOL, alb_annotations, tls_entry
+from gitops.layout import (
+    IN_CLUSTER_SERVER,
+    PLATFORM_PROJECT,
+    RESOURCES_FINALIZER,
+    SECRET_TYPE_LABEL,
+    argocd_env_dir,
+    repo_path,
+    root_application_name,
+)
+from gitops.model import GitOpsConfig, IngressConfig, NotificationsConfig, RegistryConfig
 from gitops.render.argocd import platform_project
 from gitops.render.notifications import chart_values as notifications_chart_values
 from gitops.render.notifications import platform_kinds
-from gitops.ingress import BACKEND_PROTOCOL, alb_annotations, tls_entry
-from gitops.model import GitOpsConfig, IngressConfig, NotificationsConfig, RegistryConfig
 
 TYPE = "gitops-platform:argocd:ArgoCD"
 CREDENTIALS_KEY = "gitops-platform:gitopsCredentials"
@@ -142,19 +150,19 @@ class ArgoCDArgs:
     registry: RegistryConfig
     role_prefix: str
     ha: bool = False
-    hostname: Optional[str] = None
-    ingress_class: Optional[str] = None
+    hostname: str | None = None
+    ingress_class: str | None = None
     ingress_annotations: Mapping[str, str] = field(default_factory=dict)
     ingress_tls: bool = False
-    certificate_arn: Optional[str] = None
-    tls_secret_name: Optional[str] = None
-    repo_credentials: Optional[pulumi.Input[Mapping[str, str]]] = None
+    certificate_arn: str | None = None
+    tls_secret_name: str | None = None
+    repo_credentials: pulumi.Input[Mapping[str, str]] | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
-    kubeconfig: Optional[pulumi.Input[str]] = None
+    kubeconfig: pulumi.Input[str] | None = None
     keep_until_drained: Sequence[pulumi.Resource] = ()
     pod_identities: Sequence[pulumi.Resource] = ()
     installed_after: Sequence[pulumi.Resource] = ()
-    cluster_registration: Optional[Callable[[pulumi.ResourceOptions], pulumi.Resource]] = None
+    cluster_registration: Callable[[pulumi.ResourceOptions], pulumi.Resource] | None = None
     notifications: NotificationsConfig = NotificationsConfig()
 
 
@@ -162,7 +170,7 @@ def image_updater_role_name(role_prefix: str) -> str:
     return f"{role_prefix}-image-updater"
 
 
-def argocd_url(hostname: Optional[str], tls: bool) -> Optional[str]:
+def argocd_url(hostname: str | None, tls: bool) -> str | None:
     """The UI/API URL as the ingress serves it, or None when Argo CD is reachable only through port-forward."""
     if not hostname:
         return None
@@ -378,8 +386,11 @@ def check_credential_keys(keys: Iterable[str]) -> None:
         )
 
 
-def repository_secret_data(repo_url: str, credentials: Mapping[str, str]) -> dict[str, str]:
-    """The string data of Argo CD's repository Secret, or RepoCredentialsError naming the config key."""
+def repository_secret_data(repo_url: str, credentials: object) -> dict[str, str]:
+    """The string data of Argo CD's repository Secret, or RepoCredentialsError naming the config key.
+
+    ``credentials`` is the config value as the engine gives it, checked here: any shape is possible.
+    """
     if not isinstance(credentials, Mapping):
         raise RepoCredentialsError(f"config {CREDENTIALS_KEY} must be an object, not {type(credentials).__name__}.")
     check_credential_keys(credentials)
@@ -392,10 +403,10 @@ def repository_secret_data(repo_url: str, credentials: Mapping[str, str]) -> dic
 class ArgoCD(pulumi.ComponentResource):
     """Argo CD with the Image Updater reading ECR, bootstrapped with the environment's root Application."""
 
-    url: Optional[str]
+    url: str | None
     image_updater_role_arn: pulumi.Output[str]
 
-    def __init__(self, name: str, args: ArgoCDArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+    def __init__(self, name: str, args: ArgoCDArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         if isinstance(args.repo_credentials, Mapping):
             # Plain config (its values may still be Outputs): fail before anything is registered.
             check_credential_keys(args.repo_credentials.keys())
@@ -412,7 +423,7 @@ class ArgoCD(pulumi.ComponentResource):
             namespace=args.namespace,
             create_namespace=False,
             values=argocd_values(args),
-            **ARGO_CD.release_args(),  # type: ignore[arg-type]
+            **ARGO_CD.release_args(),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.namespace, *args.pod_identities,
                                                                  *args.installed_after]),
         )
@@ -434,7 +445,7 @@ class ArgoCD(pulumi.ComponentResource):
             namespace=args.namespace,
             create_namespace=False,
             values=image_updater_values(args),
-            **IMAGE_UPDATER.release_args(),  # type: ignore[arg-type]
+            **IMAGE_UPDATER.release_args(),
             # Pod Identity credentials are injected when the pod starts: the association must exist first.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release, association]),
         )
@@ -442,7 +453,7 @@ class ArgoCD(pulumi.ComponentResource):
         root_needs: list[pulumi.Resource] = [self.release, self.image_updater]
         if self.repo_secret is not None:
             root_needs.append(self.repo_secret)
-        self.registration: Optional[pulumi.Resource] = (
+        self.registration: pulumi.Resource | None = (
             args.cluster_registration(pulumi.ResourceOptions(depends_on=[self.release]))
             if args.cluster_registration is not None else None)
         self.root_app = k8s.helm.v3.Release(
@@ -451,11 +462,11 @@ class ArgoCD(pulumi.ComponentResource):
             namespace=args.namespace,
             create_namespace=False,
             values=root_app_values(args),
-            **ARGOCD_APPS.release_args(),  # type: ignore[arg-type]
+            **ARGOCD_APPS.release_args(),
             # The Application CRD comes with the argo-cd release; the first sync needs the credentials.
             opts=pulumi.ResourceOptions(parent=self, depends_on=root_needs),
         )
-        self.drained: Optional[ApplicationsDrained] = None
+        self.drained: ApplicationsDrained | None = None
         if args.kubeconfig is not None:
             # Made last, so a destroy deletes it first: it deletes every Application (the root last)
             # while all of these still run, and only then does the engine remove them.
@@ -473,18 +484,19 @@ class ArgoCD(pulumi.ComponentResource):
             "imageUpdaterRoleArn": self.image_updater_role_arn,
         })
 
-    def _repo_secret(self, name: str, args: ArgoCDArgs, opts: pulumi.ResourceOptions) -> Optional[k8s.core.v1.Secret]:
+    def _repo_secret(self, name: str, args: ArgoCDArgs, opts: pulumi.ResourceOptions) -> k8s.core.v1.Secret | None:
         if args.repo_credentials is None:
             return None
         # A secret Output from config is checked here, when its value is known.
         data = pulumi.Output.from_input(args.repo_credentials).apply(
             lambda creds: repository_secret_data(args.gitops.repo_url, creds))
+        # Secret in state and on the wire, whether or not the config value was.
+        secret_data: pulumi.Output[dict[str, str]] = pulumi.Output.secret(data)
         return k8s.core.v1.Secret(
             f"{name}-repo",
             metadata={"name": REPO_SECRET_NAME, "namespace": args.namespace,
                       "labels": {REPO_SECRET_LABEL: "repository"}},
-            # Secret in state and on the wire, whether or not the config value was.
-            string_data=pulumi.Output.secret(data),
+            string_data=secret_data,
             opts=opts,
         )
 

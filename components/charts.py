@@ -6,6 +6,9 @@ Upgrading a chart is a reviewed one-line change here; nothing floats.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
+
+import pulumi_kubernetes as k8s
 
 ARGO_HELM = "https://argoproj.github.io/argo-helm"
 SEALED_SECRETS_HELM = "https://bitnami-labs.github.io/sealed-secrets"
@@ -19,9 +22,17 @@ class Chart:
     repo: str
     version: str
 
-    def release_args(self) -> dict[str, object]:
+    def release_args(self) -> ReleaseChartArgs:
         """The chart/version/repository_opts arguments of ``helm.v3.Release``."""
         return {"chart": self.name, "version": self.version, "repository_opts": {"repo": self.repo}}
+
+
+class ReleaseChartArgs(TypedDict):
+    """``Chart.release_args()``, typed so that ``Release(..., **chart.release_args())`` is checked."""
+
+    chart: str
+    version: str
+    repository_opts: k8s.helm.v3.RepositoryOptsArgsDict
 
 
 ARGO_CD = Chart("argo-cd", ARGO_HELM, "10.1.1")                      # Argo CD v3.4.4

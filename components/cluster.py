@@ -9,8 +9,8 @@ and cluster access, so in-cluster installs never race the cluster coming up.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -18,11 +18,10 @@ import pulumi_kubernetes as k8s
 
 from gitops import layout
 from gitops.model import ClusterConfig
+
 # The VPC layout (8 blocks: a private subnet per zone, the last block cut into public subnets) lives in
-# the core, which admits load balancer traffic from the same subnets; re-exported for callers and tests.
-from gitops.network import (  # noqa: F401
-    MAX_ZONES, PRIVATE_SPLIT_BITS, PUBLIC_SPLIT_BITS, SMALLEST_SUBNET_PREFIX, ZoneSubnets, subnet_plan,
-)
+# the core (gitops.network), which admits load balancer traffic from the same subnets.
+from gitops.network import subnet_plan
 
 TYPE = "gitops-platform:cluster:Cluster"
 MANAGED_BY = {layout.AWS_TAG_MANAGED_BY: layout.MANAGED_BY}
@@ -121,6 +120,13 @@ def assume_role_policy(service: str) -> str:
     }, sort_keys=True)
 
 
+def certificate_authority_data(ca: aws.eks.outputs.ClusterCertificateAuthority) -> str:
+    """The cluster's CA bundle (base64): EKS reports it for every cluster, the provider types it optional."""
+    if ca.data is None:
+        raise ValueError("the EKS cluster reports no certificate authority data")
+    return ca.data
+
+
 def kubeconfig(cluster_name: str, endpoint: str, certificate_authority: str, region: str) -> str:
     """A kubeconfig (JSON, which is YAML) that authenticates with ``aws eks get-token``.
 
@@ -153,7 +159,7 @@ class Cluster(pulumi.ComponentResource):
     provider: k8s.Provider
     node_role_arn: pulumi.Output[str]
 
-    def __init__(self, name: str, args: ClusterArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+    def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE, name, None, opts)
         config = args.config
         self._tags = {**MANAGED_BY, **args.tags}
@@ -188,7 +194,7 @@ class Cluster(pulumi.ComponentResource):
         )
         self.name = cluster.name
         self.endpoint = cluster.endpoint
-        self.certificate_authority = cluster.certificate_authority.apply(lambda ca: ca.data)
+        self.certificate_authority = cluster.certificate_authority.apply(certificate_authority_data)
         self.kubeconfig = pulumi.Output.secret(
             pulumi.Output.all(cluster.name, self.endpoint, self.certificate_authority)
             .apply(lambda v: kubeconfig(v[0], v[1], v[2], args.region)))
@@ -225,7 +231,7 @@ class Cluster(pulumi.ComponentResource):
         aws.ec2.Route(f"{name}-public-internet", route_table_id=public_routes.id,
                       destination_cidr_block="0.0.0.0/0", gateway_id=gateway.id, opts=child)
         network = _Network([], [], [])
-        for zone, cidrs in zip(zones, plan):
+        for zone, cidrs in zip(zones, plan, strict=True):
             public = self._subnet(name, config, vpc, zone, cidrs.public, "public")
             aws.ec2.RouteTableAssociation(f"{name}-public-{zone}-rta", subnet_id=public.id,
                                           route_table_id=public_routes.id, opts=child)
@@ -352,7 +358,7 @@ class Cluster(pulumi.ComponentResource):
         return associations
 
     def _preview_access(self, name: str, config: ClusterConfig,
-                        cluster: aws.eks.Cluster) -> Optional[aws.eks.AccessPolicyAssociation]:
+                        cluster: aws.eks.Cluster) -> aws.eks.AccessPolicyAssociation | None:
         """Read access, at cluster scope, for the role previews run as (none when not configured)."""
         if config.preview_role_arn is None:
             return None

@@ -10,9 +10,10 @@ same message (file, key, what is valid) before any resource is registered.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any
 
 import pulumi
 from pulumi.runtime import config as engine
@@ -35,7 +36,7 @@ class ProgramConfig:
     project: Project
     stack: Stack
     # Argo CD's Git credentials ({username, password} or {sshPrivateKey}); always a secret Output.
-    repo_credentials: Optional[pulumi.Output[Mapping[str, str]]]
+    repo_credentials: pulumi.Output[Mapping[str, str]] | None
     # {service: {NAME: value}} to seal into the overlays; always a secret Output.
     secret_values: pulumi.Output[Mapping[str, Mapping[str, str]]]
 
@@ -62,8 +63,9 @@ def load_program_config(root: Path, stack_name: str) -> ProgramConfig:
     plain_credentials = config.get_object(CREDENTIALS_KEY)
     check_pull_request_credentials(stack, plain_credentials)
     credentials = config.get_secret_object(CREDENTIALS_KEY) if plain_credentials else None
-    values = config.get_secret_object(SECRETS_KEY) or pulumi.Output.secret({})
-    return ProgramConfig(project, stack, credentials, values)
+    secret_values: pulumi.Output[Mapping[str, Mapping[str, str]]] = (
+        config.get_secret_object(SECRETS_KEY) or pulumi.Output.secret({}))
+    return ProgramConfig(project, stack, credentials, secret_values)
 
 
 def check_pull_request_credentials(stack: Stack, credentials: Any) -> None:

@@ -68,8 +68,9 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping, Optional, Sequence, Union
+from typing import Any
 
 import pulumi
 import pulumi.dynamic as dynamic
@@ -124,13 +125,13 @@ class Application:
     """What the drain reads of one Argo CD Application."""
 
     name: str
-    destination_name: Optional[str]
-    destination_server: Optional[str]
+    destination_name: str | None
+    destination_server: str | None
     labels: Mapping[str, str]
     annotations: Mapping[str, str]
     finalizers: tuple[str, ...]
     deleting: bool
-    owner: Optional[str]   # the ApplicationSet controlling it (its controller owner reference)
+    owner: str | None   # the ApplicationSet controlling it (its controller owner reference)
 
     @property
     def cascades(self) -> bool:
@@ -157,7 +158,7 @@ def _metadata(item: Mapping[str, Any]) -> Mapping[str, Any]:
     return item.get("metadata") or {}
 
 
-def parse_applications(listing: Union[str, Mapping[str, Any]]) -> list[Application]:
+def parse_applications(listing: str | Mapping[str, Any]) -> list[Application]:
     """``kubectl get applications -o json`` output as ``Application`` records."""
     doc = json.loads(listing) if isinstance(listing, str) else listing
     apps = []
@@ -201,16 +202,16 @@ class Scope:
     """
 
     namespace: str
-    name: Optional[str] = None
-    server: Optional[str] = None
-    cluster_secret: Optional[str] = None
+    name: str | None = None
+    server: str | None = None
+    cluster_secret: str | None = None
 
     @property
     def everything(self) -> bool:
         return self.name is None and self.server is None
 
     @property
-    def secret(self) -> Optional[str]:
+    def secret(self) -> str | None:
         if self.cluster_secret or self.name is None:
             return self.cluster_secret
         return layout.registration_secret_name(self.name)
@@ -239,8 +240,8 @@ class Scope:
         return scope(self.namespace, self.name, self.server)
 
 
-def remaining(applications_json: Union[str, Mapping[str, Any]], name: Optional[str] = None,
-              server: Optional[str] = None) -> list[str]:
+def remaining(applications_json: str | Mapping[str, Any], name: str | None = None,
+              server: str | None = None) -> list[str]:
     """Names of the Applications in ``kubectl get applications -o json`` output that still count, sorted.
 
     Without ``name`` and ``server`` every Application counts; otherwise those
@@ -253,7 +254,7 @@ def remaining(applications_json: Union[str, Mapping[str, Any]], name: Optional[s
     return sorted(app.name for app in parse_applications(applications_json) if wanted.covers(app))
 
 
-def scope(namespace: str, name: Optional[str] = None, server: Optional[str] = None) -> str:
+def scope(namespace: str, name: str | None = None, server: str | None = None) -> str:
     """Which Applications a drain waits for, in words (for messages)."""
     targets = []
     if name:
@@ -264,8 +265,8 @@ def scope(namespace: str, name: Optional[str] = None, server: Optional[str] = No
     return f"{where} with {' or '.join(targets)}" if targets else where
 
 
-def timeout_message(names: list[str], namespace: str, timeout: float, name: Optional[str] = None,
-                    server: Optional[str] = None) -> str:
+def timeout_message(names: list[str], namespace: str, timeout: float, name: str | None = None,
+                    server: str | None = None) -> str:
     return (f"{len(names)} Argo CD Application(s) {scope(namespace, name, server)} still exist after "
             f"{timeout:g}s: {', '.join(names)}. Argo CD has not finished deleting them and what they deployed "
             f"(check with `kubectl -n {namespace} get {APPLICATIONS}`: a failing sync or a stuck finalizer keeps "
@@ -317,7 +318,7 @@ class Kubectl:
     kubeconfig_path: str
     namespace: str
 
-    def __call__(self, *args: str, missing_ok: bool = False) -> Optional[str]:
+    def __call__(self, *args: str, missing_ok: bool = False) -> str | None:
         """stdout; None for a missing object or resource type when ``missing_ok``.
 
         ClusterGone when the API server's name no longer resolves, KubectlError otherwise.
@@ -345,7 +346,7 @@ class ArgoCDApi:
 
     kubectl: Kubectl
 
-    def applications(self) -> Optional[list[Application]]:
+    def applications(self) -> list[Application] | None:
         """None once the Application CRD is gone (Argo CD uninstalled with its CRDs)."""
         listing = self.kubectl("get", APPLICATIONS, "-o", "json", missing_ok=True)
         return None if listing is None else parse_applications(listing)
@@ -388,7 +389,7 @@ class ArgoCDApi:
         self.kubectl("patch", APPLICATIONSETS, appset.name, "--type", "json", "-p", json.dumps(patch),
                      missing_ok=True)
 
-    def finalize(self, app: Application, mark: Optional[str] = None) -> None:
+    def finalize(self, app: Application, mark: str | None = None) -> None:
         """Add the resources finalizer where it lacks (and ``mark``: which drain detached it), if not being deleted."""
         if app.deleting:
             return   # the API server refuses new finalizers now; it is on its way out either way
@@ -423,7 +424,7 @@ class Deadline:
     ends: float
 
     @classmethod
-    def start(cls, timeout: float, poll: float) -> "Deadline":
+    def start(cls, timeout: float, poll: float) -> Deadline:
         return cls(timeout, poll, time.monotonic() + timeout)
 
     def reached(self) -> bool:
@@ -646,9 +647,9 @@ class ApplicationsDrainedArgs:
 
     kubeconfig: pulumi.Input[str]
     namespace: pulumi.Input[str]
-    destination_name: Optional[pulumi.Input[str]] = None
-    destination_server: Optional[pulumi.Input[str]] = None
-    cluster_secret: Optional[pulumi.Input[str]] = None
+    destination_name: pulumi.Input[str] | None = None
+    destination_server: pulumi.Input[str] | None = None
+    cluster_secret: pulumi.Input[str] | None = None
     timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
     poll_seconds: float = DEFAULT_POLL_SECONDS
 
@@ -662,7 +663,7 @@ class ApplicationsDrained(dynamic.Resource, module="argocd", name="ApplicationsD
 
     namespace: pulumi.Output[str]
 
-    def __init__(self, name: str, args: ApplicationsDrainedArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+    def __init__(self, name: str, args: ApplicationsDrainedArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         props = {
             "kubeconfig": pulumi.Output.secret(args.kubeconfig),
             "namespace": args.namespace,

@@ -15,11 +15,14 @@ files and reports hand edits; nothing here touches the disk directly.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import operator
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any
 
 import pulumi
 import pulumi.dynamic as dynamic
@@ -138,7 +141,7 @@ class GitOpsFiles(dynamic.Resource, module="gitops", name="Files"):
     files: pulumi.Output[dict[str, str]]
     digest: pulumi.Output[str]
 
-    def __init__(self, name: str, props: Mapping[str, Any], opts: Optional[pulumi.ResourceOptions] = None) -> None:
+    def __init__(self, name: str, props: Mapping[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(_PROVIDER, name, {**props, "digest": None}, opts)
 
 
@@ -162,10 +165,10 @@ class GitOpsRepoArgs:
 
     project: Project
     stack: Stack
-    sealing_cert: Optional[pulumi.Input[str]] = None
-    stability_key: Optional[pulumi.Input[str]] = None
-    secret_values: Optional[pulumi.Input[Mapping[str, Mapping[str, str]]]] = None
-    extra_cluster_files: Optional[pulumi.Input[Mapping[str, str]]] = None
+    sealing_cert: pulumi.Input[str] | None = None
+    stability_key: pulumi.Input[str] | None = None
+    secret_values: pulumi.Input[Mapping[str, Mapping[str, str]]] | None = None
+    extra_cluster_files: pulumi.Input[Mapping[str, str]] | None = None
 
 
 class GitOpsRepo(pulumi.ComponentResource):
@@ -173,7 +176,7 @@ class GitOpsRepo(pulumi.ComponentResource):
 
     slices: dict[str, GitOpsFiles]
 
-    def __init__(self, name: str, args: GitOpsRepoArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+    def __init__(self, name: str, args: GitOpsRepoArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE, name, None, opts)
         project, stack = args.project, args.stack
         render = render_stack(project, stack)   # slices with secrets are re-rendered sealed below
@@ -185,12 +188,14 @@ class GitOpsRepo(pulumi.ComponentResource):
         sealed = (_sealed_slices(project, stack, args, tuple(with_secrets))
                   if with_secrets and args.sealing_cert is not None else None)
         for piece in pieces:
-            files: pulumi.Input[dict[str, str]] = {m.path: m.content.decode("utf-8") for m in piece.files}
+            plain = {m.path: m.content.decode("utf-8") for m in piece.files}
+            files: pulumi.Input[dict[str, str]] = plain
+            # The callbacks run later: they take this piece's values now (not the loop variables).
             if piece.name in with_secrets and sealed is not None:
-                files = sealed.apply(lambda by_slice, name=piece.name: by_slice[name])
+                files = sealed.apply(operator.itemgetter(piece.name))
             elif piece.name == CLUSTER_SLICE and args.sealing_cert is not None:
                 files = pulumi.Output.from_input(args.sealing_cert).apply(
-                    lambda pem, fixed=files: {**fixed, **_cert_file(stack.cluster.name, pem)})
+                    functools.partial(_with_cert_file, plain, stack.cluster.name))
             if piece.name == CLUSTER_SLICE and args.extra_cluster_files is not None:
                 files = _with_extra_files(files, args.extra_cluster_files)
             self.slices[piece.name] = GitOpsFiles(
@@ -234,7 +239,7 @@ def _sealed_slices(project: Project, stack: Stack, args: GitOpsRepoArgs,
     return pulumi.Output.unsecret(sealed)
 
 
-def merge_files(rendered: Mapping[str, str], extra: Optional[Mapping[str, str]]) -> dict[str, str]:
+def merge_files(rendered: Mapping[str, str], extra: Mapping[str, str] | None) -> dict[str, str]:
     """``rendered`` plus ``extra``; ValueError when ``extra`` would replace a rendered file."""
     clash = sorted(set(rendered) & set(extra or {}))
     if clash:
@@ -254,6 +259,10 @@ def _with_extra_files(files: pulumi.Input[dict[str, str]],
 def _cert_file(cluster: str, pem: str) -> dict[str, str]:
     manifest = sealing_cert_file(cluster, pem)
     return {manifest.path: manifest.content.decode("utf-8")}
+
+
+def _with_cert_file(files: Mapping[str, str], cluster: str, pem: str) -> dict[str, str]:
+    return {**files, **_cert_file(cluster, pem)}
 
 
 def _props(render: RenderResult, piece: Slice, checkout: str, files: pulumi.Input[dict[str, str]]) -> dict[str, Any]:

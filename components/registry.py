@@ -18,8 +18,8 @@ stack pins, expires untagged images, and never expires release tags by count.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -54,10 +54,10 @@ class RegistryArgs:
     config: RegistryConfig
     repositories: tuple[str, ...]
     pull_principals: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
-    kms_key_arn: Optional[str] = None
+    kms_key_arn: str | None = None
     protected_tags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    stack_account_id: Optional[str] = None
-    stack_region: Optional[str] = None
+    stack_account_id: str | None = None
+    stack_region: str | None = None
 
 
 def pull_policy(principals: Sequence[str]) -> str:
@@ -77,13 +77,13 @@ class Registry(pulumi.ComponentResource):
 
     repository_urls: dict[str, str]
 
-    def __init__(self, name: str, args: RegistryArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+    def __init__(self, name: str, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE, name, None, opts)
         config = args.config
         # Computed, not read from the resources: identical in every stack and known at preview.
         self.repository_urls = {repo: config.image(repo) for repo in args.repositories}
         self.repositories: dict[str, aws.ecr.Repository] = {}
-        self.provider: Optional[aws.Provider] = None
+        self.provider: aws.Provider | None = None
         if config.owner:
             self.provider = self._registry_provider(name, args)
             principals = [f"arn:aws:iam::{config.account_id}:root", *args.pull_principals]
@@ -92,7 +92,7 @@ class Registry(pulumi.ComponentResource):
                 self.repositories[repo] = self._repository(name, repo, args, policy)
         self.register_outputs({"repositoryUrls": self.repository_urls})
 
-    def _registry_provider(self, name: str, args: RegistryArgs) -> Optional[aws.Provider]:
+    def _registry_provider(self, name: str, args: RegistryArgs) -> aws.Provider | None:
         """The provider the repositories are created with: None (the stack's default) when that is the registry's.
 
         ``allowed_account_ids`` makes the provider fail before creating anything if
@@ -117,8 +117,9 @@ class Registry(pulumi.ComponentResource):
         config = args.config
         child = pulumi.ResourceOptions(parent=self, provider=self.provider)
         full_name = f"{config.prefix}/{repo}" if config.prefix else repo
-        encryption = ({"encryption_type": "KMS", "kms_key": args.kms_key_arn} if args.kms_key_arn
-                      else {"encryption_type": "AES256"})
+        encryption: aws.ecr.RepositoryEncryptionConfigurationArgsDict = (
+            {"encryption_type": "KMS", "kms_key": args.kms_key_arn} if args.kms_key_arn
+            else {"encryption_type": "AES256"})
         repository = aws.ecr.Repository(
             f"{name}-{repo}",
             name=full_name,

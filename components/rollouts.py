@@ -22,8 +22,9 @@ things Applications need, so the program keeps it until the drain is done.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -58,7 +59,7 @@ class ArgoRollouts(pulumi.ComponentResource):
 
     release: k8s.helm.v3.Release
 
-    def __init__(self, name: str, args: ArgoRolloutsArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+    def __init__(self, name: str, args: ArgoRolloutsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE, name, None, opts)
         namespace = k8s.core.v1.Namespace(f"{name}-namespace", metadata={"name": NAMESPACE},
                                           opts=pulumi.ResourceOptions(parent=self))
@@ -68,7 +69,7 @@ class ArgoRollouts(pulumi.ComponentResource):
             namespace=NAMESPACE,
             create_namespace=False,
             values=rollouts_values(),
-            **ARGO_ROLLOUTS.release_args(),  # type: ignore[arg-type]
+            **ARGO_ROLLOUTS.release_args(),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, *args.installed_after]),
         )
         self.register_outputs({"namespace": NAMESPACE})

@@ -30,14 +30,17 @@ keys otherwise live only in Pulumi state, as secrets.
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_tls as tls
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from components.charts import SEALED_SECRETS
@@ -89,7 +92,7 @@ def key_secret_name(generation: int) -> str:
     return f"{KEY_PREFIX}-g{generation}"
 
 
-def certificate_subject(cluster_name: str) -> dict[str, str]:
+def certificate_subject(cluster_name: str) -> tls.SelfSignedCertSubjectArgsDict:
     return {"common_name": CERT_COMMON_NAME, "organization": f"gitops-platform {cluster_name}"}
 
 
@@ -134,7 +137,10 @@ def restored_pair(document: str, generation: int, source: str) -> tuple[str, str
 
 
 def stability_key_hex(private_key_pem: str) -> str:
-    return stability_key(load_pem_private_key(private_key_pem.encode(), password=None)).hex()  # type: ignore[arg-type]
+    key = load_pem_private_key(private_key_pem.encode(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):   # pulumi-tls makes RSA keys; a restored backup might not hold one
+        raise BackupError(f"the sealing key is {type(key).__name__}, not an RSA key: sealed-secrets uses RSA keys only")
+    return stability_key(key).hex()
 
 
 class SealingKey(pulumi.ComponentResource):
@@ -144,7 +150,7 @@ class SealingKey(pulumi.ComponentResource):
     private_key_pem: pulumi.Output[str]
     stability_key: pulumi.Output[str]
 
-    def __init__(self, name: str, args: SealingKeyArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+    def __init__(self, name: str, args: SealingKeyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE, name, None, opts)
         config = args.config
         self.keys: dict[int, KeyPair] = (self._restored(name, args) if config.restore_from
@@ -162,12 +168,12 @@ class SealingKey(pulumi.ComponentResource):
             namespace=config.namespace,
             create_namespace=False,
             values=controller_values(config.generations),
-            **SEALED_SECRETS.release_args(),  # type: ignore[arg-type]
+            **SEALED_SECRETS.release_args(),
             # The controller reads its keys once, at start-up: they must already be there.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*self.secrets, *args.installed_after]),
         )
         self.backup = self._backup(name, args) if config.backup else None
-        self.backup_arn: Optional[pulumi.Output[str]] = self.backup.arn if self.backup is not None else None
+        self.backup_arn: pulumi.Output[str] | None = self.backup.arn if self.backup is not None else None
         self.register_outputs({"certificatePem": self.certificate_pem, "privateKeyPem": self.private_key_pem,
                                "backupArn": self.backup_arn})
 
@@ -192,10 +198,10 @@ class SealingKey(pulumi.ComponentResource):
         assert source is not None
         version = aws.secretsmanager.get_secret_version_output(
             secret_id=source, opts=pulumi.InvokeOptions(parent=self))
-        document = pulumi.Output.secret(version.secret_string)
+        document: pulumi.Output[str] = pulumi.Output.secret(version.secret_string)
         pairs = {}
         for g in args.config.generations:
-            pair = document.apply(lambda doc, g=g: restored_pair(doc, g, source))
+            pair = document.apply(functools.partial(restored_pair, generation=g, source=source))
             pairs[g] = KeyPair(pulumi.Output.secret(pair.apply(lambda p: p[0])),
                                pulumi.Output.unsecret(pair.apply(lambda p: p[1])))
         return pairs
@@ -229,6 +235,7 @@ class SealingKey(pulumi.ComponentResource):
             material += [self.keys[g].private_key_pem, self.keys[g].certificate_pem]
         document = pulumi.Output.all(*material).apply(lambda values: backup_document(
             args.cluster_name, {g: (values[2 * i], values[2 * i + 1]) for i, g in enumerate(generations)}))
+        secret_document: pulumi.Output[str] = pulumi.Output.secret(document)
         aws.secretsmanager.SecretVersion(f"{name}-backup-version", secret_id=secret.id,
-                                         secret_string=pulumi.Output.secret(document), opts=child)
+                                         secret_string=secret_document, opts=child)
         return secret

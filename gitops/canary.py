@@ -25,7 +25,7 @@ values the controller templates itself (``{{ args.x }}``) must not appear.
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from . import layout
 from .errors import Problem, shown
@@ -42,7 +42,7 @@ MAX_CONDITION = 1024
 DEFAULT_INTERVAL = "1m"
 
 
-def read_delivery(node: Node) -> "Canary | None":
+def read_delivery(node: Node) -> Canary | None:
     """``delivery`` of one service file; None when absent or invalid (problems are added to ``node``)."""
     section = node.node("delivery")
     if section is None:
@@ -88,7 +88,7 @@ def _read_steps(section: Node) -> tuple[CanaryStep, ...]:
     return tuple(steps)
 
 
-def _read_pause(step: Node) -> "str | None":
+def _read_pause(step: Node) -> str | None:
     value = step.raw("pause")
     if value is None or value == {}:
         return ""   # an indefinite pause: the rollout waits until someone promotes it
@@ -101,7 +101,7 @@ def _read_pause(step: Node) -> "str | None":
     return duration
 
 
-def _read_analysis(section: Node, step_count: int) -> "CanaryAnalysis | None":
+def _read_analysis(section: Node, step_count: int) -> CanaryAnalysis | None:
     analysis = section.node("analysis")
     if analysis is None:
         return None

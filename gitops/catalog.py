@@ -8,23 +8,33 @@ copy-pasted files that were renamed but not edited.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Iterable, Mapping
 
 from . import layout, names, yamlio
+from .canary import read_delivery
 from .errors import InputError, Problem, printable
 from .ingress import service_annotation_problem
 from .model import (
-    Autoscaling, Catalog, EnvOverride, Ingress, Migration, Port, PortPurpose, Probe, ProbeKind, Resources, Service,
+    Autoscaling,
+    Catalog,
+    EnvOverride,
+    Ingress,
+    Migration,
+    Port,
+    PortPurpose,
+    Probe,
+    ProbeKind,
+    Resources,
+    Service,
 )
-from .canary import read_delivery
 from .reader import Node, Problems, checked, did_you_mean, type_name
 
 MAX_FILE_BYTES = 1024 * 1024
 
 
 def load_catalog(catalog_dir: Path, shown_dir: str, environments: Iterable[str],
-                 profiles: "Mapping[str, str] | None" = None) -> Catalog:
+                 profiles: Mapping[str, str] | None = None) -> Catalog:
     """Every ``*.yaml`` of the catalog directory, all problems reported at once.
 
     ``profiles`` maps an environment to its profile when the stack sets one.
@@ -69,7 +79,7 @@ def load_catalog(catalog_dir: Path, shown_dir: str, environments: Iterable[str],
     return Catalog(tuple(sorted(services, key=lambda s: s.name)))
 
 
-def read_shared_namespaces(path: Path, shown: str, problems: Problems) -> "dict[str, tuple[str, ...]] | None":
+def read_shared_namespaces(path: Path, shown: str, problems: Problems) -> dict[str, tuple[str, ...]] | None:
     """``services/_namespaces.yaml``: ``shared: {<namespace>: [<team>, ...]}``; {} when absent, None when bad.
 
     Sharing a namespace is a decision of every team in it, so it is written
@@ -110,7 +120,7 @@ def read_shared_namespaces(path: Path, shown: str, problems: Problems) -> "dict[
     return shared if len(problems.items) == before else None
 
 
-def _shared_namespace_problem(namespace: str) -> "str | None":
+def _shared_namespace_problem(namespace: str) -> str | None:
     if namespace in names.RESERVED_NAMESPACES:
         return f"{namespace!r} is a system namespace; no team may deploy there, shared or not"
     return names.label_problem(namespace, names.NAMESPACE_MAX)
@@ -173,7 +183,7 @@ def check_secret_variables(services: list[Service], problems: Problems) -> None:
 
 
 def read_service(data: object, file: str, stem: str, envs: tuple[str, ...], problems: Problems,
-                 redirects: "Mapping[str, str] | None" = None) -> "Service | None":
+                 redirects: Mapping[str, str] | None = None) -> Service | None:
     before = len(problems.items)
     node = Node.root(data, file, problems, "service settings")
     if node is None:
@@ -248,7 +258,7 @@ DEFAULT_MIGRATION_TIMEOUT = 600
 DEFAULT_MIGRATION_BACKOFF = 1
 
 
-def read_migration(node: Node) -> "Migration | None":
+def read_migration(node: Node) -> Migration | None:
     """``migration: {command, args, timeoutSeconds, backoffLimit}``: the service's migration Job.
 
     A command or args is required: without either the Job would start the
@@ -280,7 +290,7 @@ def _has_cpu_request(node: Node) -> bool:
     return isinstance(requests, dict) and requests.get("cpu") is not None
 
 
-def tag_problem(tag: str) -> "str | None":
+def tag_problem(tag: str) -> str | None:
     if tag == "latest":
         return "'latest' is not a release; pin an immutable tag such as '1.4.2'"
     if not names.IMAGE_TAG.fullmatch(tag):
@@ -288,13 +298,13 @@ def tag_problem(tag: str) -> "str | None":
     return None
 
 
-def _namespace_problem(value: str) -> "str | None":
+def _namespace_problem(value: str) -> str | None:
     if value in names.RESERVED_NAMESPACES:
         return f"{value!r} is a system namespace; choose a namespace of the team's own"
     return names.label_problem(value, names.NAMESPACE_MAX)
 
 
-def _ecr_repository_problem(value: str) -> "str | None":
+def _ecr_repository_problem(value: str) -> str | None:
     if len(value) > 200 or not names.ECR_REPOSITORY.fullmatch(value):
         return f"{value!r} is not a valid ECR repository name (lowercase, digits, '._-' and '/' separators)"
     return None
@@ -353,7 +363,7 @@ def _read_ports(node: Node) -> tuple[Port, ...]:
 INTERNAL_PORT_NAMES = (PortPurpose.METRICS.value, PortPurpose.ADMIN.value)
 
 
-def _read_probe(health: Node, name: str, port_names: set[str]) -> "Probe | None":
+def _read_probe(health: Node, name: str, port_names: set[str]) -> Probe | None:
     probe = health.node(name)
     if probe is None:
         return None
@@ -384,11 +394,11 @@ def _read_probe(health: Node, name: str, port_names: set[str]) -> "Probe | None"
     return result
 
 
-def read_resources(node: Node, name: str) -> "Resources | None":
+def read_resources(node: Node, name: str) -> Resources | None:
     res = node.node(name)
     if res is None:
         return None
-    values: dict[str, "str | None"] = {}
+    values: dict[str, str | None] = {}
     for section in ("requests", "limits"):
         part = res.node(section)
         if part is None:
@@ -409,19 +419,19 @@ def check_resource_order(resources: Resources, file: str, key: str, problems: Pr
     for kind, request, limit in (("cpu", resources.cpu_request, resources.cpu_limit),
                                  ("memory", resources.memory_request, resources.memory_limit)):
         if request and limit:
-            r, l = names.parse_quantity(request), names.parse_quantity(limit)
-            if r is not None and l is not None and r > l:
+            req, lim = names.parse_quantity(request), names.parse_quantity(limit)
+            if req is not None and lim is not None and req > lim:
                 problems.add(file, f"{key}.requests.{kind}", f"{request} is more than the limit {limit}")
 
 
-def _quantity(node: Node, name: str) -> "str | None":
+def _quantity(node: Node, name: str) -> str | None:
     value = node.raw(name)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)  # YAML reads cpu: 1 as a number; it is still a valid quantity
     return node.as_str(name)
 
 
-def _read_ingress(node: Node, port_names: set[str]) -> "Ingress | None":
+def _read_ingress(node: Node, port_names: set[str]) -> Ingress | None:
     ing = node.node("ingress")
     if ing is None:
         return None
@@ -439,7 +449,7 @@ def _read_ingress(node: Node, port_names: set[str]) -> "Ingress | None":
     return Ingress(host=host, path=path, port=port, annotations=annotations)
 
 
-def _read_ingress_annotations(ing: Node) -> "tuple[tuple[str, str], ...] | None":
+def _read_ingress_annotations(ing: Node) -> tuple[tuple[str, str], ...] | None:
     """The service's own Ingress annotations, each checked on its own (``gitops.ingress``); None when one is bad.
 
     What a key may do depends on the stacks too (a load balancer shared by
@@ -461,7 +471,7 @@ def _read_ingress_annotations(ing: Node) -> "tuple[tuple[str, str], ...] | None"
     return tuple(sorted(out.items())) if ok else None
 
 
-def _check_ingress_port(node: Node, ingress: "Ingress | None", ports: tuple[Port, ...]) -> None:
+def _check_ingress_port(node: Node, ingress: Ingress | None, ports: tuple[Port, ...]) -> None:
     """The ingress routes to a traffic port: a metrics or admin port is never published."""
     port = next((p for p in ports if ingress is not None and p.name == ingress.port), None)
     if port is not None and port.internal:
@@ -513,7 +523,7 @@ def resolve_clients(services: list[Service], known: Iterable[str], problems: Pro
 DEFAULT_CPU_TARGET = 70
 
 
-def read_autoscaling(node: Node, name: str, default_cpu: int = DEFAULT_CPU_TARGET) -> "Autoscaling | None":
+def read_autoscaling(node: Node, name: str, default_cpu: int = DEFAULT_CPU_TARGET) -> Autoscaling | None:
     """``default_cpu``: an environment's override keeps the service's own target unless it sets one."""
     hpa = node.node(name)
     if hpa is None:
@@ -537,7 +547,7 @@ def read_config(node: Node, name: str) -> tuple[tuple[str, str], ...]:
         if not names.ENV_VAR.fullmatch(key):
             node.problems.add(node.file, where, "not a valid environment variable name (letters, digits, '_', not starting with a digit)")
             continue
-        if isinstance(value, bool) or isinstance(value, float) or not isinstance(value, (str, int)):
+        if isinstance(value, (bool, float)) or not isinstance(value, (str, int)):
             hint = "" if isinstance(value, (list, dict)) else f"; quote the value, e.g. \"{printable(str(value), 40)}\""
             node.problems.add(node.file, where, f"expected a string, got {type_name(value)}{hint}")
             continue
@@ -565,12 +575,12 @@ def _read_environments(node: Node, envs: tuple[str, ...], base_hpa: bool, base_c
         return ()
     out: list[tuple[str, EnvOverride]] = []
     for env in sorted(section.data):
-        if isinstance(env, str) and env in redirects:
+        if env in redirects:
             section.error(env, f"environment {env!r} uses profile {redirects[env]!r}, whose overrides apply to it; "
                                f"put them under environments.{redirects[env]}")
             section.raw(env)
             continue
-        if not isinstance(env, str) or env not in envs:
+        if env not in envs:   # keys of an input file are strings (yamlio refuses others)
             section.error(str(env), f"unknown environment{did_you_mean(str(env), list(envs))}; environments of this project: {', '.join(envs)}")
             section.raw(str(env))
             continue

@@ -12,8 +12,9 @@ import json
 import os
 import sys
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from . import layout
 from . import options as opts
@@ -179,7 +180,7 @@ def cmd_apps(args: argparse.Namespace) -> int:
         rows += [(a.name, a.project, a.destination, a.namespace, a.path or a.chart) for a in apps]
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         for row in rows:
-            print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+            print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
         for p in problems:
             print(f"FAIL {p}", file=sys.stderr)
     return EXIT_PROBLEMS if problems else EXIT_OK

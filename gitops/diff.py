@@ -19,9 +19,11 @@ pull request with no credentials.
 from __future__ import annotations
 
 import difflib
+import os
 import subprocess
 import tarfile
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,14 +32,18 @@ from . import layout, yamlio
 from .errors import GitOpsError, InputError, Problem, printable
 from .kustomize import build_many
 from .options import ValidateOptions
+from .parallel import Forked
 from .project import load_project
 from .render import render_stack
 from .render.registration import offline_registration_file
 from .validate import AppInfo, generated_applications, source_dir
-from .writer import write_render
+from .writer import scratch_files, write_scratch
 
 MASK = "*** (masked)"
 GIT_TIMEOUT_SECONDS = 120
+# From this many service files on, the base revision is rendered in a forked child (two seconds apiece at
+# 1000 services); below, the fork costs more than it saves.
+PARALLEL_FROM_SERVICES = 100
 
 
 @dataclass(frozen=True)
@@ -87,14 +93,31 @@ class _Side:
     files: dict[str, bytes]
     apps: dict[str, tuple[AppInfo, dict[str, Any]]]
     repo_path: str
+    # What ``tree`` holds on disk so far: the Argo CD and cluster directories, then each service directory
+    # a build reads (``_materialize``); everything else is read from memory.
+    written: set[str] = field(default_factory=set)
 
 
 def diff_revisions(project: Path, base: str, head: str | None, options: ValidateOptions) -> DiffReport:
     """Render ``base`` and ``head`` (None: the working tree) of the project and compare them."""
     with tempfile.TemporaryDirectory(prefix="gitops-diff-") as scratch:
         root = Path(scratch)
-        base_side = _side(project, base, root / "base", options)
-        head_side = _side(project, head, root / "head", options)
+        if options.jobs > 1 and _catalog_size(project) >= PARALLEL_FROM_SERVICES:
+            # The two revisions are independent: the base is rendered in a child meanwhile (gitops.parallel).
+            child = Forked(lambda: _side(project, base, root / "base", options),
+                           again=lambda: _side(project, base, root / "base-again", options))
+            try:
+                head_side = _side(project, head, root / "head", options)
+            except GitOpsError:
+                child.result()   # the base's error first, as without a child
+                raise
+            except BaseException:
+                child.cancel()
+                raise
+            base_side = child.result()
+        else:
+            base_side = _side(project, base, root / "base", options)
+            head_side = _side(project, head, root / "head", options)
         report = DiffReport(base, head or "working tree")
         report.files = _file_changes(base_side.files, head_side.files)
         report.apps = _app_changes(base_side, head_side, report.files, options)
@@ -113,17 +136,32 @@ def _side(project: Path, ref: str | None, scratch: Path, options: ValidateOption
         raise InputError(f"the project at {label} does not load:\n{exc}") from None
     files: dict[str, bytes] = {}
     repo_paths = set()
+    results = []
     for stack in loaded.stacks:
         # Hubs and spokes get placeholder registrations, so the hub's view of its fleet expands offline.
         result = render_stack(loaded, stack, registration=offline_registration_file(stack))
-        write_render(tree, result)
+        results.append(result)
         repo_paths.add(result.repo_path)
         files.update({m.path: m.content for m in result.files})
+    # The tree as the writer leaves it (records included), but on disk only what kustomize reads: the
+    # roots the ApplicationSets come from now, a service's directory when one of its builds is wanted.
+    # The git generators list and read it from memory. Writing both revisions' 19,000 files (and
+    # deleting them again) was most of a diff at 1000 services.
+    everything = scratch_files(results)
+    on_disk = [p for p in everything if not p.startswith(layout.APPS_DIR + "/")]
+    write_scratch(tree, everything, on_disk)
     repo_path = repo_paths.pop() if len(repo_paths) == 1 else "."
-    apps, problems = generated_applications(tree, options, repo_path)
+    apps, problems = generated_applications(tree, options, repo_path, everything)
     if problems:
         raise InputError(f"the ApplicationSets at {label} do not expand:\n" + "\n".join(str(p) for p in problems))
-    return _Side(label, tree, files, {info.name: (info, app) for info, app in apps}, repo_path)
+    return _Side(label, tree, files, {info.name: (info, app) for info, app in apps}, repo_path, set(on_disk))
+
+
+def _catalog_size(project: Path) -> int:
+    try:
+        return sum(1 for name in os.listdir(project / layout.CATALOG_DIR) if name.endswith((".yaml", ".yml")))
+    except OSError:
+        return 0
 
 
 def _checkout(project: Path, ref: str, dest: Path) -> Path:
@@ -211,8 +249,11 @@ def _app_changes(base: _Side, head: _Side, files: list[FileChange], options: Val
         may_differ = old_dir != new_dir or any(_reads(new_dir, p) or _reads(old_dir, p) for p in touched)
         if app_diff or may_differ:
             candidates.append((name, new_info, app_diff, old_dir, new_dir))
-    old_builds = _builds(base, [c[3] for c in candidates], options)
-    new_builds = _builds(head, [c[4] for c in candidates], options)
+    # Both sides' builds at once: each is a handful of kubectl processes, mostly waited for.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        old_future = pool.submit(_builds, base, [c[3] for c in candidates], options)
+        new_builds = _builds(head, [c[4] for c in candidates], options)
+        old_builds = old_future.result()
     for name, info, app_diff, old_dir, new_dir in candidates:
         manifests = unified(old_builds.get(old_dir or ""), new_builds.get(new_dir or ""), f"{name} manifests")
         if app_diff or manifests:
@@ -230,13 +271,32 @@ def _reads(directory: str | None, path: str) -> bool:
 
 
 def _builds(side: _Side, directories: list[str | None], options: ValidateOptions) -> dict[str, bytes]:
+    _materialize(side, {_service_dir(d) for d in directories if d is not None})
     wanted = sorted({d for d in directories if d is not None and (side.tree / d).is_dir()})
+    builds = build_many(side.tree, wanted, options.kubectl, options.jobs)
+    if not all(b.ok for b in builds) and not side.written.issuperset(side.files):
+        # A kustomization that reads beyond its service's directory: build again in the whole tree.
+        _materialize(side, {""})
+        builds = build_many(side.tree, wanted, options.kubectl, options.jobs)
     out: dict[str, bytes] = {}
-    for build in build_many(side.tree, wanted, options.kubectl, options.jobs):
+    for build in builds:
         if not build.ok:
             raise InputError(f"{side.label}: {build.directory}: kustomize build failed: {build.output.strip()}")
         out[build.directory] = masked_manifests(build.output).encode()
     return out
+
+
+def _service_dir(directory: str) -> str:
+    """``apps/<service>/`` for a directory inside it, else "" (the whole tree)."""
+    parts = directory.split("/")
+    return f"{parts[0]}/{parts[1]}/" if parts[0] == layout.APPS_DIR and len(parts) >= 2 else ""
+
+
+def _materialize(side: _Side, prefixes: set[str]) -> None:
+    """Write the side's files under ``prefixes`` ("" is every file) that are not on disk yet."""
+    missing = [p for p in side.files if p not in side.written and p.startswith(tuple(prefixes))]
+    write_scratch(side.tree, side.files, missing)
+    side.written.update(missing)
 
 
 def masked_manifests(stream: str) -> str:

@@ -56,9 +56,10 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Iterator, Mapping, Optional, Sequence
+from typing import Any, Final
 
 from . import layout, yamlio
 from .errors import InputError, Problem
@@ -149,7 +150,7 @@ class DriftReport:
 
 
 # --- the tree (kubectl) ----------------------------------------------------------------------------
-def drift_tree(tree: Path, kubectl: str = "kubectl", jobs: int = 4, reference: Optional[Path] = None) -> DriftReport:
+def drift_tree(tree: Path, kubectl: str = "kubectl", jobs: int = 4, reference: Path | None = None) -> DriftReport:
     """Build every overlay of every service that has two or more environments and compare them.
 
     ``reference``: the project rendered afresh (``render_reference``). What
@@ -447,14 +448,14 @@ def _differences(path: _Path, values: dict[str, Any]) -> Iterator[tuple[_Path, d
     shapes = list(values.values())
     if all(isinstance(v, dict) for v in shapes):
         for key in _union(v.keys() for v in shapes):
-            yield from _differences(path + (key,), {e: v.get(key, ABSENT) for e, v in values.items()})
+            yield from _differences((*path, key), {e: v.get(key, ABSENT) for e, v in values.items()})
     elif all(isinstance(v, list) for v in shapes) and _named(shapes):
         items = {e: {item["name"]: item for item in v} for e, v in values.items()}
         for name in _union(i.keys() for i in items.values()):
-            yield from _differences(path + (_Item(name),), {e: i.get(name, ABSENT) for e, i in items.items()})
+            yield from _differences((*path, _Item(name)), {e: i.get(name, ABSENT) for e, i in items.items()})
     elif all(isinstance(v, list) for v in shapes) and all(isinstance(x, dict) for v in shapes for x in v):
         for index in range(max(len(v) for v in shapes)):
-            yield from _differences(path + (index,), {e: v[index] if index < len(v) else ABSENT
+            yield from _differences((*path, index), {e: v[index] if index < len(v) else ABSENT
                                                       for e, v in values.items()})
     else:
         yield path, values

@@ -38,10 +38,9 @@ import stat
 import sys
 from array import array
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from . import layout
-from .errors import GitOpsError
 from .yamlio import MAX_INPUT_BYTES
 
 CACHE_DIR = f"{layout.STATE_DIR}/cache"
@@ -83,7 +82,7 @@ def project_digest(project: Path) -> str | None:
     return digest.hexdigest()
 
 
-def _read_regular(path: "str | Path", limit: int) -> bytes | None:
+def _read_regular(path: str | Path, limit: int) -> bytes | None:
     """The content of a regular file of at most ``limit`` bytes, else None.
 
     The fast path must never hang or exhaust memory on what the full render
@@ -110,7 +109,7 @@ def _cache_file(out: Path, stack: str) -> Path:
     return out / CACHE_DIR / f"{stack}.json"
 
 
-def _file_hash(path: "str | Path") -> str | None:
+def _file_hash(path: str | Path) -> str | None:
     try:
         content = _read_regular(path, MAX_TREE_FILE_BYTES)
     except OSError:
@@ -119,11 +118,11 @@ def _file_hash(path: "str | Path") -> str | None:
 
 
 def is_unchanged(out: Path, stack: str, fingerprint: str | None,
-                 verified: "set[tuple[str, str]] | None" = None) -> list[str] | None:
+                 verified: dict[str, str] | None = None) -> list[str] | None:
     """The stack's files when nothing changed since its last render, else None.
 
-    ``verified``: (path, sha256) pairs an earlier stack's check of this command
-    found on disk, skipped here and added to: stacks share their base files.
+    ``verified``: path -> sha256 of the files an earlier stack's check of this
+    command found on disk, skipped here and added to: stacks share their base files.
     """
     if fingerprint is None:
         return None
@@ -146,17 +145,18 @@ def is_unchanged(out: Path, stack: str, fingerprint: str | None,
         return None
     since = entry.get("since")
     identities = _identities(entry, len(files)) if isinstance(since, int) else None
-    if identities is None:
+    if identities is None or not isinstance(since, int):
         since, identities = 0, [(0, 0, 0, 0)] * len(files)   # none usable: every file is hashed
-    seen = set() if verified is None else verified
-    root = str(out)
-    for (path, digest), known in zip(files.items(), identities):
-        if (path, digest) in seen:
+    seen: dict[str, str] = {} if verified is None else verified
+    root = f"{out}/"
+    lstat = os.lstat
+    for (path, digest), known in zip(files.items(), identities, strict=True):   # a no-change render's hot loop
+        if seen.get(path) == digest:
             continue
-        target = os.path.join(root, path)
+        target = root + path
         if known[3] < since:   # not racy: see the module docstring
             try:
-                info = os.lstat(target)
+                info = lstat(target)
             except OSError:
                 return None   # gone: the full render writes it again
             if (info.st_ino & _INODE_BITS, info.st_size, info.st_mtime_ns, info.st_ctime_ns) != known \
@@ -164,57 +164,73 @@ def is_unchanged(out: Path, stack: str, fingerprint: str | None,
                 return None
         elif _file_hash(target) != digest:
             return None
-        seen.add((path, digest))
+        seen[path] = digest
     return sorted(files)
 
 
 def remember(out: Path, stack: str, fingerprint: str | None) -> None:
     """Store the cache entry after a successful render (best effort: the cache is never required)."""
-    if fingerprint is None:
+    remember_all(out, {stack: fingerprint})
+
+
+def remember_all(out: Path, fingerprints: dict[str, str | None]) -> None:
+    """``remember`` for several stacks of one render: the files they share (every service's base) are
+    looked at once, all after the one moment the entries count from."""
+    stacks = [stack for stack, fingerprint in fingerprints.items() if fingerprint is not None]
+    if not stacks:
         return
-    record_path = out / layout.ownership_record(stack)
-    cache = _cache_file(out, stack)
-    tmp = cache.with_suffix(".tmp")
+    temporaries = [_cache_file(out, stack).with_suffix(".tmp") for stack in stacks]
     try:
         (out / CACHE_DIR).mkdir(parents=True, exist_ok=True)
         ignore = out / _GITIGNORE
         if not ignore.is_file() or ignore.read_text(encoding="utf-8") != GITIGNORE_TEXT:
             ignore.write_text(GITIGNORE_TEXT, encoding="utf-8")   # the state directory is ours
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        for tmp in temporaries:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
         # A new file's change time is the tree's clock now: identities taken from here on are newer.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
-        with os.fdopen(fd, "wb") as fh:
-            since = os.fstat(fh.fileno()).st_ctime_ns
-            record_bytes = _read_regular(record_path, MAX_TREE_FILE_BYTES)
+        fd = os.open(temporaries[0], os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
+        try:
+            since = os.fstat(fd).st_ctime_ns
+        finally:
+            os.close(fd)
+        seen: dict[str, tuple[int, int, int, int]] = {}
+        for stack, tmp in zip(stacks, temporaries, strict=True):
+            record_bytes = _read_regular(out / layout.ownership_record(stack), MAX_TREE_FILE_BYTES)
             if record_bytes is None:
                 raise OSError("the record is not a regular file")
-            files = json.loads(record_bytes)["files"]
-            fh.write(json.dumps({"fingerprint": fingerprint, "record": hashlib.sha256(record_bytes).hexdigest(),
-                                 "since": since, "identities": _snapshot(str(out), files)}).encode())
-        os.replace(tmp, cache)
+            entry = {"fingerprint": fingerprints[stack], "record": hashlib.sha256(record_bytes).hexdigest(),
+                     "since": since, "identities": _snapshot(str(out), json.loads(record_bytes)["files"], seen)}
+            tmp.write_bytes(json.dumps(entry).encode())
+            os.replace(tmp, _cache_file(out, stack))
     except (OSError, ValueError, KeyError, TypeError, OverflowError):
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        for tmp in temporaries:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
 
-def _snapshot(root: str, files: dict[str, Any]) -> str:
-    """(inode, size, mtime, ctime) of each file, in the record's order, packed; -1s for a file that is not regular."""
+_NOT_REGULAR = (-1, -1, -1, -1)
+
+
+def _snapshot(root: str, files: dict[str, Any], seen: dict[str, tuple[int, int, int, int]]) -> str:
+    """(inode, size, mtime, ctime) of each file, in the record's order, packed; -1s for a file that is not regular.
+    ``seen``: the identities taken for earlier stacks' entries, by path (added to)."""
     values = array("q")
     for path in files:
-        try:
-            info = os.lstat(os.path.join(root, path))
-        except OSError:
-            values.extend((-1, -1, -1, -1))
-            continue
-        if stat.S_ISREG(info.st_mode):
-            values.extend((info.st_ino & _INODE_BITS, info.st_size, info.st_mtime_ns, info.st_ctime_ns))
-        else:
-            values.extend((-1, -1, -1, -1))
+        identity = seen.get(path)
+        if identity is None:
+            try:
+                info = os.lstat(os.path.join(root, path))
+                identity = ((info.st_ino & _INODE_BITS, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+                            if stat.S_ISREG(info.st_mode) else _NOT_REGULAR)
+            except OSError:
+                identity = _NOT_REGULAR
+            seen[path] = identity
+        values.extend(identity)
     return f"{sys.byteorder}:" + base64.b64encode(values.tobytes()).decode()
 
 
-def _identities(entry: dict[str, Any], count: int) -> Optional[list[tuple[int, ...]]]:
+def _identities(entry: dict[str, Any], count: int) -> list[tuple[int, ...]] | None:
     """The identities ``_snapshot`` packed, when they are this machine's and one per file; else None (hash all)."""
     packed = entry.get("identities")
     if not isinstance(packed, str) or not packed.startswith(f"{sys.byteorder}:"):
@@ -227,4 +243,4 @@ def _identities(entry: dict[str, Any], count: int) -> Optional[list[tuple[int, .
     if len(values) != 4 * count:
         return None
     fields = iter(values)
-    return list(zip(fields, fields, fields, fields))
+    return list(zip(fields, fields, fields, fields, strict=True))

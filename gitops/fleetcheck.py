@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 from . import layout, yamlio
 from .appset.context import IN_CLUSTER_NAME, IN_CLUSTER_SERVER, ExpansionContext

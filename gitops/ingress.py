@@ -37,7 +37,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Final, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
 
 from . import layout, names
 from .errors import Problem, shown
@@ -105,7 +106,7 @@ LOAD_BALANCER_KEYS: Final = frozenset(f"{ALB_PREFIX}{key}" for key in (
 # --- annotations --------------------------------------------------------------------------------------------
 
 
-def alb_annotations(tls: bool, certificate_arn: Optional[str]) -> dict[str, str]:
+def alb_annotations(tls: bool, certificate_arn: str | None) -> dict[str, str]:
     """What every ``alb`` Ingress of the platform needs: pod IP targets and, with TLS, HTTPS with a redirect.
 
     Without ``certificate_arn`` the controller finds the certificate in ACM by
@@ -132,7 +133,7 @@ def group_order(path: str) -> int:
     return max(GROUP_ORDER_MIN, GROUP_ORDER_MAX - len(path.rstrip("/")))
 
 
-def _port(service: Service, name: Optional[str]) -> Optional[Port]:
+def _port(service: Service, name: str | None) -> Port | None:
     return next((p for p in service.ports if p.name == name), None)
 
 
@@ -186,7 +187,7 @@ def cert_manager_issues(annotations: Mapping[str, str]) -> bool:
     return any(key in annotations for key in CERT_MANAGER_ISSUER_KEYS)
 
 
-def tls_entry(config: IngressConfig, host: str, generated_secret: str) -> Optional[dict[str, Any]]:
+def tls_entry(config: IngressConfig, host: str, generated_secret: str) -> dict[str, Any] | None:
     """``spec.tls`` entry of an Ingress for ``host``, or None without TLS.
 
     ``alb``: the host only (the controller's certificate discovery reads it;
@@ -323,14 +324,14 @@ def environment_rules(service: Service, stack: Stack) -> list[dict[str, Any]]:
 # --- checks -------------------------------------------------------------------------------------------------
 
 
-def target_type_problem(value: str) -> Optional[str]:
+def target_type_problem(value: str) -> str | None:
     if value == TARGET_TYPE_IP:
         return None
     return (f"{shown(value)} is not supported: the only valid value is 'ip' (every Service is ClusterIP, "
             "which 'instance' targets cannot reach, and pod readiness gates need IP targets)")
 
 
-def group_problem(value: str) -> Optional[str]:
+def group_problem(value: str) -> str | None:
     if value == NO_GROUP or (len(value) <= GROUP_NAME_MAX and GROUP_NAME_PATTERN.fullmatch(value)):
         return None
     return (f"{shown(value)} is not a valid IngressGroup name: at most {GROUP_NAME_MAX} lowercase letters, "
@@ -338,7 +339,7 @@ def group_problem(value: str) -> Optional[str]:
             "per Ingress)")
 
 
-def service_annotation_problem(key: str, value: object) -> Optional[str]:
+def service_annotation_problem(key: str, value: object) -> str | None:
     """Why a service file's ``ingress.annotations.<key>`` cannot be used, or None (stack-independent rules)."""
     key_problem = names.annotation_key_problem(key)
     if key_problem:

@@ -22,9 +22,10 @@ import copy
 import functools
 import importlib.resources
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import jsonschema
 from kubernetes_validate import utils as kv
@@ -221,7 +222,7 @@ def supported_kubernetes_versions() -> tuple[str, ...]:
     return tuple(f"{major}.{minor}" for major, minor in sorted(found))
 
 
-def kubernetes_version_problem(version: str) -> "str | None":
+def kubernetes_version_problem(version: str) -> str | None:
     """Why ``version`` cannot be validated against, or None.
 
     Only a minor version with its own schemas is accepted: validating 9.99
@@ -244,7 +245,8 @@ def _schema_version(version: str) -> str:
     match = _VERSION.fullmatch(version)
     assert match is not None
     wanted = f"{int(match[1])}.{int(match[2])}"
-    return [v for v in kv.all_versions() if kv.major_minor(v) == wanted][-1]
+    versions: list[str] = [v for v in kv.all_versions() if kv.major_minor(v) == wanted]
+    return versions[-1]
 
 
 def _metadata_key_errors(metadata: Any) -> Iterator[str]:

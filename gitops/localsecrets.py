@@ -22,9 +22,10 @@ name ``argocd-notifications`` where a service's name would be (the file's
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from . import layout, yamlio
 from .errors import InputError, Problem
@@ -38,7 +39,7 @@ STABILITY_ENV = "GITOPS_SEALING_STABILITY_KEY"
 @dataclass(frozen=True)
 class LocalSecrets:
     values: Mapping[str, Mapping[str, bytes]] = field(default_factory=dict)   # service -> name -> value
-    stability_key: Optional[bytes] = None
+    stability_key: bytes | None = None
 
 
 def env_name(service: str, name: str) -> str:
@@ -72,11 +73,11 @@ def _legacy_variables(environ: Mapping[str, str], project: Project) -> list[Prob
             for old, pairs in sorted(meant.items())]
 
 
-def load_local_secrets(file: Optional[Path], environ: Mapping[str, str], project: Project,
+def load_local_secrets(file: Path | None, environ: Mapping[str, str], project: Project,
                        forbidden_roots: tuple[Path, ...]) -> LocalSecrets:
     """Values from ``file`` and the environment for the catalog's declared secrets."""
     values: dict[str, dict[str, bytes]] = {}
-    stability: Optional[str] = None
+    stability: str | None = None
     if file is not None:
         doc = _read_file(file, forbidden_roots)
         stability = doc.get("stabilityKey")
@@ -121,7 +122,7 @@ def _read_file(file: Path, forbidden_roots: tuple[Path, ...]) -> dict[str, Any]:
     return doc
 
 
-def _stability(text: Optional[str], file: Optional[Path]) -> Optional[bytes]:
+def _stability(text: str | None, file: Path | None) -> bytes | None:
     if text is None:
         return None
     try:

@@ -7,11 +7,10 @@ to keep the objects hashable and their iteration order deterministic.
 
 from __future__ import annotations
 
-import functools
-
 import enum
+import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping, Optional
 
 from . import layout
 
@@ -69,12 +68,12 @@ class Autoscaler(enum.Enum):
 class Resources:
     """Container requests and limits; any of them may be absent."""
 
-    cpu_request: Optional[str] = None
-    memory_request: Optional[str] = None
-    cpu_limit: Optional[str] = None
-    memory_limit: Optional[str] = None
+    cpu_request: str | None = None
+    memory_request: str | None = None
+    cpu_limit: str | None = None
+    memory_limit: str | None = None
 
-    def merged(self, override: "Resources | None") -> "Resources":
+    def merged(self, override: Resources | None) -> Resources:
         """Field-wise override, so an environment can change only one limit."""
         if override is None:
             return self
@@ -112,8 +111,8 @@ class Port:
 @dataclass(frozen=True)
 class Probe:
     kind: ProbeKind
-    path: Optional[str] = None          # HTTP
-    port: Optional[str] = None          # HTTP/TCP: a port name of the service
+    path: str | None = None          # HTTP
+    port: str | None = None          # HTTP/TCP: a port name of the service
     command: tuple[str, ...] = ()       # EXEC
     initial_delay_seconds: int = 0
     period_seconds: int = 10
@@ -156,9 +155,9 @@ class Migration:
 class EnvOverride:
     """What one environment changes of a service; None = inherit."""
 
-    replicas: Optional[int] = None
-    resources: Optional[Resources] = None
-    autoscaling: Optional[Autoscaling] = None
+    replicas: int | None = None
+    resources: Resources | None = None
+    autoscaling: Autoscaling | None = None
     config: Pairs = ()
 
 
@@ -174,20 +173,20 @@ class Service:
     ports: tuple[Port, ...]
     command: tuple[str, ...]
     args: tuple[str, ...]
-    liveness: Optional[Probe]
-    readiness: Optional[Probe]
+    liveness: Probe | None
+    readiness: Probe | None
     resources: Resources
-    ingress: Optional[Ingress]
-    autoscaling: Optional[Autoscaling]
+    ingress: Ingress | None
+    autoscaling: Autoscaling | None
     config: Pairs
     secrets: tuple[str, ...]
     environments: tuple[tuple[str, EnvOverride], ...]
-    migration: Optional[Migration] = None   # run as an Argo CD Sync hook before the Deployment rolls out
+    migration: Migration | None = None   # run as an Argo CD Sync hook before the Deployment rolls out
     # Services in other namespaces that call this one, as (service, namespace): its NetworkPolicy admits
     # their pods on the traffic ports. Pods of its own namespace may always connect.
     clients: tuple[tuple[str, str], ...] = ()
     # Opt-in progressive delivery: an Argo Rollouts canary in front of the Deployment (render/rollouts.py).
-    delivery: Optional[Canary] = None
+    delivery: Canary | None = None
 
     def override(self, env: str) -> EnvOverride:
         for name, override in self.environments:
@@ -243,7 +242,7 @@ class ClusterConfig:
     # so admin never depends on who happened to create the cluster.
     deploy_role_arn: str
     # The read-only role `pulumi preview` runs as: read access (Secrets included) through an access entry.
-    preview_role_arn: Optional[str] = None
+    preview_role_arn: str | None = None
 
 
 @dataclass(frozen=True)
@@ -256,10 +255,10 @@ class RegistryConfig:
     # environment may still run an old one), so without patterns nothing tagged expires.
     keep_release_images: int
     immutable_tags: bool
-    kms_key_arn: Optional[str] = None   # encrypt repositories with this key instead of AES-256
+    kms_key_arn: str | None = None   # encrypt repositories with this key instead of AES-256
     # Owner only: the role in ``account_id`` the repositories are created as, when the stack deploys
     # into another account (its own credentials cannot create them there).
-    role_arn: Optional[str] = None
+    role_arn: str | None = None
     # Owner only: destroying the stack deletes repositories that still hold images (ECR refuses otherwise).
     force_delete: bool = False
     # Owner only: ECR tag patterns of non-release tags ('pr-*') that expire beyond keep_release_images.
@@ -289,11 +288,11 @@ class WorkloadDefaults:
     replicas: int
     pdb_max_unavailable: int   # a PodDisruptionBudget is emitted when replicas > 1
     # Where the cluster's metrics scraper runs: its pods may reach every service's metrics ports.
-    monitoring_namespace: Optional[str] = None
+    monitoring_namespace: str | None = None
     # namespace -> what the stack sets of its ResourceQuota (``workloads.quotas``); the rest is derived.
-    quotas: tuple[tuple[str, "NamespaceQuota"], ...] = ()
+    quotas: tuple[tuple[str, NamespaceQuota], ...] = ()
 
-    def quota(self, namespace: str) -> "NamespaceQuota":
+    def quota(self, namespace: str) -> NamespaceQuota:
         for name, quota in self.quotas:
             if name == namespace:
                 return quota
@@ -305,27 +304,27 @@ class NamespaceQuota:
     """A stack's numbers for one namespace's ResourceQuota; each one left None is derived (render/quotas.py)."""
 
     resources: Resources = Resources()   # requests.cpu/memory and limits.cpu/memory: the namespace's totals
-    pods: Optional[int] = None
+    pods: int | None = None
 
 
 @dataclass(frozen=True)
 class IngressConfig:
-    domain: Optional[str]
-    class_name: Optional[str]
+    domain: str | None
+    class_name: str | None
     tls: bool
     annotations: Pairs
     # With tls on className alb: the ACM certificate of every HTTPS listener (None: discovered by the TLS host).
-    certificate_arn: Optional[str] = None
+    certificate_arn: str | None = None
     # className alb: the IngressGroup every service's Ingress joins, so they share one load balancer
     # (None: each Ingress gets its own). The reader defaults it to the environment.
-    group: Optional[str] = None
+    group: str | None = None
     # Other classes, with tls: the Secret (in each service's namespace) holding the certificate.
-    tls_secret_name: Optional[str] = None
+    tls_secret_name: str | None = None
     # className alb: the CIDR blocks the load balancer sends from (its subnets); empty = the subnets
     # the cluster component creates for the load balancer's scheme (see gitops.ingress).
     load_balancer_cidrs: tuple[str, ...] = ()
     # Other classes: the namespace of the ingress controller's pods (None: the ingress port stays open).
-    controller_namespace: Optional[str] = None
+    controller_namespace: str | None = None
 
     @property
     def is_alb(self) -> bool:
@@ -370,8 +369,8 @@ class ArgoCDConfig:
     namespace: str
     topology: Topology
     ha: bool = False                 # replicated server/repo-server/ApplicationSet controller and redis-ha
-    hostname: Optional[str] = None   # Argo CD UI/API host; argocd.<ingress domain> when a domain is set
-    hub: Optional[str] = None        # spoke only: the hub stack (Pulumi StackReference name)
+    hostname: str | None = None   # Argo CD UI/API host; argocd.<ingress domain> when a domain is set
+    hub: str | None = None        # spoke only: the hub stack (Pulumi StackReference name)
     addons: tuple[str, ...] = ()     # add-ons enabled on this cluster (cluster labels the hub selects by)
     fleet_addons: tuple[AddOn, ...] = ()   # hub only: the add-ons it can deploy
 
@@ -390,7 +389,7 @@ class AddonsConfig:
     metrics_server: bool = True
     autoscaler: Autoscaler = Autoscaler.CLUSTER_AUTOSCALER
     # The Argo Rollouts controller: None = installed exactly when a service of the catalog uses a canary.
-    argo_rollouts: Optional[bool] = None
+    argo_rollouts: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -404,12 +403,12 @@ class ImageUpdatePolicy:
     pull_request_provider: str                    # github | gitlab, for pull-request mode
     allow_tags: str                               # which tags count as releases
     constraints: Pairs = ()                        # service -> semver constraint (default: from the catalog's tag)
-    credentials_secret: Optional[str] = None      # Secret in Argo CD's namespace with write access; else Argo CD's repo creds
+    credentials_secret: str | None = None      # Secret in Argo CD's namespace with write access; else Argo CD's repo creds
     # git mode: push every update to this one branch instead of the tracked one, so a single pull request
     # from it (opened once) always carries the newest tags instead of one pull request per update.
-    write_branch: Optional[str] = None
+    write_branch: str | None = None
 
-    def constraint(self, service: str) -> Optional[str]:
+    def constraint(self, service: str) -> str | None:
         for name, value in self.constraints:
             if name == service:
                 return value
@@ -429,8 +428,8 @@ class SealingConfig:
     oldest_generation: int = 1
     namespace: str = layout.SEALING_NAMESPACE      # the controller's namespace (kubeseal's default)
     backup: bool = False                # copy the private keys to AWS Secrets Manager
-    backup_kms_key_id: Optional[str] = None
-    restore_from: Optional[str] = None  # a backup (Secrets Manager name or ARN) to install instead of new keys
+    backup_kms_key_id: str | None = None
+    restore_from: str | None = None  # a backup (Secrets Manager name or ARN) to install instead of new keys
 
     @property
     def generations(self) -> tuple[int, ...]:
@@ -445,8 +444,8 @@ class CanaryStep:
     ``""`` for a pause that waits until someone promotes the Rollout.
     """
 
-    set_weight: Optional[int] = None
-    pause: Optional[str] = None
+    set_weight: int | None = None
+    pause: str | None = None
 
 
 @dataclass(frozen=True)
@@ -455,11 +454,11 @@ class CanaryAnalysis:
 
     url: str
     success_condition: str
-    json_path: Optional[str] = None
+    json_path: str | None = None
     interval: str = "1m"
-    count: Optional[int] = None         # measurements in all (None: until the rollout ends)
+    count: int | None = None         # measurements in all (None: until the rollout ends)
     failure_limit: int = 0              # failed measurements tolerated before the rollout aborts
-    starting_step: Optional[int] = None  # the step index from which it runs (None: from the first)
+    starting_step: int | None = None  # the step index from which it runs (None: from the first)
 
 
 @dataclass(frozen=True)
@@ -467,7 +466,7 @@ class Canary:
     """The catalog's ``delivery`` (``strategy: canary``): the steps, optionally gated by an analysis."""
 
     steps: tuple[CanaryStep, ...]
-    analysis: Optional[CanaryAnalysis] = None
+    analysis: CanaryAnalysis | None = None
 
 
 class NotificationTrigger(enum.Enum):
@@ -487,8 +486,8 @@ class NotificationsConfig:
     ``triggers``: what the environment's Applications subscribe to.
     """
 
-    slack_channel: Optional[str] = None
-    webhook: Optional[str] = None
+    slack_channel: str | None = None
+    webhook: str | None = None
     triggers: tuple[NotificationTrigger, ...] = ()
 
     @property
@@ -520,7 +519,7 @@ class Stack:
     image_tags: Pairs
     image_updates: ImageUpdatePolicy
     sealing: SealingConfig = SealingConfig()
-    promote_from: Optional[str] = None   # the environment whose tags this one receives by `promote`
+    promote_from: str | None = None   # the environment whose tags this one receives by `promote`
     # The kind of environment this cluster serves: the catalog's ``environments.<profile>`` overrides
     # apply. Several clusters (a second prod region) share one profile; "" means the environment itself.
     profile: str = ""

@@ -66,7 +66,7 @@ _SUFFIX = {
 }
 
 
-def label_problem(value: str, max_len: int, rule: "re.Pattern[str]" = DNS1123_LABEL) -> "str | None":
+def label_problem(value: str, max_len: int, rule: re.Pattern[str] = DNS1123_LABEL) -> str | None:
     """Why ``value`` is not a valid DNS label name, or None."""
     if len(value) > max_len:
         return f"{shown(value)} is {len(value)} characters, at most {max_len} allowed"
@@ -79,7 +79,7 @@ def label_problem(value: str, max_len: int, rule: "re.Pattern[str]" = DNS1123_LA
     return None
 
 
-def reserved_service_problem(name: str) -> "str | None":
+def reserved_service_problem(name: str) -> str | None:
     """Why ``name`` is one the platform's own pods use (see RESERVED_SERVICE_PREFIXES), or None."""
     for prefix in RESERVED_SERVICE_PREFIXES:
         if name.startswith(prefix):
@@ -93,7 +93,7 @@ def reserved_service_problem(name: str) -> "str | None":
     return None
 
 
-def template_text_problem(value: str) -> "str | None":
+def template_text_problem(value: str) -> str | None:
     """Why ``value`` cannot be put into a Go template literally, or None.
 
     Stack values such as the GitOps repository URL are written into the
@@ -113,7 +113,7 @@ def template_text_problem(value: str) -> "str | None":
     return None
 
 
-def parse_quantity(text: str) -> "Decimal | None":
+def parse_quantity(text: str) -> Decimal | None:
     """A Kubernetes resource quantity as a number, or None when malformed."""
     match = _QUANTITY.fullmatch(text)
     if not match:
@@ -133,13 +133,13 @@ def parse_quantity(text: str) -> "Decimal | None":
     return number * _SUFFIX[suffix]
 
 
-def _too_large(text: str, value: Decimal) -> "str | None":
+def _too_large(text: str, value: Decimal) -> str | None:
     if value > MAX_QUANTITY:
         return f"{shown(text)} is too large: a Kubernetes quantity is at most {MAX_QUANTITY} (2^63-1)"
     return None
 
 
-def cpu_problem(text: str) -> "str | None":
+def cpu_problem(text: str) -> str | None:
     value = parse_quantity(text)
     if value is None or value <= 0:
         return f"{shown(text)} is not a CPU quantity; use millicores like '250m' or cores like '1' or '0.5'"
@@ -148,7 +148,7 @@ def cpu_problem(text: str) -> "str | None":
     return _too_large(text, value)
 
 
-def memory_problem(text: str) -> "str | None":
+def memory_problem(text: str) -> str | None:
     value = parse_quantity(text)
     if value is None or value <= 0 or text.endswith("m"):
         return f"{shown(text)} is not a memory quantity; use e.g. '128Mi', '1Gi' or '512M'"
@@ -163,7 +163,7 @@ LABEL_VALUE: Final = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
 ANNOTATIONS_MAX_BYTES: Final = 256 * 1024   # all keys and values of one object's annotations together
 
 
-def qualified_name_problem(key: str, what: str = "label key") -> "str | None":
+def qualified_name_problem(key: str, what: str = "label key") -> str | None:
     """Why ``key`` is not a Kubernetes qualified name, as the API server checks label and annotation keys.
 
     Checked at load time because a key the API server refuses (a newline, a
@@ -184,12 +184,12 @@ def qualified_name_problem(key: str, what: str = "label key") -> "str | None":
             "like 'example.com/name'")
 
 
-def annotation_key_problem(key: str) -> "str | None":
+def annotation_key_problem(key: str) -> str | None:
     """The API server checks annotation keys lowercased, so a prefix may have capitals there."""
     return qualified_name_problem(key.lower(), "annotation key")
 
 
-def annotations_size_problem(annotations: "dict[str, str]") -> "str | None":
+def annotations_size_problem(annotations: dict[str, str]) -> str | None:
     """The API server refuses an object whose annotations' keys and values exceed 256 KiB together."""
     size = sum(len(k.encode()) + len(v.encode()) for k, v in annotations.items())
     if size <= ANNOTATIONS_MAX_BYTES:
@@ -197,14 +197,14 @@ def annotations_size_problem(annotations: "dict[str, str]") -> "str | None":
     return f"hold {size} bytes; the annotations of an object may hold at most {ANNOTATIONS_MAX_BYTES} (256 KiB)"
 
 
-def label_value_problem(value: str) -> "str | None":
+def label_value_problem(value: str) -> str | None:
     if len(value) <= 63 and LABEL_VALUE.fullmatch(value):
         return None
     return (f"{shown(value)} is not a valid label value: at most 63 letters, digits, '-', '_' and '.', starting "
             "and ending with a letter or digit (or empty)")
 
 
-def cidr_problem(text: str) -> "str | None":
+def cidr_problem(text: str) -> str | None:
     try:
         net = ipaddress.ip_network(text, strict=True)
     except ValueError as exc:

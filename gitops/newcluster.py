@@ -22,7 +22,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from . import layout, names, yamlio
 from .configschema import TOP_LEVEL, Copy, Field
@@ -46,7 +46,7 @@ class NewCluster:
     next_command: str
 
 
-def plan_new_cluster(root: Path, name: str, env: str, region: str, hub: Optional[str] = None,
+def plan_new_cluster(root: Path, name: str, env: str, region: str, hub: str | None = None,
                      command: str = "") -> NewCluster:
     """Everything checked and the file composed; nothing written (``write_new_cluster`` writes it)."""
     file = stack_file(name)
@@ -91,7 +91,7 @@ def _source_stack(project: Project, env: str) -> Stack:
     return by_env[env]
 
 
-def _hub_stack(project: Project, hub: str) -> Optional[Stack]:
+def _hub_stack(project: Project, hub: str) -> Stack | None:
     """The hub when it is a stack of this project; None for ``<org>/<project>/<stack>`` (not checkable here)."""
     if "/" in hub:
         return None
@@ -108,7 +108,7 @@ def _hub_stack(project: Project, hub: str) -> Optional[Stack]:
 
 
 def _compose(root: Path, project: Project, source: Stack, values: dict[str, Any], name: str, region: str,
-             hub: Optional[str], hub_stack: Optional[Stack]) -> dict[str, Any]:
+             hub: str | None, hub_stack: Stack | None) -> dict[str, Any]:
     config = copied_config(values, spoke=hub is not None)
     # The fields marked Copy.NEW: the new cluster's own.
     config["aws:region"] = region
@@ -195,7 +195,7 @@ def _header(command: str, source: Stack, name: str) -> str:
     )
 
 
-def _command(name: str, env: str, region: str, hub: Optional[str]) -> str:
+def _command(name: str, env: str, region: str, hub: str | None) -> str:
     return f"python -m gitops new-cluster {name} --env {env} --region {region}" + (f" --hub {hub}" if hub else "")
 
 

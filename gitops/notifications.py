@@ -21,7 +21,8 @@ here when the hub is a stack of this project. A spoke never holds a token.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from . import layout
 from .configschema import NOTIFICATIONS, read_str
@@ -35,7 +36,7 @@ KEY = f"config.{NS}:notifications"
 DEFAULT_TRIGGERS = tuple(NotificationTrigger)
 
 
-def read_notifications(node: "Node | None", file: str, problems: Problems) -> "NotificationsConfig | None":
+def read_notifications(node: Node | None, file: str, problems: Problems) -> NotificationsConfig | None:
     """The ``notifications`` value of a stack; the default (off) when absent, None when invalid."""
     if node is None:
         return NotificationsConfig()
@@ -104,7 +105,7 @@ def notification_problems(stacks: Sequence[Stack]) -> list[Problem]:
     return problems.items
 
 
-def spoke_notifications(value: Any, hub: "Stack | None") -> Any:
+def spoke_notifications(value: Any, hub: Stack | None) -> Any:
     """A copied ``notifications`` value for a new spoke of ``hub``: only the notifiers the hub's Argo CD has.
 
     ``new-cluster --hub`` copies an environment's config; a spoke's

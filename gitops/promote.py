@@ -26,9 +26,9 @@ would override every pin for ever; it is refused, naming the file to delete.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Optional, Sequence
 
 from . import layout, yamlio
 from .catalog import tag_problem
@@ -54,7 +54,7 @@ class Change:
     old: str          # the target's current tag (what its tree runs, else its pin, else the catalog's)
     new: str          # the tag running in the source environment, or the --tag that ran there
     source: str       # tree-relative file the new tag was read from ("" for a --force'd tag never seen)
-    commit: Optional[str] = None   # --tag: the commit of ``source`` that set it (None: the working tree)
+    commit: str | None = None   # --tag: the commit of ``source`` that set it (None: the working tree)
     running: bool = True           # False: --tag, a tag the source ran before
 
     def as_json(self) -> dict[str, str]:
@@ -73,11 +73,11 @@ class Promotion:
     changes: tuple[Change, ...]
     unchanged: tuple[str, ...]
     notes: tuple[str, ...]
-    text: Optional[str]     # the target stack file's new content; None when nothing changes
+    text: str | None     # the target stack file's new content; None when nothing changes
 
 
-def plan_promotion(project: Project, out: Path, source_env: Optional[str], target_env: str,
-                   services: Optional[Sequence[str]], force: bool = False, tag: Optional[str] = None) -> Promotion:
+def plan_promotion(project: Project, out: Path, source_env: str | None, target_env: str,
+                   services: Sequence[str] | None, force: bool = False, tag: str | None = None) -> Promotion:
     """Plan promoting ``services`` (None: the whole catalog) from ``source_env`` into ``target_env``.
 
     ``tag``: pin this tag of the one service instead of the one running in the
@@ -152,7 +152,7 @@ def find_environment(project: Project, env: str, flag: str) -> Stack:
                               f"environments: {', '.join(known)}")])
 
 
-def select_services(project: Project, names: Optional[Sequence[str]]) -> tuple[Service, ...]:
+def select_services(project: Project, names: Sequence[str] | None) -> tuple[Service, ...]:
     """The named services in catalog order (None: all); every unknown name is reported at once."""
     catalog = project.catalog.services
     if names is None:
@@ -167,7 +167,7 @@ def select_services(project: Project, names: Optional[Sequence[str]]) -> tuple[S
     return tuple(s for s in catalog if s.name in wanted)
 
 
-def check_order(project: Project, source: Stack, target: Stack, services: Optional[Sequence[str]]) -> None:
+def check_order(project: Project, source: Stack, target: Stack, services: Sequence[str] | None) -> None:
     """A tag enters an environment only from the one its stack names in ``promotion.from``.
 
     That is what makes "prod runs only what staging ran" hold; ``--force``

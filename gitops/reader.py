@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 from .errors import Problem, shown
 
@@ -69,7 +70,7 @@ class Node:
         self._known: set[str] = set()
 
     @classmethod
-    def root(cls, value: Any, file: str, problems: Problems, what: str) -> "Node | None":
+    def root(cls, value: Any, file: str, problems: Problems, what: str) -> Node | None:
         if not isinstance(value, dict):
             problems.add(file, "", f"expected a mapping of {what}, got {type_name(value)}")
             return None
@@ -93,14 +94,14 @@ class Node:
     def as_str(
         self,
         name: str,
-        default: "str | None" = None,
+        default: str | None = None,
         *,
         required: bool = False,
-        pattern: "re.Pattern[str] | None" = None,
+        pattern: re.Pattern[str] | None = None,
         describe: str = "",
-        max_len: "int | None" = None,
-        choices: "tuple[str, ...] | None" = None,
-    ) -> "str | None":
+        max_len: int | None = None,
+        choices: tuple[str, ...] | None = None,
+    ) -> str | None:
         value = self.raw(name)
         if value is None:
             if required:
@@ -123,12 +124,12 @@ class Node:
     def as_int(
         self,
         name: str,
-        default: "int | None" = None,
+        default: int | None = None,
         *,
         required: bool = False,
-        minimum: "int | None" = None,
-        maximum: "int | None" = None,
-    ) -> "int | None":
+        minimum: int | None = None,
+        maximum: int | None = None,
+    ) -> int | None:
         value = self.raw(name)
         if value is None:
             if required:
@@ -152,7 +153,7 @@ class Node:
         return value
 
     # --- containers ------------------------------------------------------------------
-    def node(self, name: str, *, required: bool = False) -> "Node | None":
+    def node(self, name: str, *, required: bool = False) -> Node | None:
         value = self.raw(name)
         if value is None:
             if required:
@@ -163,7 +164,7 @@ class Node:
             return None
         return Node(value, self.file, self.key(name), self.problems)
 
-    def as_list(self, name: str) -> "list[Any] | None":
+    def as_list(self, name: str) -> list[Any] | None:
         value = self.raw(name)
         if value is None:
             return None
@@ -172,7 +173,7 @@ class Node:
             return None
         return value
 
-    def nodes(self, name: str) -> Iterator["Node"]:
+    def nodes(self, name: str) -> Iterator[Node]:
         """The mapping items of a list, each as a Node keyed ``name[i]``."""
         for i, item in enumerate(self.as_list(name) or []):
             key = f"{name}[{i}]"
@@ -214,7 +215,7 @@ class Node:
                 self.problems.add(self.file, self.key(str(k)), f"unknown key{hint}{listed}")
 
 
-def checked(value: T | None, check: Callable[[T], "str | None"], node: Node, name: str) -> T | None:
+def checked(value: T | None, check: Callable[[T], str | None], node: Node, name: str) -> T | None:
     """Apply a value check that returns an error message or None."""
     if value is None:
         return None
@@ -225,7 +226,7 @@ def checked(value: T | None, check: Callable[[T], "str | None"], node: Node, nam
     return value
 
 
-def _range(minimum: "int | None", maximum: "int | None") -> str:
+def _range(minimum: int | None, maximum: int | None) -> str:
     if minimum is not None and maximum is not None:
         return f"{minimum}..{maximum}"
     if minimum is not None:

@@ -12,27 +12,69 @@ fields are documented in docs/configuration.md, generated from the schema.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import ipaddress
 import json
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from . import ingress as ingress_rules
 from . import layout, names, yamlio
 from .configschema import (
-    ADDONS, ARGOCD, AWS_ACCOUNT_ID, CLUSTER, DELIVERY, ENVIRONMENT, GITOPS, IMAGE_TAGS, IMAGE_UPDATES, INGRESS,
-    PROFILE, PROMOTION, REGENERATE_COMMAND, REGISTRY, REQUIRED_KEYS, SEALING, SECRET_KEYS, STACK_CONFIG, TOP_LEVEL,
-    TYPES, WORKLOADS, read_bool, read_int, read_str, read_strings, section_node,
+    ADDONS,
+    ARGOCD,
+    AWS_ACCOUNT_ID,
+    CLUSTER,
+    DELIVERY,
+    ENVIRONMENT,
+    GITOPS,
+    IMAGE_TAGS,
+    IMAGE_UPDATES,
+    INGRESS,
+    PROFILE,
+    PROMOTION,
+    REGENERATE_COMMAND,
+    REGISTRY,
+    REQUIRED_KEYS,
+    SEALING,
+    SECRET_KEYS,
+    STACK_CONFIG,
+    TOP_LEVEL,
+    TYPES,
+    WORKLOADS,
+    read_bool,
+    read_int,
+    read_str,
+    read_strings,
+    section_node,
 )
 from .errors import InputError, Problem
-from .model import ALB_INGRESS_CLASS
 from .model import (
-    ArgoCDConfig, ClusterConfig, DeliveryPolicy, GitOpsConfig, IngressConfig, NodeGroup,
-    AddOn, ImageUpdatePolicy, RegistryConfig, SealingConfig, Stack, SyncMode, SyncWindow, Topology, UpdateMode,
-    WorkloadDefaults, AddonsConfig, Autoscaler, NamespaceQuota, Resources,
+    ALB_INGRESS_CLASS,
+    AddOn,
+    AddonsConfig,
+    ArgoCDConfig,
+    Autoscaler,
+    ClusterConfig,
+    DeliveryPolicy,
+    GitOpsConfig,
+    ImageUpdatePolicy,
+    IngressConfig,
+    NamespaceQuota,
+    NodeGroup,
+    RegistryConfig,
+    Resources,
+    SealingConfig,
+    Stack,
+    SyncMode,
+    SyncWindow,
+    Topology,
+    UpdateMode,
+    WorkloadDefaults,
 )
 from .notifications import read_notifications
 from .reader import Node, Problems, checked, did_you_mean, type_name
@@ -87,7 +129,7 @@ def read_project_config(root: Path) -> ProjectConfig:
     return ProjectConfig(providers)
 
 
-def _declaration_problem(key: str, spec: Any) -> "str | None":
+def _declaration_problem(key: str, spec: Any) -> str | None:
     """How one ``Pulumi.yaml`` declaration differs from the schema (type, default, secret), or None."""
     field = TOP_LEVEL.get(key)
     if field is None:
@@ -155,7 +197,7 @@ STACK_DERIVED_ANNOTATIONS: Mapping[str, str] = {
 }
 
 
-def engine_values(raw: Mapping[str, Any], secret_keys: "set[str] | frozenset[str]") -> dict[str, Any]:
+def engine_values(raw: Mapping[str, Any], secret_keys: set[str] | frozenset[str]) -> dict[str, Any]:
     """The engine's config (every value a string; structured ones JSON) as the stack file would hold it.
 
     Secret values are left out: nothing the renderer reads may be secret, and
@@ -168,10 +210,8 @@ def engine_values(raw: Mapping[str, Any], secret_keys: "set[str] | frozenset[str
         short = key[len(NS) + 1:] if key.startswith(NS + ":") else None
         field = TOP_LEVEL.get(short) if short is not None else None
         if field is not None and field.type != "string" and isinstance(value, str):
-            try:
+            with contextlib.suppress(ValueError):   # reported by the type check as the wrong type
                 value = json.loads(value)
-            except ValueError:
-                pass  # reported by the type check as the wrong type
         values[key] = value
     return values
 
@@ -226,7 +266,7 @@ def stack_from_config(
 
 
 def pull_request_credentials_problem(repo_url: str, credential_keys: Iterable[str],
-                                     credentials_secret: "str | None") -> "str | None":
+                                     credentials_secret: str | None) -> str | None:
     """Why the Image Updater could not open pull requests with a stack's Git credentials, or None.
 
     It opens them through the provider's API with the token of its write-back
@@ -272,13 +312,13 @@ class _StackReader:
         self.file = file
         self.problems = problems
 
-    def sub(self, name: str) -> "Node | None":
+    def sub(self, name: str) -> Node | None:
         value = self.node.raw(name)
         if value is None:
             return None
         return Node(value, self.file, f"config.{NS}:{name}", self.problems)
 
-    def read(self, stack: str, region: "str | None", services: tuple[str, ...]) -> "Stack | None":
+    def read(self, stack: str, region: str | None, services: tuple[str, ...]) -> Stack | None:
         env = self._env(self.node)
         profile = self._profile(self.node)
         account = self.node.raw(AWS_ACCOUNT_ID.key)
@@ -302,19 +342,21 @@ class _StackReader:
         updates = self._image_updates(self.sub("imageUpdates"), services, promote_from, gitops)
         addons = self._addons(self.sub("addons"))
         notifications = read_notifications(self.sub("notifications"), self.file, self.problems)
-        if None in (env, profile, account, region, cluster, registry, gitops, workloads, ingress, delivery, argocd, tags,
-                    sealing, updates, promote_from, addons, notifications):
+        if (env is None or profile is None or account is None or region is None or cluster is None
+                or registry is None or gitops is None or workloads is None or ingress is None or delivery is None
+                or argocd is None or tags is None or sealing is None or updates is None or promote_from is None
+                or addons is None or notifications is None):
             return None
         return Stack(
-            name=stack, file=self.file, environment=env, account_id=account, region=region,  # type: ignore[arg-type]
-            cluster=cluster, registry=registry, gitops=gitops, workloads=workloads,  # type: ignore[arg-type]
-            ingress=ingress, delivery=delivery, argocd=argocd, image_tags=tags,  # type: ignore[arg-type]
-            sealing=sealing, image_updates=updates,  # type: ignore[arg-type]
-            promote_from=promote_from or None, profile=profile or "", addons=addons,  # type: ignore[arg-type]
-            notifications=notifications,  # type: ignore[arg-type]
+            name=stack, file=self.file, environment=env, account_id=account, region=region,
+            cluster=cluster, registry=registry, gitops=gitops, workloads=workloads,
+            ingress=ingress, delivery=delivery, argocd=argocd, image_tags=tags,
+            sealing=sealing, image_updates=updates,
+            promote_from=promote_from or None, profile=profile or "", addons=addons,
+            notifications=notifications,
         )
 
-    def _env(self, top: Node) -> "str | None":
+    def _env(self, top: Node) -> str | None:
         value = top.raw(ENVIRONMENT.key)
         if value is None:
             return None  # reported as required
@@ -328,7 +370,7 @@ class _StackReader:
             return None
         return value
 
-    def _profile(self, top: Node) -> "str | None":
+    def _profile(self, top: Node) -> str | None:
         """"" when absent (the environment is its own profile); None when invalid (reported)."""
         value = top.raw(PROFILE.key)
         if value is None or value == PROFILE.default:   # "": the environment is its own profile
@@ -343,7 +385,7 @@ class _StackReader:
             return None
         return value
 
-    def _cluster(self, node: "Node | None", account: "str | None") -> "ClusterConfig | None":
+    def _cluster(self, node: Node | None, account: str | None) -> ClusterConfig | None:
         if node is None or not self._is_map(node):
             return None
         name = read_str(node, CLUSTER["name"])
@@ -375,17 +417,17 @@ class _StackReader:
                        "when previews run as an admin role)")
             preview = None
         node.done(CLUSTER.field_keys)
-        if None in (name, version, cidr, azs, node_group, deploy):
+        if name is None or version is None or cidr is None or azs is None or node_group is None or deploy is None:
             return None
         return ClusterConfig(
-            name=name, kubernetes_version=version, vpc_cidr=cidr, availability_zones=azs,  # type: ignore[arg-type]
-            subnet_ids=subnets, node_group=node_group, endpoint_public_access=public,  # type: ignore[arg-type]
+            name=name, kubernetes_version=version, vpc_cidr=cidr, availability_zones=azs,
+            subnet_ids=subnets, node_group=node_group, endpoint_public_access=public,
             endpoint_private_access=private, admin_role_arns=admins,
             public_access_cidrs=cidrs or tuple(CLUSTER["publicAccessCidrs"].default),  # an empty list: the default too
-            deploy_role_arn=deploy, preview_role_arn=preview,  # type: ignore[arg-type]
+            deploy_role_arn=deploy, preview_role_arn=preview,
         )
 
-    def _role_arn(self, node: Node, key: str, account: "str | None", *, required: bool, role: str) -> "str | None":
+    def _role_arn(self, node: Node, key: str, account: str | None, *, required: bool, role: str) -> str | None:
         """An IAM role ARN of the stack's own account, or None (reported when malformed or required).
 
         The program refuses credentials of any other account (the account guard),
@@ -417,7 +459,7 @@ class _StackReader:
             return None
         return value
 
-    def _node_group(self, ng: Node) -> "NodeGroup | None":
+    def _node_group(self, ng: Node) -> NodeGroup | None:
         spec = CLUSTER["nodeGroup"]
         types = read_strings(ng, spec["instanceTypes"]) or tuple(spec["instanceTypes"].default)
         low = read_int(ng, spec["minSize"])
@@ -425,14 +467,14 @@ class _StackReader:
         desired = read_int(ng, spec["desiredSize"], low)
         disk = read_int(ng, spec["diskSizeGiB"])
         ng.done(spec.field_keys)
-        if None in (low, high, desired, disk):
+        if low is None or high is None or desired is None or disk is None:
             return None
-        if not (low <= desired <= high):  # type: ignore[operator]
+        if not (low <= desired <= high):
             ng.error("desiredSize", f"must lie between minSize {low} and maxSize {high}, got {desired}")
             return None
-        return NodeGroup(types, low, high, desired, disk)  # type: ignore[arg-type]
+        return NodeGroup(types, low, high, desired, disk)
 
-    def _registry(self, node: "Node | None", account: "str | None", region: "str | None") -> "RegistryConfig | None":
+    def _registry(self, node: Node | None, account: str | None, region: str | None) -> RegistryConfig | None:
         if node is not None and not self._is_map(node):
             return None
         node = node or Node({}, self.file, f"config.{NS}:{REGISTRY.key}", self.problems)
@@ -467,8 +509,8 @@ class _StackReader:
             seen.add(item)
         return expire
 
-    def _registry_role(self, node: Node, registry_account: "str | None", stack_account: "str | None",
-                       owner: bool) -> "str | None":
+    def _registry_role(self, node: Node, registry_account: str | None, stack_account: str | None,
+                       owner: bool) -> str | None:
         """``roleArn``: the owner creates the repositories as this role when the registry is in another account.
 
         The stack's own credentials are for ``awsAccountId`` (the account guard
@@ -493,7 +535,7 @@ class _StackReader:
                        f"owner: true on a stack of account {registry_account}")
         return role
 
-    def _gitops(self, node: "Node | None") -> "GitOpsConfig | None":
+    def _gitops(self, node: Node | None) -> GitOpsConfig | None:
         if node is None or not self._is_map(node):
             return None
         # All three are written into every ApplicationSet's generator and Application template.
@@ -524,7 +566,7 @@ class _StackReader:
         return problem is None
 
     @staticmethod
-    def _repo_path_problem(path: str) -> "str | None":
+    def _repo_path_problem(path: str) -> str | None:
         """Why ``path`` cannot locate the tree for the ApplicationSets, or None.
 
         The git files generators use ``<path>/apps/<service>/overlays/<env>/config.json``
@@ -545,7 +587,7 @@ class _StackReader:
                     "(or '.' for the repository root)")
         return None
 
-    def _workloads(self, node: "Node | None") -> "WorkloadDefaults | None":
+    def _workloads(self, node: Node | None) -> WorkloadDefaults | None:
         if node is not None and not self._is_map(node):
             return None
         node = node or Node({}, self.file, f"config.{NS}:{WORKLOADS.key}", self.problems)
@@ -558,7 +600,7 @@ class _StackReader:
             return None
         return WorkloadDefaults(replicas, pdb, quotas=quotas, monitoring_namespace=monitoring)
 
-    def _quotas(self, node: Node) -> "tuple[tuple[str, NamespaceQuota], ...] | None":
+    def _quotas(self, node: Node) -> tuple[tuple[str, NamespaceQuota], ...] | None:
         """``workloads.quotas.<namespace>``: {requests: {cpu, memory}, limits: {cpu, memory}, pods}, each optional.
 
         Whether the namespace is one a service deploys into is checked with the
@@ -578,7 +620,7 @@ class _StackReader:
                 self.problems.add(self.file, where, f"expected a mapping, got {type_name(value)}")
                 continue
             entry = Node(value, self.file, where, self.problems)
-            totals: dict[str, "str | None"] = {}
+            totals: dict[str, str | None] = {}
             for section in (spec["requests"], spec["limits"]):
                 part = entry.node(section.key)
                 if part is None:
@@ -599,7 +641,7 @@ class _StackReader:
             return None
         return tuple(sorted(out))
 
-    def _ingress(self, node: "Node | None") -> "IngressConfig | None":
+    def _ingress(self, node: Node | None) -> IngressConfig | None:
         if node is not None and not self._is_map(node):
             return None
         node = node or Node({}, self.file, f"config.{NS}:{INGRESS.key}", self.problems)
@@ -654,7 +696,7 @@ class _StackReader:
                              group=group, tls_secret_name=secret, load_balancer_cidrs=tuple(cidrs),
                              controller_namespace=controller)
 
-    def _ingress_group(self, node: Node, alb: bool) -> "str | None":
+    def _ingress_group(self, node: Node, alb: bool) -> str | None:
         """The IngressGroup of an ``alb`` stack: ``group`` (default: the environment), None for ``none``."""
         value = read_str(node, INGRESS["group"])
         if value is not None and not alb:
@@ -666,7 +708,7 @@ class _StackReader:
         environment = self.node.raw("environment")
         return value or (environment if isinstance(environment, str) else None)
 
-    def _tls_secret(self, node: Node, alb: bool, tls: bool, annotations: dict[str, str]) -> "str | None":
+    def _tls_secret(self, node: Node, alb: bool, tls: bool, annotations: dict[str, str]) -> str | None:
         """``tlsSecretName`` of a class other than ``alb``; with tls one of it or a cert-manager issuer is required.
 
         Without either, ``spec.tls`` would name a Secret nothing creates and
@@ -688,7 +730,7 @@ class _StackReader:
                        f"in annotations; className {ALB_INGRESS_CLASS} uses ACM instead")
         return secret
 
-    def _delivery(self, node: "Node | None") -> "DeliveryPolicy | None":
+    def _delivery(self, node: Node | None) -> DeliveryPolicy | None:
         if node is not None and not self._is_map(node):
             return None
         node = node or Node({}, self.file, f"config.{NS}:{DELIVERY.key}", self.problems)
@@ -705,7 +747,7 @@ class _StackReader:
             return None
         return DeliveryPolicy(SyncMode(sync), prune, heal, retry, preserve, windows)
 
-    def _sync_windows(self, node: Node, sync: "str | None") -> "tuple[SyncWindow, ...] | None":
+    def _sync_windows(self, node: Node, sync: str | None) -> tuple[SyncWindow, ...] | None:
         """The AppProjects' sync windows; ``manualSync`` defaults to true with automated sync, false with manual.
 
         Argo CD's windows govern automated syncs, and ``manualSync: true`` exempts
@@ -738,13 +780,13 @@ class _StackReader:
                              f"{'inside' if kind == 'deny' else 'outside'} it), or sync: automated")
             zone = read_str(window, spec["timeZone"])
             window.done(spec.field_keys)
-            if None in (kind, schedule, duration, zone):
+            if kind is None or schedule is None or duration is None or zone is None:
                 ok = False
                 continue
-            out.append(SyncWindow(kind, schedule, duration, manual, zone))  # type: ignore[arg-type]
+            out.append(SyncWindow(kind, schedule, duration, manual, zone))
         return tuple(out) if ok else None
 
-    def _argocd(self, node: "Node | None") -> "ArgoCDConfig | None":
+    def _argocd(self, node: Node | None) -> ArgoCDConfig | None:
         if node is not None and not self._is_map(node):
             return None
         node = node or Node({}, self.file, f"config.{NS}:{ARGOCD.key}", self.problems)
@@ -764,7 +806,7 @@ class _StackReader:
             return None
         return ArgoCDConfig(ns, Topology(topology), ha, hostname, hub, tuple(sorted(set(addons))), fleet)
 
-    def _fleet_addons(self, node: Node, topology: "str | None") -> "tuple[AddOn, ...] | None":
+    def _fleet_addons(self, node: Node, topology: str | None) -> tuple[AddOn, ...] | None:
         section = node.node("fleetAddons")
         if section is None:
             return ()
@@ -785,11 +827,11 @@ class _StackReader:
             version = read_str(item, spec["version"])
             namespace = read_str(item, spec["namespace"])
             item.done(spec.field_keys)
-            if None not in (repo, chart, version, namespace):
-                out.append(AddOn(str(name), repo, chart, version, namespace))  # type: ignore[arg-type]
+            if repo is not None and chart is not None and version is not None and namespace is not None:
+                out.append(AddOn(str(name), repo, chart, version, namespace))
         return tuple(out)
 
-    def _sealing(self, node: "Node | None") -> "SealingConfig | None":
+    def _sealing(self, node: Node | None) -> SealingConfig | None:
         if node is not None and not self._is_map(node):
             return None
         node = node or Node({}, self.file, f"config.{NS}:{SEALING.key}", self.problems)
@@ -807,8 +849,8 @@ class _StackReader:
             return None
         return SealingConfig(generation, oldest, ns, backup, kms, restore)
 
-    def _image_updates(self, node: "Node | None", services: tuple[str, ...], promote_from: "str | None",
-                       gitops: "GitOpsConfig | None") -> "ImageUpdatePolicy | None":
+    def _image_updates(self, node: Node | None, services: tuple[str, ...], promote_from: str | None,
+                       gitops: GitOpsConfig | None) -> ImageUpdatePolicy | None:
         """The Image Updater policy; ``off`` by default (and only ``off``) where ``promotion.from`` is set.
 
         A promoted environment must run only what ran in the one it is
@@ -868,13 +910,13 @@ class _StackReader:
             return None
         return ImageUpdatePolicy(UpdateMode(mode), provider, allow, tuple(sorted(constraints)), secret, write_branch)
 
-    def _pull_request_credentials_problem(self, node: Node, gitops: "GitOpsConfig | None") -> "str | None":
+    def _pull_request_credentials_problem(self, node: Node, gitops: GitOpsConfig | None) -> str | None:
         credentials = self.node.raw("gitopsCredentials")
         keys = credentials.keys() if isinstance(credentials, dict) else ()
         secret = node.raw("credentialsSecret")
         return pull_request_credentials_problem(gitops.repo_url if gitops else "", keys, secret if secret else None)
 
-    def _promotion(self, node: "Node | None") -> "str | None":
+    def _promotion(self, node: Node | None) -> str | None:
         """The environment this one is promoted from ('' when none); checked against the stacks in project.py."""
         if node is None:
             return ""
@@ -884,7 +926,7 @@ class _StackReader:
         node.done(PROMOTION.field_keys)
         return source
 
-    def _addons(self, node: "Node | None") -> "AddonsConfig | None":
+    def _addons(self, node: Node | None) -> AddonsConfig | None:
         """The cluster controllers; each stays on unless the stack sets it off (``false`` / ``none``) explicitly."""
         if node is not None and not self._is_map(node):
             return None
@@ -899,7 +941,7 @@ class _StackReader:
             return None
         return AddonsConfig(load_balancer, metrics, Autoscaler(autoscaler), rollouts)
 
-    def _image_tags(self, node: "Node | None", services: tuple[str, ...]) -> "tuple[tuple[str, str], ...] | None":
+    def _image_tags(self, node: Node | None, services: tuple[str, ...]) -> tuple[tuple[str, str], ...] | None:
         if node is None:
             return ()
         if not self._is_map(node):

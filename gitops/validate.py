@@ -16,9 +16,10 @@ ApplicationSet selects must carry the metadata its template reads
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from . import layout, yamlio
 from .appset import ExpansionContext, RepoCheckout, check_applications, expand
@@ -215,8 +216,13 @@ def list_applications(tree: Path, options: ValidateOptions, repo_path: str | Non
 
 
 def generated_applications(tree: Path, options: ValidateOptions, repo_path: str | None = None,
+                           files: Mapping[str, bytes] | None = None,
                            ) -> tuple[list[tuple[AppInfo, dict[str, Any]]], list[Finding]]:
-    """Each generated Application with its object, expanded offline from the tree's ApplicationSets."""
+    """Each generated Application with its object, expanded offline from the tree's ApplicationSets.
+
+    ``files``: every file of the tree by path, when the caller has them in memory; the git generators
+    then list and read those, and only the Argo CD and cluster directories need to be on disk.
+    """
     check_tree(tree)
     roots = [r for r in find_roots(tree) if r.split("/")[0] in (layout.ARGOCD_DIR, layout.CLUSTERS_DIR)]
     argo = _ArgoObjects()
@@ -232,7 +238,8 @@ def generated_applications(tree: Path, options: ValidateOptions, repo_path: str 
         _collect(obj, where, argo)
     if problems:
         raise InputError("\n".join(str(p) for p in problems))
-    apps, more = expand_all(tree, argo, repo_path if repo_path is not None else repo_path_of(tree), strict=True)
+    apps, more = expand_all(tree, argo, repo_path if repo_path is not None else repo_path_of(tree), strict=True,
+                            files=files)
     return [(a, app) for a, app, _ in apps], more
 
 
@@ -281,9 +288,11 @@ def _namespace(obj: dict[str, Any]) -> str:
     return str((obj.get("metadata") or {}).get("namespace") or layout.ARGOCD_NAMESPACE)
 
 
-def expand_all(tree: Path, argo: _ArgoObjects, repo_path: str, strict: bool = False) -> tuple[list[tuple[AppInfo, dict[str, Any], str]], list[Finding]]:
-    """Expand every ApplicationSet; with ``strict`` an appset that cannot be expanded is raised, else reported."""
-    repos = _checkouts(argo, repo_path, tree)
+def expand_all(tree: Path, argo: _ArgoObjects, repo_path: str, strict: bool = False,
+               files: Mapping[str, bytes] | None = None) -> tuple[list[tuple[AppInfo, dict[str, Any], str]], list[Finding]]:
+    """Expand every ApplicationSet; with ``strict`` an appset that cannot be expanded is raised, else reported.
+    ``files``: see ``generated_applications``."""
+    repos = _checkouts(argo, repo_path, tree, files)
     contexts: dict[str, ExpansionContext] = {}   # one per Argo CD namespace: it lists its own cluster Secrets
     projects = {**BUILT_IN_PROJECTS, **argo.projects}
     out: list[tuple[AppInfo, dict[str, Any], str]] = []
@@ -312,7 +321,7 @@ def expand_all(tree: Path, argo: _ArgoObjects, repo_path: str, strict: bool = Fa
 def project_boundary_findings(tree: Path, argo: _ArgoObjects, repo_path: str,
                               apps: list[tuple[AppInfo, dict[str, Any], str]]) -> list[Finding]:
     """No edit of a discovered file moves an Application (``appset.tamper``); ``default`` grants nothing and holds nothing."""
-    findings = []
+    findings: list[Finding] = []
     repos = _checkouts(argo, repo_path, tree)
     for where, appset in argo.appsets:
         name = (appset.get("metadata") or {}).get("name", "?")
@@ -429,9 +438,10 @@ def duplicate_name_findings(argo: _ArgoObjects, apps: list[tuple[AppInfo, dict[s
     return findings
 
 
-def _checkouts(argo: _ArgoObjects, repo_path: str, tree: Path) -> list[RepoCheckout]:
-    repo_urls = sorted({_repo_url(g) for _, a in argo.appsets for g in _generators(a) if _repo_url(g)})
-    return [RepoCheckout(url, tree, "" if repo_path in (".", "") else repo_path) for url in repo_urls]
+def _checkouts(argo: _ArgoObjects, repo_path: str, tree: Path,
+               files: Mapping[str, bytes] | None = None) -> list[RepoCheckout]:
+    repo_urls = sorted({url for _, a in argo.appsets for g in _generators(a) if (url := _repo_url(g))})
+    return [RepoCheckout(url, tree, "" if repo_path in (".", "") else repo_path, files) for url in repo_urls]
 
 
 def _info(app: dict[str, Any], appset: str) -> AppInfo:

@@ -21,9 +21,9 @@ a ``RenderOutcome``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Optional
 
 from . import fastpath, layout, yamlio
 from .errors import InputError, Problem
@@ -32,8 +32,7 @@ from .model import Project, Service, Stack
 from .options import RenderOptions
 from .project import load_project
 from .reader import did_you_mean
-from .render import Manifest, RenderResult, render_stack
-from .render import notifications
+from .render import Manifest, RenderResult, notifications, render_stack
 from .render.secrets import CERT_ANNOTATION, cert_marker, missing_values, sealed_secret_file, sealed_secret_path
 from .sealing import SealingCert, load_certificate
 from .stackconfig import stack_file, stack_names
@@ -90,7 +89,7 @@ def render_stacks(options: RenderOptions, environ: Mapping[str, str]) -> RenderO
     return _render(options, environ)
 
 
-def unchanged_reports(options: RenderOptions) -> Optional[list[Report]]:
+def unchanged_reports(options: RenderOptions) -> list[Report] | None:
     """Reports for a render that would change nothing, without loading anything (see ``fastpath``); else None."""
     if options.stack is None:
         names = stack_names(options.project) if options.project.is_dir() else []
@@ -100,7 +99,7 @@ def unchanged_reports(options: RenderOptions) -> Optional[list[Report]]:
         return None
     reports = []
     project_hash = fastpath.project_digest(options.project)
-    verified: set[tuple[str, str]] = set()   # the stacks share their base files: each is checked once
+    verified: dict[str, str] = {}   # the stacks share their base files: each is checked once
     for name in names:
         files = fastpath.is_unchanged(options.out, name, fastpath.input_fingerprint(project_hash, name), verified)
         if files is None:
@@ -133,8 +132,7 @@ def _render(options: RenderOptions, environ: Mapping[str, str]) -> RenderOutcome
             apply_plans(out, plans)
     if not options.dry_run:
         project_hash = fastpath.project_digest(options.project)
-        for result in results:
-            fastpath.remember(out, result.stack, fastpath.input_fingerprint(project_hash, result.stack))
+        fastpath.remember_all(out, {r.stack: fastpath.input_fingerprint(project_hash, r.stack) for r in results})
     return RenderOutcome(tuple(StackOutcome(p.report, pending.get(p.report.stack, ())) for p in plans))
 
 
@@ -150,7 +148,7 @@ def find_stack(project: Project, name: str) -> Stack:
 
 # --- what the program published, carried forward ------------------------------------------------
 def published_files(out: Path, stack: Stack, record: Mapping[str, str]
-                    ) -> tuple[Optional[str], Optional[Manifest], list[Manifest]]:
+                    ) -> tuple[str | None, Manifest | None, list[Manifest]]:
     """What ``pulumi up`` published for this stack's cluster (``clusters/<cluster>/``), carried forward.
 
     Only the program can make these (the certificate, the registration with the
@@ -160,8 +158,8 @@ def published_files(out: Path, stack: Stack, record: Mapping[str, str]
     prefix = layout.cluster_dir(stack.cluster.name) + "/"
     cert_path = layout.sealing_cert_path(stack.cluster.name)
     registration_path = layout.registration_path(stack.cluster.name)
-    cert: Optional[str] = None
-    registration: Optional[Manifest] = None
+    cert: str | None = None
+    registration: Manifest | None = None
     others: list[Manifest] = []
     for path in sorted(p for p in record if p.startswith(prefix)):
         content = owned_file(out, stack.name, path, record)
@@ -176,7 +174,7 @@ def published_files(out: Path, stack: Stack, record: Mapping[str, str]
     return cert, registration, others
 
 
-def published_certificate(out: Path, stack: Stack, record: Optional[Mapping[str, str]] = None) -> Optional[SealingCert]:
+def published_certificate(out: Path, stack: Stack, record: Mapping[str, str] | None = None) -> SealingCert | None:
     """The certificate ``pulumi up`` published for the stack's cluster, if the tree has it."""
     path = layout.sealing_cert_path(stack.cluster.name)
     content = owned_file(out, stack.name, path, record)
@@ -184,21 +182,21 @@ def published_certificate(out: Path, stack: Stack, record: Optional[Mapping[str,
 
 
 # --- secrets ------------------------------------------------------------------------------------
-def secret_entries(project: Project, stack: Stack) -> list[tuple[str, Optional[Service]]]:
+def secret_entries(project: Project, stack: Stack) -> list[tuple[str, Service | None]]:
     """Every entry of the stack that holds secrets: each service with secrets, then the notifiers' (if any).
 
     An entry is named by its service, or ``argocd-notifications`` (no service
     can be called that; the service is None) for the credentials of the
     stack's Argo CD notifiers: the key the values are given under.
     """
-    entries: list[tuple[str, Optional[Service]]] = [(s.name, s) for s in project.catalog.services if s.secrets]
+    entries: list[tuple[str, Service | None]] = [(s.name, s) for s in project.catalog.services if s.secrets]
     if notifications.secret_names(stack):
         entries.append((NOTIFICATIONS_ENTRY, None))
     return entries
 
 
-def seal_entry(stack: Stack, service: Optional[Service], cert: SealingCert, values: Mapping[str, bytes],
-               derivation: Optional[bytes]) -> Manifest:
+def seal_entry(stack: Stack, service: Service | None, cert: SealingCert, values: Mapping[str, bytes],
+               derivation: bytes | None) -> Manifest:
     """The SealedSecret of one entry (``service``'s, or the notifiers' when None), sealed from ``values``.
 
     Both the CLI (values from ``--secrets`` and the environment) and the
@@ -212,7 +210,7 @@ def seal_entry(stack: Stack, service: Optional[Service], cert: SealingCert, valu
 
 
 def seal_secrets(project: Project, stack: Stack, cert: SealingCert,
-                 values: Mapping[str, Mapping[str, bytes]], derivation: Optional[bytes]) -> dict[str, Manifest]:
+                 values: Mapping[str, Mapping[str, bytes]], derivation: bytes | None) -> dict[str, Manifest]:
     """Every entry's SealedSecret (``secret_entries``), all values given; every missing value reported at once."""
     sealed: dict[str, Manifest] = {}
     problems: list[Problem] = []
@@ -227,7 +225,7 @@ def seal_secrets(project: Project, stack: Stack, cert: SealingCert,
 
 
 def sealed_render(project: Project, stack: Stack, cert_pem: str, values: Mapping[str, Mapping[str, bytes]],
-                  derivation: Optional[bytes]) -> RenderResult:
+                  derivation: bytes | None) -> RenderResult:
     """The stack's render with every secret sealed for the cluster's certificate ``cert_pem``, as ``pulumi up`` writes it.
 
     The same ``render_stack`` call as the CLI's, given the values the program
@@ -239,7 +237,7 @@ def sealed_render(project: Project, stack: Stack, cert_pem: str, values: Mapping
 
 
 def plan_secrets(project: Project, stack: Stack, out: Path, local: LocalSecrets,
-                 record: Optional[Mapping[str, str]] = None) -> SecretsPlan:
+                 record: Mapping[str, str] | None = None) -> SecretsPlan:
     """Each entry's SealedSecret for this render, given the certificate published in the tree.
 
     Per entry (a service with secrets, or the notifiers):
@@ -286,8 +284,8 @@ def _what(entry: str) -> str:
     return "the notifiers' credentials" if entry == NOTIFICATIONS_ENTRY else f"the values of {entry}"
 
 
-def _carried(stack: Stack, service: Optional[Service], out: Path, cert: SealingCert,
-             record: Optional[Mapping[str, str]]) -> Manifest:
+def _carried(stack: Stack, service: Service | None, out: Path, cert: SealingCert,
+             record: Mapping[str, str] | None) -> Manifest:
     """The entry's SealedSecret as the tree has it, when it still fits; else the error asking for the values."""
     if service is None:
         names = notifications.secret_names(stack)
@@ -302,7 +300,7 @@ def _carried(stack: Stack, service: Optional[Service], out: Path, cert: SealingC
 
 
 def _kept(out: Path, stack: Stack, path: str, cert: SealingCert, names: tuple[str, ...],
-          record: Optional[Mapping[str, str]]) -> Optional[Manifest]:
+          record: Mapping[str, str] | None) -> Manifest | None:
     """The SealedSecret this stack wrote at ``path``, if it holds exactly ``names`` sealed for ``cert``."""
     content = owned_file(out, stack.name, path, record)
     if content is None:

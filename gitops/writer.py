@@ -32,9 +32,9 @@ import os
 import secrets
 import stat
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
 
 from . import layout
 from .errors import OutputError, Problem
@@ -131,6 +131,44 @@ def apply_plans(out: Path, plans: list[Plan]) -> None:
     _apply(out, plans)
 
 
+def scratch_files(results: list[RenderResult]) -> dict[str, bytes]:
+    """Every file ``write_render`` of each result in turn leaves in a new tree, records included
+    (a later stack's file winning where two differ)."""
+    files: dict[str, bytes] = {}
+    for result in results:
+        files.update((m.path, m.content) for m in result.files)
+        record = Record(result.stack, result.environment, result.repo_url, result.repo_path,
+                        {m.path: sha256(m.content) for m in result.files})
+        files[layout.ownership_record(result.stack)] = record.dump()
+    return files
+
+
+def write_scratch(out: Path, files: Mapping[str, bytes], paths: Iterable[str] | None = None) -> None:
+    """Write ``files`` (those of ``paths`` only, if given) into ``out``, a directory only this process uses.
+
+    Without what protects a shared tree: no plan, lock, journal or
+    temporaries (a failure discards the whole tree). ``diff`` renders two
+    revisions of a project into such trees; planning them cost as much as
+    rendering, and it writes only the parts it reads (``diff._side``).
+    """
+    root = str(out)
+    present: set[str] = set()
+    try:
+        os.makedirs(root, exist_ok=True)
+        for path in files if paths is None else paths:
+            directory = os.path.join(root, path.rpartition("/")[0])
+            if directory not in present:
+                os.makedirs(directory, exist_ok=True)
+                present.add(directory)
+            fd = os.open(os.path.join(root, path), _NEW_FILE, 0o666)
+            try:
+                _write_all(fd, files[path])
+            finally:
+                os.close(fd)
+    except OSError as exc:
+        raise OutputError(f"{exc.filename or out}: cannot write ({exc.strerror})") from None
+
+
 def write_slice(out: Path, result: RenderResult, prefixes: tuple[str, ...],
                 options: WriteOptions = WriteOptions(), wait_seconds: float = 120.0) -> Report:
     """Bring the stack's files under ``prefixes`` to ``result.files``; leave the rest of its record alone.
@@ -189,7 +227,7 @@ def _journals(out: Path) -> list[dict[str, str]]:
     return journals
 
 
-def journal_key(create: bool = True) -> "bytes | None":
+def journal_key(create: bool = True) -> bytes | None:
     """This user's key for signing write journals, made on first use (0600); None when there is none.
 
     Kept in ``$GITOPS_PLATFORM_STATE_DIR`` or the XDG state directory
@@ -364,7 +402,7 @@ def _remove_stale_temporaries(out: Path) -> None:
 
 def _plan(out: Path, result: RenderResult, records: dict[str, dict[str, str]], known: dict[str, set[str]],
           force: bool, problems: list[Problem], checked_dirs: set[str], planned: dict[str, bytes],
-          scope: "Callable[[str], bool] | None" = None) -> Plan:
+          scope: Callable[[str], bool] | None = None) -> Plan:
     """Plan one stack; with ``scope``, only the recorded paths it accepts are this plan's to delete."""
     mine = records.get(result.stack, {})
     report = Report(result.stack)
@@ -473,7 +511,7 @@ def _read_existing(target: str) -> bytes:
         os.close(fd)
 
 
-def _blocked_parent(root: str, path: str, checked_dirs: set[str]) -> "Problem | None":
+def _blocked_parent(root: str, path: str, checked_dirs: set[str]) -> Problem | None:
     """A directory on the way to ``path`` that the writer must not go through: a symbolic link or a file.
 
     A symbolic link (Git carries them, so a pull request can add one) could
@@ -509,7 +547,7 @@ def read_records(out: Path) -> dict[str, dict[str, str]]:
     return {stack: dict(record.files) for stack, record in load_records(out).items()}
 
 
-def owned_file(out: Path, stack: str, path: str, record: "Mapping[str, str] | None" = None) -> "bytes | None":
+def owned_file(out: Path, stack: str, path: str, record: Mapping[str, str] | None = None) -> bytes | None:
     """A file the stack's record owns, when it still has the recorded content; else None.
 
     Some files (the sealing certificate) come from the Pulumi program; the CLI
@@ -582,16 +620,16 @@ def tree_lock(out: Path, wait_seconds: float = 0.0, enabled: bool = True) -> Ite
                 out.rmdir()   # only succeeds while empty
 
 
-def _atomic_write(target: "str | Path", content: bytes) -> None:
+def _atomic_write(target: str | Path, content: bytes) -> None:
     target = str(target)
     directory, name = os.path.split(target)
     tmp = os.path.join(directory, f".{name}{TEMP_MARK}{os.getpid()}")
     try:
         try:
-            fh = open(tmp, "wb")
+            fh = open(tmp, "wb")  # noqa: SIM115  (closed by the `with` below)
         except FileNotFoundError:
             os.makedirs(directory, exist_ok=True)
-            fh = open(tmp, "wb")
+            fh = open(tmp, "wb")  # noqa: SIM115
         with fh:
             fh.write(content)
         os.replace(tmp, target)
@@ -611,5 +649,18 @@ def _prune_empty_dirs(out: Path, directory: Path) -> None:
         directory = directory.parent
 
 
-__all__ = ["Plan", "Report", "WriteOptions", "apply_plans", "plan_renders", "owned_file", "read_records", "sha256",
-           "tree_lock", "write_render", "write_slice"]
+__all__ = [
+    "Plan",
+    "Report",
+    "WriteOptions",
+    "apply_plans",
+    "owned_file",
+    "plan_renders",
+    "read_records",
+    "scratch_files",
+    "sha256",
+    "tree_lock",
+    "write_render",
+    "write_scratch",
+    "write_slice",
+]

@@ -13,13 +13,15 @@ decision (``promote``); this module only edits and replaces files.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
 import stat
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -101,9 +103,9 @@ def guess_indent(text: str) -> tuple[int, int, int]:
     sequence indent adds the dash and its spaces. The shipped stack files give
     (2, 4, 2). Without nested keys or sequences, the defaults are those.
     """
-    mapping: Optional[int] = None
-    item: Optional[tuple[int, int]] = None
-    parent: Optional[int] = None     # indentation of the previous line when it opened a block
+    mapping: int | None = None
+    item: tuple[int, int] | None = None
+    parent: int | None = None     # indentation of the previous line when it opened a block
     for line in text.splitlines():
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
@@ -140,7 +142,7 @@ def _column(mapping: CommentedMap) -> int:
     return position[1] if position else 0
 
 
-def _last(node: Any) -> "tuple[Any, int] | None":
+def _last(node: Any) -> tuple[Any, int] | None:
     """(key of the last entry, slot of its after-value comment) of a non-empty ruamel collection."""
     if isinstance(node, CommentedMap) and node:
         return next(reversed(node)), 2
@@ -187,7 +189,9 @@ def _split_comment(lines_text: str, column: int) -> tuple[str, str]:
 
 def _attach_trailing(node: Any, comment: str) -> None:
     """Put ``comment`` lines after the last (deepest) entry of ``node``."""
-    key, slot = _last(node)  # type: ignore[misc]  # called right after adding an entry
+    last = _last(node)
+    assert last is not None   # called right after adding an entry
+    key, slot = last
     child = node[key]
     if _last(child) is not None:
         _attach_trailing(child, comment)
@@ -209,7 +213,7 @@ def _check_only_block_changed(before: str, after: str, key: str, values: Mapping
     new_block = new["config"].pop(key, None)
     old["config"].pop(key, None)
     if not same_text or old != new or new_block != {**old_block, **values}:
-        changed = next((i + 1 for i, (a, b) in enumerate(zip(old_lines, new_lines)) if a != b), start + 1)
+        changed = next((i + 1 for i, (a, b) in enumerate(zip(old_lines, new_lines, strict=False)) if a != b), start + 1)
         raise InputError([Problem(file, f"config.{key}", f"cannot be set without rewriting other lines of the "
                                   f"file (first difference at line {changed}); set the {noun} by hand: "
                                   + ", ".join(f'{n}: "{v}"' for n, v in values.items()))])
@@ -243,8 +247,6 @@ def replace_file(target: Path, content: bytes) -> None:
         os.chmod(tmp, mode)
         os.replace(tmp, target)
     except OSError as exc:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise OutputError(f"{target}: cannot write ({exc.strerror})") from None

@@ -13,14 +13,19 @@ import json
 import os
 import re
 import stat
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, Final, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
 import yaml
 
 from .errors import InputError, Problem, printable
 
-_Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# libyaml's loader where PyYAML has it; type checkers see the pure-Python one (the same interface).
+if TYPE_CHECKING:
+    _Loader = yaml.SafeLoader
+else:
+    _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _FIRST_KEYS = ("apiVersion", "kind", "metadata")
 _FIRST_SET = frozenset(_FIRST_KEYS)
@@ -42,7 +47,7 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 _KINDS = {"int": "an integer", "float": "a number", "bool": "a boolean", "null": "null"}
 
 
-class _StrictLoader(_Loader):  # type: ignore[misc, valid-type]
+class _StrictLoader(_Loader):
     """Safe loader that refuses duplicate mapping keys and keeps dates as written.
 
     A YAML 1.1 timestamp (``2023-01-15``) would become a date, which no field
@@ -90,7 +95,11 @@ def _construct_mapping(loader: Any, node: yaml.MappingNode, deep: bool = False) 
 _StrictLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
 )
-_StrictLoader.add_constructor(_TIMESTAMP_TAG, lambda loader, node: loader.construct_scalar(node))
+def _construct_timestamp(loader: _StrictLoader, node: yaml.ScalarNode) -> str:
+    return loader.construct_scalar(node)   # the text as written (see _StrictLoader)
+
+
+_StrictLoader.add_constructor(_TIMESTAMP_TAG, _construct_timestamp)
 
 
 def parse(text: str, file: str, *, secret: bool = False, generated: bool = False) -> Any:
@@ -212,7 +221,7 @@ def _input_key(node: yaml.Node, file: str, path: str, secret: bool) -> str:
     if not isinstance(node, yaml.ScalarNode):
         kind = "list" if isinstance(node, yaml.SequenceNode) else "mapping"
         raise _node_problem(file, path, node, f"a key must be a plain string, not a {kind}", secret)
-    text = node.value
+    text: str = node.value
     key = f"{path}.{text}" if path else text
     if node.tag == _MERGE_TAG:
         raise _node_problem(file, key, node, "merge keys ('<<') are not accepted in input files; write the keys out",
@@ -263,13 +272,13 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 
 
 # --- reading input files -----------------------------------------------------------------------------
-def read_file_text(path: "Path | str", file: str, *, expected: str = "a YAML file",
+def read_file_text(path: Path | str, file: str, *, expected: str = "a YAML file",
                    max_bytes: int = MAX_INPUT_BYTES) -> str:
     """UTF-8 text of an input file; unreadable, non-regular, oversized or non-UTF-8 input is an InputError."""
     return decode_text(read_input_bytes(path, file, expected=expected, max_bytes=max_bytes), file)
 
 
-def read_input_bytes(path: "Path | str", file: str, *, expected: str = "a file",
+def read_input_bytes(path: Path | str, file: str, *, expected: str = "a file",
                      max_bytes: int = MAX_INPUT_BYTES) -> bytes:
     """The bytes of an input file, at most ``max_bytes``.
 
@@ -421,6 +430,8 @@ _PLAIN = re.compile(r"(?:[A-Za-z_/(]|\.[./])[A-Za-z0-9 _./@%+=()*!~$&^,:-]*")
 _SAFE_RESOLVER = yaml.resolver.Resolver()
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r", "\x85": "\\N",
             "\u2028": "\\L", "\u2029": "\\P", "\x00": "\\0"}
+# Every character ``_escape`` changes: the keys of _ESCAPES and the ones it writes as \x or \u.
+_NEEDS_ESCAPE = re.compile("[\\\\\"\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
 
 
 @functools.lru_cache(maxsize=65536)
@@ -434,7 +445,9 @@ def _string(text: str) -> str:
     )
     if plain:
         return text
-    return '"' + "".join(_escape(c) for c in text) + '"'
+    if _NEEDS_ESCAPE.search(text) is None:   # most quoted strings ('0', '25%'): nothing to escape
+        return f'"{text}"'
+    return '"' + _NEEDS_ESCAPE.sub(lambda m: _escape(m.group()), text) + '"'
 
 
 def _escape(char: str) -> str:

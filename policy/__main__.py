@@ -5,6 +5,7 @@ only builds it; the policies live in ``rules.py`` (importable, tested offline).
 """
 
 from pulumi_policy import EnforcementLevel, PolicyPack
+
 # The pack runs with policy/ as its directory, so this is policy/rules.py; the type checker (and the
 # tests) know that module only as policy.rules.
 from rules import POLICIES  # type: ignore[import-not-found]

@@ -28,6 +28,8 @@ from typing import Any
 import pulumi
 import pytest
 import yaml
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.sync_await import _sync_await
@@ -207,6 +209,13 @@ def mock_private_key(name: str) -> str:
                              serialization.NoEncryption()).decode()
 
 
+def rsa_private_key(pem: str) -> rsa.RSAPrivateKey:
+    """The key of a PEM the program or the mocks made (sealing keys are RSA)."""
+    key = load_pem_private_key(pem.encode(), password=None)
+    assert isinstance(key, rsa.RSAPrivateKey), f"not an RSA key: {type(key).__name__}"
+    return key
+
+
 @functools.cache
 def mock_certificate(key_pem: str) -> str:
     """The self-signed certificate pulumi-tls would return for ``key_pem`` (fixed dates: deterministic)."""
@@ -214,12 +223,12 @@ def mock_certificate(key_pem: str) -> str:
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.x509.oid import NameOID
 
-    key = serialization.load_pem_private_key(key_pem.encode(), password=None)
+    key = rsa_private_key(key_pem)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sealed-secret")])
     now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())  # type: ignore[arg-type]
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=3650))
-            .sign(key, hashes.SHA256()))  # type: ignore[arg-type]
+            .sign(key, hashes.SHA256()))
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
@@ -532,7 +541,9 @@ def program(pulumi_mocks) -> ProgramRun:
             runpy.run_path(str(root / "__main__.py"), run_name="__main__")
 
         run()
-        outputs = pulumi.runtime.get_root_resource().outputs  # type: ignore[union-attr]
+        stack_resource = pulumi.runtime.get_root_resource()
+        assert isinstance(stack_resource, pulumi.runtime.stack.Stack), stack_resource
+        outputs = stack_resource.outputs
         return mocks, {name: export(value) for name, value in outputs.items()}
 
     return _run

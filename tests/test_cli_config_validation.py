@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 import yaml
 
+from gitops.configschema import REQUIRED_KEYS, SECRET_KEYS
 from gitops.errors import InputError
 from gitops.project import load_project
-from gitops.stackconfig import REQUIRED_KEYS, SECRET_KEYS
 from pulumi_harness import (
     REPO_ROOT,
     ConfigValidationError,

@@ -20,9 +20,9 @@ from components.cluster import (
     ClusterArgs,
     admin_names,
     kubeconfig,
-    subnet_plan,
 )
 from gitops.model import ClusterConfig, NodeGroup
+from gitops.network import subnet_plan
 from pulumi_harness import RecordingMocks, Replacement, changed_resources, name_collisions, replacements
 
 ADMIN = "arn:aws:iam::123456789012:role/platform-admin"

@@ -248,8 +248,8 @@ def _variants() -> list[dict[str, Any]]:
     from gitops.model import AddOn, Topology, UpdateMode
     from gitops.project import load_project
     from gitops.render.argocd import application_set, platform_project
-    from gitops.render.imageupdater import image_updater
     from gitops.render.fleet import addon_application_set, addons_project, fleet_roots
+    from gitops.render.imageupdater import image_updater
     from gitops.render.secrets import sealed_object
     from gitops.sealing import Scope, SealingCert, seal_secret
 

@@ -16,6 +16,7 @@ import shutil
 import tempfile
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -60,7 +61,7 @@ def render(out: Path, force: bool) -> tuple[int, str]:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(planted=plantings)
-def test_forged_records_and_planted_links_never_reach_outside_the_tree(rendered: Path, planted: dict) -> None:  # type: ignore[type-arg]
+def test_forged_records_and_planted_links_never_reach_outside_the_tree(rendered: Path, planted: dict[str, Any]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "deep" / "er"
         out = base / "tree"

@@ -235,13 +235,11 @@ FILES = "pulumi-python:dynamic/gitops:Files"
 
 def _sealed_repo(pulumi_mocks, root: Path, values: dict[str, dict[str, str]]):
     """The GitOpsRepo of ``root``'s dev stack under the mocks, sealing ``values`` (a secret, as the program passes it)."""
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
     from gitops.sealing import stability_key
-    from pulumi_harness import mock_key_pair
+    from pulumi_harness import mock_key_pair, rsa_private_key
 
     key_pem, cert_pem = mock_key_pair()
-    derivation = stability_key(load_pem_private_key(key_pem.encode(), password=None)).hex()  # type: ignore[arg-type]
+    derivation = stability_key(rsa_private_key(key_pem)).hex()
     mocks = pulumi_mocks()
     loaded = load_project(root)
 

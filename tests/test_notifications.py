@@ -18,7 +18,7 @@ from typing import Any
 import pulumi
 import pytest
 import yaml
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from components.argocd import ArgoCDArgs, argocd_values, root_app_values
 from components.gitops_repo import GitOpsFilesProvider
@@ -30,7 +30,13 @@ from gitops.project import load_project
 from gitops.render import notifications
 from gitops.sealing import stability_key, unseal_sealed_secret
 from gitops.validate import generated_applications
-from pulumi_harness import mock_key_pair, plain_strings, program, secret_values  # noqa: F401  (program: fixture)
+from pulumi_harness import (  # noqa: F401  (program: fixture)
+    mock_key_pair,
+    plain_strings,
+    program,
+    rsa_private_key,
+    secret_values,
+)
 
 NS = layout.CONFIG_NAMESPACE
 SCHEMAS = REPO_ROOT.parent / "shared" / "schemas"
@@ -50,8 +56,8 @@ def out(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def key() -> Any:
-    return load_pem_private_key(mock_key_pair()[0].encode(), password=None)
+def key() -> rsa.RSAPrivateKey:
+    return rsa_private_key(mock_key_pair()[0])
 
 
 def edit_stack(project: Path, stack: str, change: Callable[[dict[str, Any]], object]) -> None:
@@ -76,10 +82,10 @@ def secrets_file(tmp_path: Path, project: Path, credentials: dict[str, str] | No
                                 for s in load_project(project).catalog.services if s.secrets}
     if credentials is not None:
         services[notifications.SECRETS_ENTRY] = credentials
-    key = load_pem_private_key(mock_key_pair()[0].encode(), None)
+    key = rsa_private_key(mock_key_pair()[0])
     path = tmp_path / "outside" / "secrets.yaml"
     path.parent.mkdir(exist_ok=True)
-    path.write_text(yaml.safe_dump({"services": services, "stabilityKey": stability_key(key).hex()}))  # type: ignore[arg-type]
+    path.write_text(yaml.safe_dump({"services": services, "stabilityKey": stability_key(key).hex()}))
     return path
 
 

@@ -23,7 +23,6 @@ from typing import Any
 
 import pytest
 import yaml
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from gitops import layout
 from gitops.model import Project, Stack
@@ -33,7 +32,7 @@ from gitops.render import Manifest, render_stack
 from gitops.render.secrets import sealed_secret_file
 from gitops.sealing import load_certificate, stability_key
 from gitops.validate import generated_applications
-from pulumi_harness import mock_key_pair
+from pulumi_harness import mock_key_pair, rsa_private_key
 
 needs_kubectl = pytest.mark.skipif(not shutil.which("kubectl"), reason="kubectl (kustomize v5) is required")
 
@@ -50,7 +49,7 @@ def sealed_for(project: Project, stack: Stack, values: Mapping[str, Mapping[str,
     """Each service's SealedSecret for ``stack``, sealed deterministically as ``pulumi up`` and ``render`` do."""
     key_pem, cert_pem = mock_key_pair()
     cert = load_certificate(cert_pem.encode(), "test certificate")
-    derivation = stability_key(load_pem_private_key(key_pem.encode(), None))  # type: ignore[arg-type]
+    derivation = stability_key(rsa_private_key(key_pem))
     services = {s.name: s for s in project.catalog.services}
     return {name: sealed_secret_file(services[name], stack, cert, {k: v.encode() for k, v in given.items()}, derivation)
             for name, given in values.items()}

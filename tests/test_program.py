@@ -16,7 +16,6 @@ from typing import Any
 import pulumi
 import pytest
 import yaml
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from components import charts
 from conftest import REPO_ROOT
@@ -32,6 +31,7 @@ from pulumi_harness import (  # noqa: F401  (program: the fixture)
     mock_key_pair,
     plain_strings,
     program,
+    rsa_private_key,
     secret_values,
 )
 from pulumi_harness import project_copy as _project_copy
@@ -50,7 +50,7 @@ def expected_render(root: Path, stack_name: str) -> RenderResult:
     stack = project.stack(stack_name)
     key_pem, cert_pem = mock_key_pair()
     cert = load_certificate(cert_pem.encode(), "mock certificate")
-    derivation = stability_key(load_pem_private_key(key_pem.encode(), password=None))  # type: ignore[arg-type]
+    derivation = stability_key(rsa_private_key(key_pem))
     values = secret_values(root, stack_name)
     sealed = {s.name: sealed_secret_file(s, stack, cert, {k: v.encode() for k, v in values[s.name].items()}, derivation)
               for s in project.catalog.services if s.secrets}
@@ -384,9 +384,9 @@ def test_secret_values_never_appear_in_plain_in_any_resource_or_output(program, 
 
 def test_the_sealed_files_open_with_the_clusters_key_to_the_configured_values(program) -> None:
     mocks, _ = program("prod")
-    key = load_pem_private_key(mock_key_pair()[0].encode(), password=None)
+    key = rsa_private_key(mock_key_pair()[0])
     doc = yaml.safe_load(mocks.named("gitops-service-payments").inputs["files"]["apps/payments/overlays/prod/sealedsecret.yaml"])
-    opened = unseal_sealed_secret(doc, [key])  # type: ignore[list-item]
+    opened = unseal_sealed_secret(doc, [key])
     assert {k: v.decode() for k, v in opened.items()} == secret_values(REPO_ROOT)["payments"]
 
 
@@ -401,10 +401,10 @@ def test_a_missing_secret_value_stops_the_program_naming_service_environment_and
 def test_rotating_the_sealing_key_re_seals_with_the_new_certificate(program) -> None:
     mocks, _ = program("dev", extra={f"{NS}:sealing": json.dumps({"generation": 2})})
     assert sorted(r.name for r in mocks.of_type("tls:index/privateKey:PrivateKey")) == ["sealing-g1-key", "sealing-g2-key"]
-    old, new = (load_pem_private_key(mock_key_pair(f"sealing-g{g}-key")[0].encode(), password=None) for g in (1, 2))
+    old, new = (rsa_private_key(mock_key_pair(f"sealing-g{g}-key")[0]) for g in (1, 2))
     files = _files(mocks)
     doc = yaml.safe_load(files["gitops-service-orders"]["apps/orders/overlays/dev/sealedsecret.yaml"])
-    assert unseal_sealed_secret(doc, [new])  # type: ignore[list-item]
+    assert unseal_sealed_secret(doc, [new])
     with pytest.raises(UnsealError):
-        unseal_sealed_secret(doc, [old])  # type: ignore[list-item]
+        unseal_sealed_secret(doc, [old])
     assert files["gitops-cluster"]["clusters/shop-dev/sealed-secrets-cert.pem"] == mock_key_pair("sealing-g2-key")[1]

@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 import yaml
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from conftest import REPO_ROOT
 from gitops import layout
@@ -25,7 +24,7 @@ from gitops.render import render_service
 from gitops.render.labels import instance
 from gitops.render.secrets import sealed_secret_file
 from gitops.sealing import load_certificate, stability_key
-from pulumi_harness import mock_key_pair
+from pulumi_harness import mock_key_pair, rsa_private_key
 
 pytestmark = pytest.mark.skipif(not shutil.which("kubectl"), reason="kubectl (kustomize v5) is required")
 
@@ -143,7 +142,7 @@ def test_a_sealed_secret_and_the_secret_it_becomes_carry_them(tmp_path: Path) ->
     key_pem, cert_pem = mock_key_pair()
     sealed = sealed_secret_file(service, stack, load_certificate(cert_pem.encode(), "cert"),
                                 dict.fromkeys(service.secrets, b"value"),
-                                stability_key(load_pem_private_key(key_pem.encode(), None)))  # type: ignore[arg-type]
+                                stability_key(rsa_private_key(key_pem)))
     for manifest in render_service(service, stack, sealed):
         (tmp_path / manifest.path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / manifest.path).write_bytes(manifest.content)
@@ -161,7 +160,7 @@ def test_a_sealed_secret_carried_from_an_older_render_gets_them_without_being_re
     key_pem, cert_pem = mock_key_pair()
     sealed = sealed_secret_file(service, stack, load_certificate(cert_pem.encode(), "cert"),
                                 {"DATABASE_PASSWORD": b"value"},
-                                stability_key(load_pem_private_key(key_pem.encode(), None)))  # type: ignore[arg-type]
+                                stability_key(rsa_private_key(key_pem)))
     old = yaml.safe_load(sealed.content)
     old["metadata"].pop("labels")
     old["spec"]["template"]["metadata"]["labels"] = {layout.LABEL_NAME: "inventory"}

@@ -90,7 +90,7 @@ def test_an_owner_in_its_registrys_account_needs_no_role(project: Path) -> None:
     assert registry.owner and registry.role_arn is None
 
 
-def test_a_cluster_copied_from_the_owner_takes_none_of_the_owners_registry_settings(run, project: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_cluster_copied_from_the_owner_takes_none_of_the_owners_registry_settings(run, project: Path) -> None:
     edit_config(project, "dev", "registry", {"forceDelete": True, "expireTagPatterns": ["pr-*"]})
     result = run("new-cluster", "dev-b", "--env", "dev", "--region", "eu-central-1", "--project", project)
     assert result.code == 0, result.err

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 import yaml
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from components.gitops_repo import GitOpsFilesProvider
 from gitops.project import load_project
 from gitops.sealing import UnsealError, stability_key, unseal_sealed_secret
-from pulumi_harness import mock_key_pair
+from pulumi_harness import mock_key_pair, rsa_private_key
 from test_sealing_core import certificate_pem, new_key
 
 SECRET_SERVICES = ("email-worker", "inventory", "orders", "payments")
@@ -33,8 +33,8 @@ def out(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def dev_key() -> Any:
-    return load_pem_private_key(mock_key_pair()[0].encode(), password=None)
+def dev_key() -> rsa.RSAPrivateKey:
+    return rsa_private_key(mock_key_pair()[0])
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def secrets_file(tmp_path: Path, project: Path) -> Callable[..., Path]:
     def _write(tag: str = "v1", stability: bool = True) -> Path:
         doc: dict[str, Any] = {"services": values_for(project, tag)}
         if stability:
-            doc["stabilityKey"] = stability_key(load_pem_private_key(mock_key_pair()[0].encode(), None)).hex()  # type: ignore[arg-type]
+            doc["stabilityKey"] = stability_key(rsa_private_key(mock_key_pair()[0])).hex()
         path = tmp_path / "outside" / f"secrets-{tag}.yaml"
         path.parent.mkdir(exist_ok=True)
         path.write_text(yaml.safe_dump(doc))

@@ -21,9 +21,10 @@ import shlex
 import shutil
 import subprocess
 import sys
-from functools import lru_cache
+from collections.abc import Iterator, Sequence
+from functools import cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import yaml
@@ -63,7 +64,7 @@ STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in REPO_ROOT.glob("Pu
 PART_MARKER = "<!-- gitops-platform-diff part {n}/{m} -->"
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(name: str) -> dict[str, Any]:
     """The workflow as data. YAML 1.1 reads the key ``on`` as True; it is put back as "on"."""
     data = yaml.safe_load((WORKFLOWS / name).read_text(encoding="utf-8"))
@@ -93,7 +94,7 @@ def on(name: str) -> dict[str, Any]:
     if isinstance(trigger, str):
         return {trigger: None}
     if isinstance(trigger, list):
-        return {t: None for t in trigger}
+        return dict.fromkeys(trigger)
     return trigger
 
 
@@ -129,7 +130,7 @@ def shell_commands(script: str) -> Iterator[list[str]]:
             tokens = line.split()
         command: list[str] = []
         redirect_target = False
-        for token in tokens + [";"]:
+        for token in [*tokens, ";"]:
             if redirect_target:
                 redirect_target = False
             elif token in _OPERATORS or set(token) <= set(";&|()"):
@@ -176,7 +177,7 @@ def cli_subcommands() -> dict[str, argparse.ArgumentParser]:
 
 def make_targets() -> set[str]:
     text = (REPO_ROOT / "Makefile").read_text(encoding="utf-8")
-    targets = set()
+    targets: set[str] = set()
     for match in re.finditer(r"^([A-Za-z0-9_./$() -]+?)\s*::?(?!=)", text, flags=re.MULTILINE):
         targets.update(t for t in match.group(1).split() if not t.startswith((".", "$")))
     return targets
@@ -246,7 +247,7 @@ def _invocation_cases() -> list[Any]:
     for name in WORKFLOW_NAMES:
         try:
             invocations = gitops_invocations(name)
-        except Exception:  # noqa: BLE001 - an unreadable workflow fails its own tests, not collection
+        except Exception:
             continue
         for argv in invocations:
             command = argv[0] if argv else "<none>"
@@ -349,7 +350,9 @@ def test_comment_script_expects_the_cli_marker_and_part_size() -> None:
     assert diffreport.MARKER.format(n=1, total=2) == PART_MARKER.format(n=1, m=2)
     script = comment_script()
     assert "gitops-platform-diff part" in script
-    limit = int(re.search(r"const MAX_BODY = (\d+);", script).group(1))
+    found = re.search(r"const MAX_BODY = (\d+);", script)
+    assert found is not None, "the script declares MAX_BODY"
+    limit = int(found.group(1))
     assert diffreport.PART_LIMIT <= limit <= 65536
     assert "eval(" not in script and "child_process" not in script and "new Function" not in script
 
@@ -431,7 +434,7 @@ def post(tmp_path: Path):
     script = tmp_path / "script.js"
     script.write_text(comment_script(), encoding="utf-8")
 
-    def _post(files: dict[str, str], comments: list[dict[str, Any]] = (), pulls: dict[str, Any] | None = None,
+    def _post(files: dict[str, str], comments: Sequence[dict[str, Any]] = (), pulls: dict[str, Any] | None = None,
               run: dict[str, Any] = RUN) -> dict[str, Any]:
         report = tmp_path / "report"
         shutil.rmtree(report, ignore_errors=True)
@@ -541,7 +544,7 @@ def test_up_chains_dev_staging_prod_each_in_its_environment() -> None:
         assert job["env"]["STACK"] == stack
         assert job["concurrency"]["cancel-in-progress"] is False
     groups = [job["concurrency"]["group"] for job in up.values()]
-    assert len(set(groups)) == len(groups) and all(stack in g for stack, g in zip(up, groups))
+    assert len(set(groups)) == len(groups) and all(stack in g for stack, g in zip(up, groups, strict=True))
 
 
 def test_up_runs_only_on_pushes_to_main() -> None:
@@ -571,7 +574,9 @@ def test_every_stack_runs_the_same_steps_up_then_commit() -> None:
 
 def _stack_settings_code(name: str, job: str) -> str:
     [step] = [s for s in jobs(name)[job]["steps"] if s.get("id") == "stack"]
-    return re.search(r"<<'EOF'\n(.*?)\nEOF", step["run"], flags=re.DOTALL).group(1)
+    heredoc = re.search(r"<<'EOF'\n(.*?)\nEOF", step["run"], flags=re.DOTALL)
+    assert heredoc is not None, f"{step.get('name')}: no <<'EOF' script"
+    return heredoc.group(1)
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -663,7 +668,9 @@ def _access_step(name: str, job: str) -> dict[str, Any]:
 def _access_check(stack: str, purpose: str, role: str, runner: str = "github-hosted",
                   egress: str = "") -> subprocess.CompletedProcess[str]:
     """The step's script as the runner runs it, for one stack of the repository."""
-    code = re.search(r"<<'EOF'\n(.*?)\nEOF", _access_step(UP, "dev")["run"], flags=re.DOTALL).group(1)
+    heredoc = re.search(r"<<'EOF'\n(.*?)\nEOF", _access_step(UP, "dev")["run"], flags=re.DOTALL)
+    assert heredoc is not None, "the access step runs a <<'EOF' script"
+    code = heredoc.group(1)
     env = {"PATH": "/usr/bin:/bin", "STACK": stack, "PURPOSE": purpose, "ROLE_ARN": role,
            "RUNNER_ENVIRONMENT": runner, "RUNNER_CIDRS": egress}
     return subprocess.run([sys.executable, "-"], input=code, text=True, capture_output=True, cwd=REPO_ROOT,

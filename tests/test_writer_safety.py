@@ -8,7 +8,6 @@ the message and that nothing outside (or, on error, inside) the tree changed.
 
 from __future__ import annotations
 
-import builtins
 import errno
 import fcntl
 import hashlib
@@ -19,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from gitops import cli
+from gitops import workflow
 from gitops.fastpath import GITIGNORE_TEXT
 from gitops.record import tree_path_problem
 
@@ -168,7 +167,7 @@ def test_a_symlinked_state_directory_is_refused(run, project: Path, rendered: Pa
 def test_the_tree_is_locked_before_the_records_are_read(run, project: Path, rendered: Path, monkeypatch) -> None:
     """A render racing another writer must plan from records nobody changes under it."""
     seen: list[bool] = []
-    real = cli.read_records
+    real = workflow.read_records
 
     def read_records_noting_the_lock(out: Path) -> Any:
         fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
@@ -181,7 +180,7 @@ def test_the_tree_is_locked_before_the_records_are_read(run, project: Path, rend
             os.close(fd)
         return real(out)
 
-    monkeypatch.setattr(cli, "read_records", read_records_noting_the_lock)
+    monkeypatch.setattr(workflow, "read_records", read_records_noting_the_lock)
     (project / "Pulumi.dev.yaml").write_text((project / "Pulumi.dev.yaml").read_text().replace("replicas: 1", "replicas: 2"))
     assert render(run, project, rendered).code == 0
     assert seen == [True]
@@ -194,16 +193,16 @@ def test_a_directory_that_cannot_be_written_mid_render_leaves_the_whole_tree_as_
         path = project / f"Pulumi.{stack}.yaml"
         path.write_text(path.read_text().replace("revision: main", "revision: release"))
     before = snapshot(rendered)
-    real_open = builtins.open
+    real_open = os.open
 
-    def failing_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
-        if "w" in mode and "/argocd/prod/" in str(file):
+    def failing_open(file: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if flags & os.O_CREAT and "/argocd/prod/" in str(file):
             raise PermissionError(errno.EACCES, "Permission denied", str(file))
-        return real_open(file, mode, *args, **kwargs)
+        return real_open(file, flags, *args, **kwargs)
 
-    monkeypatch.setattr(builtins, "open", failing_open)
+    monkeypatch.setattr(os, "open", failing_open)   # the writer creates every file with os.open
     result = render(run, project, rendered)
-    monkeypatch.setattr(builtins, "open", real_open)
+    monkeypatch.setattr(os, "open", real_open)
     assert result.code == 2
     assert "Permission denied" in result.err and "nothing was written" in result.err
     assert snapshot(rendered) == before

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from .context import IN_CLUSTER_NAME, IN_CLUSTER_SERVER, ExpansionContext
 
@@ -46,7 +47,7 @@ def check_applications(
         spec = app.get("spec") or {}
         name = meta.get("name")
 
-        def report(key: str, message: str) -> None:
+        def report(key: str, message: str, index: int = index, qualified: str = qualified) -> None:
             problems.append(AppProblem(index, qualified, key, message))
 
         if counts[qualified] > 1:
@@ -106,7 +107,7 @@ def _destination_problem(destination: Any, ctx: ExpansionContext) -> str | None:
         if len(matches) == 1:
             return None
         if not matches:
-            known = sorted({c.name for c in clusters} | ({IN_CLUSTER_NAME} if ctx.in_cluster_enabled else set()))
-            return f"there are no clusters with this name: {name}; known: {', '.join(known) or 'none'}"
+            names = sorted({c.name for c in clusters} | ({IN_CLUSTER_NAME} if ctx.in_cluster_enabled else set()))
+            return f"there are no clusters with this name: {name}; known: {', '.join(names) or 'none'}"
         return f"there are {len(matches)} clusters with the same name: {name} ({', '.join(c.secret for c in matches)})"
     return "application destination must set server or name"

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from gitops.errors import InputError, Problem
 from gitops.layout import ARGOCD_NAMESPACE, IN_CLUSTER_SERVER, SECRET_TYPE_LABEL
@@ -49,7 +50,7 @@ class ExpansionContext:
     """
 
     repos: Sequence[RepoCheckout] = ()
-    cluster_secrets: Sequence[Mapping[str, Any]] = ()  # v1 Secret dicts; stringData and base64 data both accepted
+    cluster_secrets: Sequence[object] = ()  # v1 Secret dicts (checked); stringData and base64 data both accepted
     argocd_namespace: str = ARGOCD_NAMESPACE
     in_cluster_enabled: bool = True
     projects: Mapping[str, Any] | None = None
@@ -64,7 +65,7 @@ class ExpansionContext:
         object.__setattr__(self, "repos", tuple(self.repos))
         object.__setattr__(self, "cluster_secrets", tuple(self.cluster_secrets))
         try:
-            index = RepoIndex(self.repos)
+            index = RepoIndex(tuple(self.repos))
         except ValueError as exc:
             raise InputError(f"expansion context: {exc}") from None
         object.__setattr__(self, "repo_index", index)
@@ -75,7 +76,7 @@ class ExpansionContext:
         problems: list[Problem] = []
         for i, secret in enumerate(self.cluster_secrets):
             meta = secret.get("metadata") if isinstance(secret, Mapping) else None
-            if not isinstance(meta, Mapping):
+            if not isinstance(secret, Mapping) or not isinstance(meta, Mapping):
                 problems.append(Problem(f"cluster_secrets[{i}]", "metadata", "a Secret needs metadata"))
                 continue
             labels = meta.get("labels") or {}

@@ -8,8 +8,8 @@ guess what it produces (so simplify it, or extend the evaluator).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
 
 from gitops.errors import InputError, Problem, UnsupportedError
 
@@ -28,7 +28,8 @@ class AppSetRef:
     origin: str = ""
 
     @classmethod
-    def of(cls, appset: Mapping[str, Any], origin: str = "") -> "AppSetRef":
+    def of(cls, appset: object, origin: str = "") -> AppSetRef:
+        """The reference of any document, even one that is no ApplicationSet (errors name it)."""
         meta = appset.get("metadata") if isinstance(appset, Mapping) else None
         meta = meta if isinstance(meta, Mapping) else {}
         namespace = meta.get("namespace")

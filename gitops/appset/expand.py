@@ -11,8 +11,9 @@ controller applies afterwards and which only skips individual Applications, is
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from .check import AppProblem, check_applications
 from .context import ExpansionContext
@@ -80,7 +81,7 @@ class _Setup:
                 yield label, result
 
 
-def _setup(appset: Mapping[str, Any], ctx: ExpansionContext, origin: str) -> _Setup:
+def _setup(appset: object, ctx: ExpansionContext, origin: str) -> _Setup:   # a document as read
     ref = AppSetRef.of(appset, origin)
     if not isinstance(appset, Mapping) or appset.get("kind", "ApplicationSet") != "ApplicationSet":
         raise ref.error("kind", "expected an argoproj.io/v1alpha1 ApplicationSet")

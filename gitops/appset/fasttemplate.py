@@ -10,7 +10,8 @@ an unterminated ``{{``, and only when the string passes Argo's guard regex (a
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .govalues import go_quote, go_trim_space
 

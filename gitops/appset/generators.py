@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import difflib
 import posixpath
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from . import gotemplate
 from .context import IN_CLUSTER_NAME, IN_CLUSTER_SERVER, Cluster, ExpansionContext
@@ -138,7 +139,8 @@ class Generators:
         if kind in ("matrix", "merge"):
             if self.go:
                 self._refuse_templated_values(body, path)
-            return self.renderer.tree(body, params, path)
+            rendered: dict[str, Any] = self.renderer.tree(body, params, path)   # a mapping renders to one
+            return rendered
         out: dict[str, Any] = {}
         for k, v in body.items():
             child = f"{path}.{k}"
@@ -436,13 +438,12 @@ class Generators:
     def _file_objects(self, tree: RepoTree, repo_path: str, path: str) -> list[dict[str, Any]]:
         cache = tree.parsed_files
         if repo_path in cache:
-            return cache[repo_path]
+            cached: list[dict[str, Any]] = cache[repo_path]
+            return cached
         where = f"{path}.files"
         if repo_path in tree.symlinks:
             raise self.ref.unsupported(where, f"{repo_path} is a symbolic link; reading links is not supported")
-        local = tree.local_path(repo_path)
-        with open(local, "rb") as handle:
-            raw = handle.read(self.ctx.max_file_bytes + 1)
+        raw = tree.read(repo_path, self.ctx.max_file_bytes + 1)
         if len(raw) > self.ctx.max_file_bytes:
             raise self.ref.unsupported(where, f"{repo_path} is larger than the {self.ctx.max_file_bytes}-byte limit for generator files")
         try:

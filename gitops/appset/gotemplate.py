@@ -19,8 +19,9 @@ import difflib
 import functools
 import re
 import unicodedata
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from .govalues import (
     MISSING,
@@ -204,7 +205,7 @@ def _lex_action(s: str, i: int) -> tuple[list[_Tok], int, bool]:
                 raise TemplateError(f"bad character {s[j]!r}")
             toks.append(_Tok(T_VARIABLE if ch == "$" else T_FIELD, s[i:j]))
             i = j
-        elif ch in "+-." or ch.isdigit() and ch.isascii():
+        elif ch in "+-." or (ch.isdigit() and ch.isascii()):
             m = _NUMBER.match(s, i)
             j = m.end() if m else i
             if j == i or (j < n and _is_alnum(s[j])):
@@ -328,7 +329,7 @@ def _number(text: str) -> Number:
     lower = body.lower()
     if lower.startswith("0x") and ("." in lower or "p" in lower):
         raise TemplateUnsupported("hexadecimal floating-point literals")
-    if lower.startswith(("0x", "0o", "0b")) or "." not in body and "e" not in lower:
+    if lower.startswith(("0x", "0o", "0b")) or ("." not in body and "e" not in lower):
         try:
             if lower.startswith(("0x", "0o", "0b")):
                 value = int(body, 0)
@@ -409,7 +410,7 @@ class _Parser:
             if isinstance(item, Text):
                 nodes.append(item)
                 continue
-            toks = [t for t in item]
+            toks = list(item)
             first = next((t for t in toks if t.kind != T_SPACE), None)
             if first is None:
                 raise TemplateError("missing value for command")
@@ -456,16 +457,17 @@ class _Parser:
     def _pipeline(self, toks: list[_Tok], context: str) -> Pipe:
         stream = _TokStream(toks)
         pipe = self._pipe(stream, context, end=None)
-        if not stream.at_end():
-            raise TemplateError(f"unexpected {stream.peek().text!r} in {context}")
+        leftover = stream.peek() if not stream.at_end() else None
+        if leftover is not None:
+            raise TemplateError(f"unexpected {leftover.text!r} in {context}")
         return pipe
 
-    def _pipe(self, st: "_TokStream", context: str, end: int | None) -> Pipe:
+    def _pipe(self, st: _TokStream, context: str, end: int | None) -> Pipe:
         st.skip_space()
         tok = st.peek()
         if tok is not None and tok.kind == T_VARIABLE:
             after = st.lookahead_nonspace(1)
-            if after is not None and after.kind in (T_DECLARE, T_ASSIGN) or (after is not None and after.text == ","):
+            if (after is not None and after.kind in (T_DECLARE, T_ASSIGN)) or (after is not None and after.text == ","):
                 raise TemplateUnsupported("variable declarations ($x := ...)")
         cmds: list[Command] = []
         while True:
@@ -486,7 +488,7 @@ class _Parser:
                 raise TemplateError(f"non executable command in pipeline stage {index}")
         return Pipe(tuple(cmds))
 
-    def _command(self, st: "_TokStream", end: int | None) -> Command:
+    def _command(self, st: _TokStream, end: int | None) -> Command:
         args: list[Any] = []
         while True:
             st.skip_space()
@@ -503,7 +505,7 @@ class _Parser:
             raise TemplateError("empty command")
         return Command(tuple(args))
 
-    def _operand(self, st: "_TokStream") -> Any:
+    def _operand(self, st: _TokStream) -> Any:
         node = self._term(st)
         if node is None:
             return None
@@ -521,7 +523,7 @@ class _Parser:
             raise TemplateError("unexpected . after term")
         return Chain(node, tuple(names))
 
-    def _term(self, st: "_TokStream") -> Any:
+    def _term(self, st: _TokStream) -> Any:
         tok = st.peek()
         if tok is None:
             return None

@@ -20,20 +20,20 @@ from decimal import Decimal
 from typing import Any
 
 
-class StringMap(dict):  # type: ignore[type-arg]
+class StringMap(dict[str, str]):
     """A Go ``map[string]string`` (cluster labels/annotations, GT ``values``)."""
 
 
-class StringList(list):  # type: ignore[type-arg]
+class StringList(list[str]):
     """A Go ``[]string`` (``path.segments``, ``splitList``)."""
 
 
 class _Missing:
     """Go's invalid ``reflect.Value``: what a missing map key evaluates to."""
 
-    _instance: "_Missing | None" = None
+    _instance: _Missing | None = None
 
-    def __new__(cls) -> "_Missing":
+    def __new__(cls) -> _Missing:
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance
@@ -81,7 +81,7 @@ def go_type_name(v: Any) -> str:
 def _shortest_digits(f: float) -> tuple[str, int]:
     """Shortest round-trip decimal digits of |f| and Go's decimal point position
     (value = 0.DIGITS x 10^dp), the representation strconv formats from."""
-    sign, digits, exponent = Decimal(repr(abs(f))).as_tuple()
+    _sign, digits, exponent = Decimal(repr(abs(f))).as_tuple()
     ds = "".join(map(str, digits)).lstrip("0")
     assert isinstance(exponent, int)
     if not ds:

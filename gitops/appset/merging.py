@@ -11,7 +11,8 @@ recursively, lists and scalars (even ``""`` and null) replace.
 from __future__ import annotations
 
 import copy
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 # Fields that are raw JSON (runtime.RawExtension) in the Application type: mergo
 # sees a byte slice there, so a non-empty value is kept whole, never merged.

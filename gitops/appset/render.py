@@ -8,8 +8,9 @@ string that failed, which is what the user has to edit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from gitops.layout import RESOURCES_FINALIZER
 
@@ -26,6 +27,8 @@ class Renderer:
     ref: AppSetRef
     go_template: bool
     missingkey: str = "default"
+    # id -> (the template value, whether rendering it only copies it): see ``_renders_to_copy``.
+    _copies: dict[int, tuple[Any, bool]] = field(default_factory=dict, compare=False, repr=False)
 
     def string(self, text: str, params: Mapping[str, Any], key: str, missingkey: str | None = None) -> str:
         try:
@@ -49,6 +52,8 @@ class Renderer:
         dropped, as Argo's reflection walk drops nil map entries."""
         if isinstance(value, str):
             return self.string(value, params, key)
+        if isinstance(value, (Mapping, list)) and self._renders_to_copy(value):
+            return _copy(value)
         if isinstance(value, Mapping):
             out: dict[str, Any] = {}
             for k, v in value.items():
@@ -61,6 +66,23 @@ class Renderer:
         if isinstance(value, list):
             return [self.tree(v, params, f"{key}[{i}]") for i, v in enumerate(value)]
         return value
+
+    def _renders_to_copy(self, value: Any) -> bool:
+        """Whether ``tree`` would only copy ``value``: no string or key in it holds ``{{`` (both modes
+        return such text as it is) and no map value is null. Known once per template value: an
+        ApplicationSet renders the same template for every one of its (hundreds of) Applications."""
+        known = self._copies.get(id(value))
+        if known is not None and known[0] is value:
+            return known[1]
+        if isinstance(value, Mapping):
+            copy = all(v is not None and not (isinstance(k, str) and "{{" in k) and self._renders_to_copy(v)
+                       for k, v in value.items())
+        elif isinstance(value, list):
+            copy = all(self._renders_to_copy(v) for v in value)
+        else:
+            return not (isinstance(value, str) and "{{" in value)
+        self._copies[id(value)] = (value, copy)
+        return copy
 
     def application(
         self,

@@ -13,13 +13,15 @@ segment), file patterns are git pathspecs whose ``*`` crosses ``/``.
 
 from __future__ import annotations
 
+import bisect
 import os
 import pathlib
 import re
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 _GLOB_META = "*?[\\"
 
@@ -31,6 +33,9 @@ class RepoCheckout:
     repo_url: str
     root: pathlib.Path
     path_prefix: str = ""  # "" = root is the repository root; "deploy" = root holds <repo>/deploy
+    # The checkout's files by path below ``root`` when they are in memory rather than on disk (``diff``
+    # renders both revisions; writing them out only to list and read them again was most of its time).
+    files: Mapping[str, bytes] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         prefix = self.path_prefix.strip("/")
@@ -70,11 +75,14 @@ class RepoTree:
     _matches: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
-    def scan(cls, checkout: RepoCheckout) -> "RepoTree":
+    def scan(cls, checkout: RepoCheckout) -> RepoTree:
+        prefix = checkout.path_prefix
+        if checkout.files is not None:
+            listed = sorted(f"{prefix}/{path}" if prefix else path for path in checkout.files)
+            return cls(checkout, tuple(listed), frozenset())
         root = pathlib.Path(checkout.root)
         if not root.is_dir():
             raise FileNotFoundError(f"checkout root {root} is not a directory")
-        prefix = checkout.path_prefix
         files: list[str] = []
         links: set[str] = set()
         stack = [(str(root), prefix)]
@@ -100,6 +108,15 @@ class RepoTree:
         rel = repo_path[len(prefix) + 1 :] if prefix else repo_path
         return pathlib.Path(self.checkout.root) / rel
 
+    def read(self, repo_path: str, limit: int) -> bytes:
+        """At most ``limit`` bytes of a listed file (from memory when the checkout has its files there)."""
+        files = self.checkout.files
+        if files is not None:
+            prefix = self.checkout.path_prefix
+            return files[repo_path[len(prefix) + 1 :] if prefix else repo_path][:limit]
+        with open(self.local_path(repo_path), "rb") as handle:
+            return handle.read(limit)
+
     def directories(self, include_hidden: bool) -> tuple[str, ...]:
         """Directories that a clean checkout has (ancestors of tracked files), in
         the lexical pre-order of Go's filepath.WalkDir; hidden subtrees skipped
@@ -119,10 +136,18 @@ class RepoTree:
         return ordered
 
     def files_matching(self, pathspec: str) -> tuple[str, ...]:
+        """The files ``pathspec`` matches, in order. Only the run of sorted files that starts with the
+        pattern's literal head is tested: a generator listing each service's path matched every
+        file of the tree per path, quadratic at 1000 services."""
         cached = self._matches.get(pathspec)
         if cached is None:
             match = pathspec_matcher(pathspec)
-            cached = tuple(f for f in self.files if match(f))
+            head = pathspec_head(pathspec)
+            files = self.files
+            start = end = bisect.bisect_left(files, head)
+            while end < len(files) and files[end].startswith(head):
+                end += 1
+            cached = tuple(f for f in files[start:end] if match(f))
             self._matches[pathspec] = cached
         return cached
 
@@ -318,6 +343,13 @@ def _wildmatch_regex(pattern: str) -> re.Pattern[str]:
             out.append(re.escape(ch))
             i += 1
     return re.compile("".join(out), re.DOTALL)
+
+
+def pathspec_head(pattern: str) -> str:
+    """A prefix of every path ``pathspec_matcher(pattern)`` accepts (its literal start)."""
+    if not any(ch in pattern for ch in "*?["):
+        return (pattern.replace("\\", "") if "\\" in pattern else pattern).rstrip("/")
+    return pattern[: min(i for i, ch in enumerate(pattern) if ch in "*?[\\")]
 
 
 def pathspec_matcher(pattern: str) -> Callable[[str], bool]:

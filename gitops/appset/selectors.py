@@ -10,8 +10,9 @@ matched) but still insists on valid label *keys* - ``path[0]`` is rejected.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from .govalues import StringList, go_sprint
 

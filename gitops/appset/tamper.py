@@ -15,7 +15,8 @@ refuses the Application.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from .context import ExpansionContext
 from .expand import expand
@@ -46,7 +47,7 @@ def tamper_findings(appset: Mapping[str, Any], make_context: Callable[[], Expans
             tree.parsed_files[path] = [_hostile(obj) for obj in objects]
     try:
         hostile = _by_source(expand(appset, hostile_ctx))
-    except Exception:   # noqa: BLE001 - a template that fails on hostile input generates nothing: not a move
+    except Exception:
         return findings
     for source, (name, project) in sorted(hostile.items()):
         if source not in honest:
@@ -92,7 +93,7 @@ def _trees(ctx: ExpansionContext) -> dict[str, Any]:
 
 
 def _hostile(obj: Mapping[str, Any]) -> dict[str, Any]:
-    return {**{key: HOSTILE_VALUE for key in obj}, **HOSTILE_FIELDS}
+    return {**dict.fromkeys(obj, HOSTILE_VALUE), **HOSTILE_FIELDS}
 
 
 def _by_source(apps: list[dict[str, Any]]) -> dict[str, tuple[str, str]]:

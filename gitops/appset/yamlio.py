@@ -16,7 +16,7 @@ import functools
 import json
 import math
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from yaml.emitter import Emitter
@@ -26,7 +26,11 @@ from yaml.serializer import Serializer
 
 from .govalues import MISSING, format_float_g, go_json, to_go_json
 
-_BASE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# libyaml's loader where PyYAML has it; type checkers see the pure-Python one (the same interface).
+if TYPE_CHECKING:
+    _BASE_LOADER = yaml.SafeLoader
+else:
+    _BASE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 STR_TAG = "tag:yaml.org,2002:str"
 INT_TAG = "tag:yaml.org,2002:int"
@@ -109,11 +113,11 @@ def go_resolve(s: str) -> tuple[str, Any]:
     return STR_TAG, s
 
 
-class _GoLoader(_BASE_LOADER):  # type: ignore[misc, valid-type]
+class _GoLoader(_BASE_LOADER):
     """Safe loader whose only implicit resolution is go-yaml's."""
 
-    yaml_implicit_resolvers: dict[Any, Any] = {}
 
+_GoLoader.yaml_implicit_resolvers = {}   # none of SafeLoader's: only the two added here
 
 _GoLoader.add_implicit_resolver(MERGE_TAG, re.compile(r"^(?:<<)$"), ["<"])
 _GoLoader.add_implicit_resolver(_PLAIN_TAG, re.compile(r"(?s).*"), None)
@@ -189,7 +193,11 @@ def _go_key_less(a: str, b: str) -> bool:
     return len(ar) < len(br)
 
 
-_go_key_order = functools.cmp_to_key(lambda a, b: -1 if _go_key_less(a, b) else (1 if _go_key_less(b, a) else 0))
+def _go_key_cmp(a: str, b: str) -> int:
+    return -1 if _go_key_less(a, b) else (1 if _go_key_less(b, a) else 0)
+
+
+_go_key_order = functools.cmp_to_key(_go_key_cmp)
 
 
 def _plain_tag(value: str) -> str:
@@ -208,7 +216,8 @@ class _GoDumper(Emitter, Serializer, BaseResolver):
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
         if kind is ScalarNode:
             return _plain_tag(value) if implicit[0] else STR_TAG
-        return BaseResolver.resolve(self, kind, value, implicit)
+        tag: str = BaseResolver.resolve(self, kind, value, implicit)
+        return tag
 
 
 def _yaml_node(v: Any) -> Any:

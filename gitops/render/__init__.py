@@ -6,9 +6,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any
 
 from .. import layout
 from ..errors import InputError, Problem
@@ -34,9 +35,9 @@ class RenderResult:
     files: tuple[Manifest, ...]   # sorted by path, unique
 
 
-def render_stack(project: Project, stack: Stack, sealing_cert: Optional[str] = None,
+def render_stack(project: Project, stack: Stack, sealing_cert: str | None = None,
                  sealed: Mapping[str, Manifest] = MappingProxyType({}),
-                 registration: Optional[Manifest] = None, published: Sequence[Manifest] = ()) -> RenderResult:
+                 registration: Manifest | None = None, published: Sequence[Manifest] = ()) -> RenderResult:
     """``sealing_cert``: the cluster's sealed-secrets certificate (PEM) once the program created it.
     ``sealed``: service -> its SealedSecret for this environment (render.secrets); a service with
     secrets and no entry renders without one (its secrets are pending: the caller decides whether
@@ -70,7 +71,7 @@ def render_stack(project: Project, stack: Stack, sealing_cert: Optional[str] = N
     return RenderResult(stack.name, stack.environment, stack.gitops.repo_url, stack.gitops.path, tuple(files))
 
 
-def render_service(service: Service, stack: Stack, sealed: Optional[Manifest] = None,
+def render_service(service: Service, stack: Stack, sealed: Manifest | None = None,
                    namespace_objects: Sequence[tuple[str, dict[str, Any]]] = ()) -> list[Manifest]:
     """One service's files for one stack: its base and this environment's overlay.
 
@@ -79,7 +80,7 @@ def render_service(service: Service, stack: Stack, sealed: Optional[Manifest] = 
     return [*render_base(service), *render_overlay(service, stack, sealed, namespace_objects)]
 
 
-def _check_cluster_file(manifest: Manifest, stack: Stack, path: Optional[str] = None) -> None:
+def _check_cluster_file(manifest: Manifest, stack: Stack, path: str | None = None) -> None:
     """A published file belongs to this stack's cluster directory (and, when given, at that path)."""
     directory = layout.cluster_dir(stack.cluster.name) + "/"
     if (path is not None and manifest.path != path) or not manifest.path.startswith(directory):

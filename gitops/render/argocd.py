@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import yaml
 
@@ -23,13 +24,13 @@ from ..model import Catalog, Service, Stack, SyncMode, SyncWindow, Topology
 from .fleet import destination, hub_files
 from .imageupdater import FILE as IMAGE_UPDATER_FILE
 from .imageupdater import image_updater
-from .manifest import Manifest, kustomization, yaml_file
 from .labels import argocd_labels
+from .manifest import Manifest, kustomization, yaml_file
+from .notifications import subscriptions
 from .ordering import ordered
+from .overlays import render_overlay
 from .quotas import admitted_kinds as namespace_policy_kinds
 from .rollouts import scale_target
-from .overlays import render_overlay
-from .notifications import subscriptions
 from .workloads import render_base
 
 # What every team's Application may create, used or not: the kinds a service
@@ -50,8 +51,8 @@ NAMESPACED_KINDS: tuple[tuple[str, str], ...] = (
 )
 
 
-def render_argocd(catalog: Catalog, stack: Stack, notifications_secret: Optional[Manifest] = None,
-                  overlays: Optional[Mapping[str, Sequence[Manifest]]] = None) -> list[Manifest]:
+def render_argocd(catalog: Catalog, stack: Stack, notifications_secret: Manifest | None = None,
+                  overlays: Mapping[str, Sequence[Manifest]] | None = None) -> list[Manifest]:
     """``notifications_secret``: the notifiers' sealed credentials (``render.notifications.secret_file``), once
     they can be sealed; without it the environment renders as if they were pending.
     ``overlays``: service name -> its ``render_overlay(service, stack)`` files, for the services whose
@@ -96,7 +97,7 @@ def sync_window(window: SyncWindow) -> dict[str, Any]:
 
 
 def admitted_kinds(services: Iterable[Service], stack: Stack,
-                   overlays: Optional[Mapping[str, Sequence[Manifest]]] = None) -> tuple[tuple[str, str], ...]:
+                   overlays: Mapping[str, Sequence[Manifest]] | None = None) -> tuple[tuple[str, str], ...]:
     """The namespaced kinds a team's project admits: ``NAMESPACED_KINDS`` and every kind rendered for its services.
 
     Read from the rendered files (and their kustomizations' generators), so a

@@ -29,7 +29,7 @@ def registration_role(stack: Stack) -> str:
     """``hub`` or ``spoke``; a standalone cluster is registered nowhere."""
     if stack.argocd.topology is Topology.STANDALONE:
         raise ValueError(f"stack {stack.name} is standalone: only hubs and spokes are registered with a hub")
-    return stack.argocd.topology.value
+    return str(stack.argocd.topology.value)
 
 
 def registration_labels(stack: Stack) -> dict[str, str]:

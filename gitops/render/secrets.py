@@ -15,7 +15,8 @@ tell whether a file sealed earlier was sealed for the current certificate.
 from __future__ import annotations
 
 import base64
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from .. import layout, yamlio
 from ..errors import InputError, Problem
@@ -55,7 +56,7 @@ def missing_values(service: Service, stack: Stack, names: list[str]) -> InputErr
 
 
 def sealed_secret_file(service: Service, stack: Stack, cert: SealingCert, values: Mapping[str, bytes],
-                       derivation: Optional[bytes]) -> Manifest:
+                       derivation: bytes | None) -> Manifest:
     """The overlay's SealedSecret holding exactly the catalog's declared secret names."""
     missing = [name for name in service.secrets if name not in values]
     if missing:
@@ -74,7 +75,7 @@ def sealed_secret_file(service: Service, stack: Stack, cert: SealingCert, values
 
 
 def sealed_object(name: str, namespace: str, labels: Mapping[str, str], values: Mapping[str, bytes],
-                  cert: SealingCert, source: str, derivation: Optional[bytes]) -> dict[str, Any]:
+                  cert: SealingCert, source: str, derivation: bytes | None) -> dict[str, Any]:
     """The strict-scope SealedSecret of an Opaque Secret holding ``values``, marked with the certificate it used.
 
     The marker and the sync wave (before whatever reads the Secret, see
