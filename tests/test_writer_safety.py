@@ -167,7 +167,7 @@ def test_a_symlinked_state_directory_is_refused(run, project: Path, rendered: Pa
 def test_the_tree_is_locked_before_the_records_are_read(run, project: Path, rendered: Path, monkeypatch) -> None:
     """A render racing another writer must plan from records nobody changes under it."""
     seen: list[bool] = []
-    real = workflow.read_records
+    real = workflow.read_records  # type: ignore[attr-defined]  # patched where the workflow looks it up
 
     def read_records_noting_the_lock(out: Path) -> Any:
         fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
