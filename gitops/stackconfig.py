@@ -46,6 +46,7 @@ from .configschema import (
     TOP_LEVEL,
     TYPES,
     WORKLOADS,
+    Field,
     read_bool,
     read_int,
     read_str,
@@ -475,9 +476,9 @@ class _StackReader:
         return NodeGroup(types, low, high, desired, disk)
 
     def _registry(self, node: Node | None, account: str | None, region: str | None) -> RegistryConfig | None:
-        if node is not None and not self._is_map(node):
+        node = self._section(node, REGISTRY)
+        if node is None:
             return None
-        node = node or Node({}, self.file, f"config.{NS}:{REGISTRY.key}", self.problems)
         acct = read_str(node, REGISTRY["accountId"], account)
         reg = read_str(node, REGISTRY["region"], region)
         prefix = read_str(node, REGISTRY["prefix"])
@@ -588,9 +589,9 @@ class _StackReader:
         return None
 
     def _workloads(self, node: Node | None) -> WorkloadDefaults | None:
-        if node is not None and not self._is_map(node):
+        node = self._section(node, WORKLOADS)
+        if node is None:
             return None
-        node = node or Node({}, self.file, f"config.{NS}:{WORKLOADS.key}", self.problems)
         replicas = read_int(node, WORKLOADS["replicas"])
         pdb = read_int(node, WORKLOADS["pdbMaxUnavailable"])
         quotas = self._quotas(node)
@@ -642,9 +643,9 @@ class _StackReader:
         return tuple(sorted(out))
 
     def _ingress(self, node: Node | None) -> IngressConfig | None:
-        if node is not None and not self._is_map(node):
+        node = self._section(node, INGRESS)
+        if node is None:
             return None
-        node = node or Node({}, self.file, f"config.{NS}:{INGRESS.key}", self.problems)
         domain = read_str(node, INGRESS["domain"])
         class_name = read_str(node, INGRESS["className"])
         tls = read_bool(node, INGRESS["tls"])
@@ -731,9 +732,9 @@ class _StackReader:
         return secret
 
     def _delivery(self, node: Node | None) -> DeliveryPolicy | None:
-        if node is not None and not self._is_map(node):
+        node = self._section(node, DELIVERY)
+        if node is None:
             return None
-        node = node or Node({}, self.file, f"config.{NS}:{DELIVERY.key}", self.problems)
         sync = read_str(node, DELIVERY["sync"])
         prune = read_bool(node, DELIVERY["prune"])
         heal = read_bool(node, DELIVERY["selfHeal"])
@@ -787,9 +788,9 @@ class _StackReader:
         return tuple(out) if ok else None
 
     def _argocd(self, node: Node | None) -> ArgoCDConfig | None:
-        if node is not None and not self._is_map(node):
+        node = self._section(node, ARGOCD)
+        if node is None:
             return None
-        node = node or Node({}, self.file, f"config.{NS}:{ARGOCD.key}", self.problems)
         ns = read_str(node, ARGOCD["namespace"])
         topology = read_str(node, ARGOCD["topology"])
         ha = read_bool(node, ARGOCD["ha"])
@@ -832,9 +833,9 @@ class _StackReader:
         return tuple(out)
 
     def _sealing(self, node: Node | None) -> SealingConfig | None:
-        if node is not None and not self._is_map(node):
+        node = self._section(node, SEALING)
+        if node is None:
             return None
-        node = node or Node({}, self.file, f"config.{NS}:{SEALING.key}", self.problems)
         generation = read_int(node, SEALING["generation"])
         oldest = read_int(node, SEALING["oldestGeneration"])
         if generation is not None and oldest is not None and oldest > generation:
@@ -857,9 +858,9 @@ class _StackReader:
         promoted from, and its tags come from ``promote``; an updater would
         deploy whatever newest tag the registry holds (see render/imageupdater.py).
         """
-        if node is not None and not self._is_map(node):
+        node = self._section(node, IMAGE_UPDATES)
+        if node is None:
             return None
-        node = node or Node({}, self.file, f"config.{NS}:{IMAGE_UPDATES.key}", self.problems)
         default_mode = UpdateMode.OFF if promote_from else UpdateMode.GIT
         mode = read_str(node, IMAGE_UPDATES["mode"], default_mode.value)
         if promote_from and mode is not None and mode != UpdateMode.OFF.value:
@@ -928,9 +929,9 @@ class _StackReader:
 
     def _addons(self, node: Node | None) -> AddonsConfig | None:
         """The cluster controllers; each stays on unless the stack sets it off (``false`` / ``none``) explicitly."""
-        if node is not None and not self._is_map(node):
+        node = self._section(node, ADDONS)
+        if node is None:
             return None
-        node = node or Node({}, self.file, f"config.{NS}:{ADDONS.key}", self.problems)
         load_balancer = read_bool(node, ADDONS["loadBalancerController"])
         metrics = read_bool(node, ADDONS["metricsServer"])
         autoscaler = read_str(node, ADDONS["autoscaler"])
@@ -961,6 +962,12 @@ class _StackReader:
                 continue
             out.append((key, value))
         return tuple(sorted(out))
+
+    def _section(self, node: Node | None, section: Field) -> Node | None:
+        """The section's node (an empty one when the key is absent, so field defaults apply); None when not a map."""
+        if node is None:
+            return Node({}, self.file, f"config.{NS}:{section.key}", self.problems)
+        return node if self._is_map(node) else None
 
     def _is_map(self, node: Node) -> bool:
         if not isinstance(node.data, dict):
