@@ -7,7 +7,7 @@ OUT    ?= gitops-repo
 
 CHECKOV_VENV := .venv-checkov
 
-.PHONY: venv render validate config-docs lint test bench checkov clean
+.PHONY: venv render validate config-docs lint test bench bench-cdk8s-setup checkov clean
 
 $(PY): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -46,11 +46,17 @@ lint: $(PY)
 test: $(PY) $(CHECKOV_VENV)/bin/checkov lint
 	$(PY) -m pytest -q -n 2
 
-## Benchmarks (numbers for the issue notes; not part of the tests).
+## Benchmarks (numbers for the issue notes; not part of the tests). bench_render.py also compares the
+## render with a cdk8s synth of the same Deployments and Services once `make bench-cdk8s-setup` has run
+## (needs node and npm; nothing else in the project does).
 bench: $(PY)
 	$(PY) benchmarks/bench_render.py
 	$(PY) benchmarks/bench_program.py
 	$(PY) benchmarks/bench_diff.py
+
+## The pinned cdk8s packages of the render benchmark's comparison (benchmarks/cdk8s/package-lock.json).
+bench-cdk8s-setup:
+	npm ci --prefix benchmarks/cdk8s --no-audit --no-fund
 
 clean:
 	rm -rf $(OUT) .pytest_cache .mypy_cache .ruff_cache $(CHECKOV_VENV)
