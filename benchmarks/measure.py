@@ -47,7 +47,7 @@ def child_env() -> dict[str, str]:
 
 def warm_up() -> None:
     """Compile the project's modules once (a user's installation has them compiled), outside any measurement."""
-    subprocess.run([sys.executable, "-c", "import gitops.cli, gitops.workflow, gitops.diff"], env=child_env(),
+    subprocess.run([sys.executable, "-c", "import gitops.cli, gitops.assemble, gitops.diff"], env=child_env(),
                    check=True, capture_output=True)
 
 

@@ -28,11 +28,11 @@ import pulumi
 import pulumi.dynamic as dynamic
 
 from components.unknowns import is_unknown
+from gitops.assemble import NOTIFICATIONS_ENTRY, sealed_render, secret_entries
 from gitops.errors import GitOpsError
 from gitops.model import Project, Stack
 from gitops.render import Manifest, RenderResult, render_stack, sealing_cert_file
 from gitops.slices import ARGOCD_SLICE, CLUSTER_SLICE, Slice, service_slice_name, slice_render
-from gitops.workflow import NOTIFICATIONS_ENTRY, sealed_render, secret_entries
 from gitops.writer import Report, WriteOptions, write_slice
 
 TYPE = "gitops-platform:gitops:GitOpsRepo"
@@ -208,7 +208,7 @@ class GitOpsRepo(pulumi.ComponentResource):
 
 
 def _entry_slice(entry: str) -> str:
-    """The slice whose files hold an entry's SealedSecret (``gitops.workflow.secret_entries``)."""
+    """The slice whose files hold an entry's SealedSecret (``gitops.assemble.secret_entries``)."""
     return ARGOCD_SLICE if entry == NOTIFICATIONS_ENTRY else service_slice_name(entry)
 
 
@@ -216,7 +216,7 @@ def _sealed_slices(project: Project, stack: Stack, args: GitOpsRepoArgs,
                    names: tuple[str, ...]) -> pulumi.Output[dict[str, dict[str, str]]]:
     """{slice: its files} for the slices ``names``, from the stack rendered with every secret sealed.
 
-    The render is ``gitops.workflow.sealed_render``, the CLI's sealing and
+    The render is ``gitops.assemble.sealed_render``, the CLI's sealing and
     assembly, so both write the same bytes. One apply over the certificate, the
     stability key and all values, each slice's resource taking its entry:
     per-service chains each lifted the whole values map into Outputs

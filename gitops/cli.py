@@ -19,8 +19,6 @@ from typing import Any
 from . import layout
 from . import options as opts
 from .errors import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, GitOpsError, InputError, OutputError, Problem
-from .localsecrets import ENV_PREFIX
-from .project import load_project
 from .workflow import render_stacks
 
 
@@ -61,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--force", action="store_true", help="overwrite owned files that were edited by hand")
     render.add_argument("--secrets", type=Path, metavar="FILE",
                         help="secret values for --stack, kept outside the project and the tree (see docs/secrets.md); "
-                             f"{ENV_PREFIX}<SERVICE>__<NAME> variables also count")
+                             f"{layout.SECRET_ENV_PREFIX}<SERVICE>__<NAME> variables also count")
     _output(render)
     render.set_defaults(func=cmd_render)
 
@@ -112,7 +110,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     outcome = render_stacks(options, os.environ)
     for s in outcome.stacks:
         if s.pending_secrets:
-            print(f"{s.stack}: secrets of {', '.join(s.pending_secrets)} are not sealed yet: the tree has no "
+            print(f"{s.stack}: secrets of {_some(s.pending_secrets)} are not sealed yet: the tree has no "
                   f"certificate for this stack's cluster; `pulumi up --stack {s.stack}` publishes it", file=sys.stderr)
     if args.output == "json":
         _print_json({"out": str(args.out), "dryRun": args.dry_run,
@@ -127,6 +125,14 @@ def cmd_render(args: argparse.Namespace) -> int:
                 for path in paths if len(paths) <= 20 else []:
                     print(f"  {label}: {path}")
     return EXIT_OK
+
+
+def _some(names: Sequence[str], shown: int = 8) -> str:
+    """``a, b, c``, or ``a, b, c, d, e, f, g, h and 160 more``: a warning stays one line at any catalog size
+    (``--output json`` lists every name)."""
+    if len(names) <= shown + 1:
+        return ", ".join(names)
+    return f"{', '.join(names[:shown])} and {len(names) - shown} more"
 
 
 def _validate_options(args: argparse.Namespace, with_schemas: bool) -> opts.ValidateOptions:
@@ -273,15 +279,13 @@ def _check_raw_flags(args: argparse.Namespace, scope: Any) -> None:
 
 # --- drift ---------------------------------------------------------------------------------------
 def _drift_parser(sub: Any) -> None:
-    from .drift import EXPECTED_DIFFERENCES
-
     defaults = opts.ValidateOptions()
     drift = sub.add_parser(
         "drift", help="report what differs between a service's environments that is not meant to",
         description="Build every overlay of every service with two or more environments and compare them,\n"
                     "every environment against the first in sorted order.\n"
                     "Exit 0: no unexpected drift, 1: drift found, 2: bad input or an overlay that does not build.",
-        epilog="expected to differ (ignored):\n" + "\n".join(f"  - {e}" for e in EXPECTED_DIFFERENCES)
+        epilog="expected to differ (ignored):\n" + "\n".join(f"  - {e}" for e in opts.DRIFT_EXPECTED_DIFFERENCES)
                + "\nnor what the project (--project) declares: a difference a fresh render of it has too, with the\n"
                  "same values, is left out. Everything else that differs is drift: config values, env vars, probes,\n"
                  "ports, commands, security context, autoscaling targets, objects in one environment only",
@@ -353,6 +357,7 @@ def _promote_parser(sub: Any) -> None:
 
 def cmd_promote(args: argparse.Namespace) -> int:
     """Plan everything (environments, order, running tags, the edited file) before writing the one file."""
+    from .project import load_project
     from .promote import plan_promotion, write_promotion
 
     if args.all and args.service:

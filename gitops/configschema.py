@@ -211,7 +211,7 @@ CLUSTER: Final = Field(
         Field("endpointPrivateAccess", "boolean", default=True, description="The API endpoint is reachable from the VPC."),
         Field("publicAccessCidrs", "array", default=["0.0.0.0/0"], items=_CIDR_BLOCK,
               description="Only these blocks reach the public endpoint, and GitHub-hosted runners are not in them: CI "
-                          "then needs its own runner (README, Pull-request previews)."),
+                          "then needs its own runner (docs/pr-previews.md)."),
         Field("adminRoleArns", "array",
               items=Field("", "string", pattern=names.IAM_ROLE_ARN, describe="IAM role ARNs"),
               description="IAM roles with cluster admin."),
@@ -228,8 +228,8 @@ CLUSTER: Final = Field(
 
 ADDONS: Final = Field(
     "addons", "object", default={},
-    description="Cluster controllers the manifests rely on, each installed unless set off here (README, The Pulumi "
-                "program).",
+    description="Cluster controllers the manifests rely on, each installed unless set off here "
+                "(docs/pulumi-program.md).",
     fields=(
         Field("loadBalancerController", "boolean", default=True,
               description="The AWS Load Balancer Controller; without it no alb Ingress gets a load balancer."),
@@ -271,7 +271,7 @@ REGISTRY: Final = Field(
                           "imageUpdates.allowTags accepts, is refused."),
         Field("forceDelete", "boolean", default=False, copy=Copy.OMIT,
               description="Owner only: destroying the stack deletes repositories that still hold images (otherwise "
-                          "the destroy fails, see README, Running it for real)."),
+                          "the destroy fails, see docs/pulumi-program.md, Running it for real)."),
         Field("immutableTags", "boolean", default=False,
               description="Tags cannot be overwritten; on a stack that does not own the registry it is a requirement "
                           "the owner must meet."),
@@ -318,8 +318,8 @@ WORKLOADS: Final = Field(
         Field("monitoringNamespace", "string", check=label_check(63), valid="a DNS label",
               description="The namespace of the metrics scraper, admitted to every service's metrics ports."),
         Field("quotas", "object", keys="<namespace>",
-              description="The namespace's ResourceQuota numbers; each one not set is derived (README, Live-cluster "
-                          "behaviour). A namespace no service deploys into is refused.",
+              description="The namespace's ResourceQuota numbers; each one not set is derived (docs/live-cluster.md, "
+                          "Live-cluster behaviour). A namespace no service deploys into is refused.",
               items=Field("", "object", fields=(
                   Field("requests", "object", fields=_QUANTITIES, description="requests.cpu and requests.memory."),
                   Field("limits", "object", fields=_QUANTITIES, description="limits.cpu and limits.memory."),
@@ -395,7 +395,7 @@ DELIVERY: Final = Field(
 
 ARGOCD: Final = Field(
     "argocd", "object", default={},
-    description="Argo CD of this cluster (README, Fleets: hub and spokes).",
+    description="Argo CD of this cluster (docs/fleets.md).",
     fields=(
         Field("namespace", "string", default=layout.ARGOCD_NAMESPACE, check=label_check(63), valid="a DNS label",
               description="Argo CD's namespace."),
@@ -433,7 +433,7 @@ NOTIFICATIONS: Final = Field(
     "notifications", "object", default={},
     description="Argo CD notifications of the environment's Applications; off unless a notifier is set. The "
                 "credentials are secrets: secrets.argocd-notifications.SLACK_TOKEN / WEBHOOK_URL. On a spoke only "
-                "its subscriptions: the notifiers are the hub's (README, Notifications).",
+                "its subscriptions: the notifiers are the hub's (docs/notifications.md).",
     fields=(
         Field("slack", "object", description="The Slack notifier.", fields=(
             Field("channel", "string", required=True, pattern=SLACK_CHANNEL,
@@ -459,7 +459,7 @@ IMAGE_TAGS: Final = Field(
 
 IMAGE_UPDATES: Final = Field(
     "imageUpdates", "object", default={},
-    description="Argo CD Image Updater policy (README, Image updates and promotion).",
+    description="Argo CD Image Updater policy (docs/image-updates.md).",
     fields=(
         Field("mode", "string", choices=tuple(m.value for m in UpdateMode),
               default_text="git; off, the only mode allowed, with promotion.from",
@@ -497,7 +497,7 @@ PROMOTION: Final = Field(
 
 SEALING: Final = Field(
     "sealing", "object", default={},
-    description="The cluster's sealed-secrets keys (README, Secrets).",
+    description="The cluster's sealed-secrets keys (docs/secrets.md).",
     fields=(
         Field("generation", "integer", default=1, minimum=1, maximum=1000, copy=Copy.OMIT,
               description="The newest key, which seals; raising it rotates."),

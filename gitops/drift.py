@@ -65,19 +65,6 @@ from . import layout, yamlio
 from .errors import InputError, Problem
 from .kustomize import KUSTOMIZATION_FILES, Build, build_many
 
-EXPECTED_DIFFERENCES: Final[tuple[str, ...]] = (
-    "replica counts: Deployment/Rollout spec.replicas, HPA spec.minReplicas/maxReplicas, PodDisruptionBudgets",
-    "container resources",
-    "the image tag and digest (the image repository is compared)",
-    "Ingress rules[].host, spec.tls, spec.ingressClassName and metadata.annotations",
-    "NetworkPolicy rules admitting the load balancer's subnets, the ingress controller's or monitoring namespace",
-    f"the {layout.LABEL_ENVIRONMENT}, {layout.LABEL_INSTANCE} and {layout.LABEL_VERSION} labels",
-    "the pods' config and secrets checksum annotations (the ConfigMap itself is compared)",
-    "the namespace's ResourceQuota and LimitRange (derived from replica counts and resources)",
-    "SealedSecret encryptedData values (key names are compared) and its sealed-with annotation",
-    "ConfigMap/Secret generator hash suffixes, in names and references",
-)
-
 SEALED_WITH_ANNOTATION: Final = layout.ANNOTATION_SEALED_WITH
 WHOLE_OBJECT: Final = ""        # the path of a row about an object's existence
 PRESENT: Final = "present"      # its value where the object exists

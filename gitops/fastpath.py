@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from . import layout
-from .yamlio import MAX_INPUT_BYTES
+from .layout import MAX_INPUT_BYTES
 
 CACHE_DIR = f"{layout.STATE_DIR}/cache"
 MAX_TREE_FILE_BYTES = 64 * 1024 * 1024   # a rendered file is kilobytes; anything larger is not ours

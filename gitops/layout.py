@@ -21,6 +21,10 @@ NAMESPACES_FILE: Final = "_namespaces.yaml"
 # Offline secret values: GITOPS_SECRET_<SERVICE>__<NAME> (service upper-cased, '-' as '_').
 SECRET_ENV_PREFIX: Final = "GITOPS_SECRET_"
 SECRET_ENV_SEPARATOR: Final = "__"
+# Inputs (service files, stack files, secret values, certificates) are hand-written files of a few
+# kilobytes. The cap keeps a wrong path (a log, an image, /dev/zero) from being read without end;
+# 1 MiB is also the most a Kubernetes Secret may hold.
+MAX_INPUT_BYTES: Final = 1024 * 1024
 
 
 def secret_env_var(service: str, name: str) -> str:

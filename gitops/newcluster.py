@@ -31,7 +31,8 @@ from .model import Project, Stack, Topology
 from .notifications import spoke_notifications
 from .project import load_project
 from .reader import did_you_mean
-from .stackconfig import read_stack_values, stack_file
+from .stackconfig import read_stack_values
+from .stackfiles import stack_file
 
 NS = layout.CONFIG_NAMESPACE
 VPC_FIRST_OCTET = 10

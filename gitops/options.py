@@ -11,6 +11,21 @@ from . import layout
 DEFAULT_OUT: Final = Path(layout.DEFAULT_CHECKOUT)
 KUBERNETES_VERSION: Final = "1.33.0"
 
+# What `drift` does not report (its help lists them): here, not in `drift`, so that building the
+# command line does not import the comparison and kustomize for every command.
+DRIFT_EXPECTED_DIFFERENCES: Final[tuple[str, ...]] = (
+    "replica counts: Deployment/Rollout spec.replicas, HPA spec.minReplicas/maxReplicas, PodDisruptionBudgets",
+    "container resources",
+    "the image tag and digest (the image repository is compared)",
+    "Ingress rules[].host, spec.tls, spec.ingressClassName and metadata.annotations",
+    "NetworkPolicy rules admitting the load balancer's subnets, the ingress controller's or monitoring namespace",
+    f"the {layout.LABEL_ENVIRONMENT}, {layout.LABEL_INSTANCE} and {layout.LABEL_VERSION} labels",
+    "the pods' config and secrets checksum annotations (the ConfigMap itself is compared)",
+    "the namespace's ResourceQuota and LimitRange (derived from replica counts and resources)",
+    "SealedSecret encryptedData values (key names are compared) and its sealed-with annotation",
+    "ConfigMap/Secret generator hash suffixes, in names and references",
+)
+
 
 @dataclass(frozen=True)
 class RenderOptions:

@@ -17,7 +17,8 @@ from .model import Catalog, Project, RegistryConfig, Service, Stack
 from .notifications import notification_problems
 from .reader import Problems
 from .render.quotas import quota_problems
-from .stackconfig import read_project_config, read_stack_values, stack_file, stack_from_config, stack_names
+from .stackconfig import read_project_config, read_stack_values, stack_from_config
+from .stackfiles import stack_file, stack_names
 from .tenancy import tenancy_problems
 
 NS = layout.CONFIG_NAMESPACE

@@ -79,6 +79,7 @@ from .model import (
 )
 from .notifications import read_notifications
 from .reader import Node, Problems, checked, did_you_mean, type_name
+from .stackfiles import stack_file, stack_names
 
 NS = layout.CONFIG_NAMESPACE
 _PYTHON_TYPES = {"string": str, "integer": int, "boolean": bool, "array": list, "object": dict}
@@ -148,20 +149,6 @@ def _declaration_problem(key: str, spec: Any) -> str | None:
         return ("is declared secret: true, which makes the Pulumi CLI demand it in every stack; the program "
                 "refuses unencrypted values of the schema's secret keys itself")
     return None
-
-
-def stack_names(root: Path) -> list[str]:
-    """Stacks are the ``Pulumi.<stack>.yaml`` files next to ``Pulumi.yaml``."""
-    out = []
-    for path in root.glob(f"{layout.STACK_FILE_PREFIX}*{layout.STACK_FILE_SUFFIX}"):
-        name = path.name[len(layout.STACK_FILE_PREFIX):-len(layout.STACK_FILE_SUFFIX)]
-        if name:
-            out.append(name)
-    return sorted(out)
-
-
-def stack_file(stack: str) -> str:
-    return f"{layout.STACK_FILE_PREFIX}{stack}{layout.STACK_FILE_SUFFIX}"
 
 
 def read_stack_values(root: Path, stack: str) -> dict[str, Any]:

@@ -35,11 +35,14 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import layout
 from .errors import OutputError, Problem
 from .record import Record, checked_files, load_records
-from .render import RenderResult
+
+if TYPE_CHECKING:   # the no-change fast path imports the writer's Report, not the renderer
+    from .render import RenderResult
 
 TEMP_MARK = ".gitops-platform-tmp-"
 # Where this user's local writer state lives (the key that signs write journals); never in a tree.

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
 import yaml
 
+from . import layout
 from .errors import InputError, Problem, printable
 
 # libyaml's loader where PyYAML has it; type checkers see the pure-Python one (the same interface).
@@ -30,10 +31,7 @@ else:
 _FIRST_KEYS = ("apiVersion", "kind", "metadata")
 _FIRST_SET = frozenset(_FIRST_KEYS)
 
-# Inputs (service files, stack files, secret values, certificates) are hand-written files of a few
-# kilobytes. The cap keeps a wrong path (a log, an image, /dev/zero) from being read without end;
-# 1 MiB is also the most a Kubernetes Secret may hold.
-MAX_INPUT_BYTES: Final = 1024 * 1024
+MAX_INPUT_BYTES: Final = layout.MAX_INPUT_BYTES
 # Nesting of an input file; the shipped ones nest at most seven levels.
 MAX_INPUT_DEPTH: Final = 64
 # Nesting of any document: libyaml's composer recurses in C, and crashes the process well beyond this.

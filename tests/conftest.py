@@ -17,6 +17,9 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # also when pytest is started from another directory
     sys.path.insert(0, str(REPO_ROOT))
+# The benchmarks' synthetic catalog generator (``synthetic.make_project``) serves tests of large catalogs.
+if str(REPO_ROOT / "benchmarks") not in sys.path:
+    sys.path.append(str(REPO_ROOT / "benchmarks"))
 
 from gitops.cli import main  # noqa: E402
 from gitops.writer import STATE_ENV  # noqa: E402

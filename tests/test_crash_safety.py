@@ -18,8 +18,6 @@ import pytest
 
 from conftest import REPO_ROOT, snapshot_tree
 from gitops.writer import TEMP_MARK
-
-sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 from synthetic import make_project
 
 SERVICES = 300   # enough files that writing takes a while

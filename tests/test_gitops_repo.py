@@ -275,12 +275,7 @@ def test_sealing_lifts_the_secret_values_once_for_the_catalog_not_once_per_servi
     registration quadratic in the catalog (about 1,000 Outputs per sealed service
     at 1000 services). Counted here as calls of ``Output.from_input``.
     """
-    import sys
-
-    from conftest import REPO_ROOT
     from pulumi_harness import secret_values
-
-    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
     from synthetic import make_project
 
     lift = pulumi.Output.from_input

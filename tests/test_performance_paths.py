@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 import random
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -125,6 +127,21 @@ def test_stacks_checked_in_one_command_read_a_shared_file_once(tmp_path: Path, r
     for result in results:
         assert fastpath.is_unchanged(out, result.stack, "fingerprint", verified) is not None
     assert len(hashed) == len(set(hashed)) == len({m.path for r in results for m in r.files})
+
+
+def test_a_render_the_fast_path_answers_loads_neither_the_renderer_nor_cryptography(tmp_path: Path) -> None:
+    """A third of a no-change render's time was importing what it then did not use."""
+    out = tmp_path / "tree"
+    probe = ("import sys; from gitops.cli import main; "
+             f"code = main(['render', '--all', '--out', {str(out)!r}]); "
+             "print(code, sorted(m for m in sys.modules if m.split('.')[0] in ('cryptography', 'yaml') "
+             "or m.startswith(('gitops.render', 'gitops.project', 'gitops.assemble'))))")
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    first = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    assert first.returncode == 0 and "gitops.render" in first.stdout, first.stderr   # the long way, this time
+    time.sleep(0.05)   # past the file system clock's tick: no file is racy
+    again = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    assert again.stdout.splitlines()[-1] == "0 []", again.stderr
 
 
 def test_a_fifo_where_the_render_writes_is_refused_without_blocking_on_it(tmp_path: Path, results: list[Any]) -> None:

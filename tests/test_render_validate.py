@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from conftest import REPO_ROOT
-
-sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 from synthetic import make_project
 
 SCHEMAS = REPO_ROOT.parent / "shared" / "schemas"

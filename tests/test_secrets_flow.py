@@ -20,6 +20,7 @@ from components.gitops_repo import GitOpsFilesProvider
 from gitops.project import load_project
 from gitops.sealing import UnsealError, stability_key, unseal_sealed_secret
 from pulumi_harness import mock_key_pair, rsa_private_key
+from synthetic import make_project
 from test_sealing_core import certificate_pem, new_key
 
 SECRET_SERVICES = ("email-worker", "inventory", "orders", "payments")
@@ -86,6 +87,17 @@ def test_without_a_certificate_secrets_are_pending_and_the_render_says_so(render
     result = render("--all")
     assert "secrets of email-worker, inventory, orders, payments are not sealed yet" in result.err
     assert not list(out.rglob("sealedsecret.yaml"))
+
+
+def test_a_long_list_of_pending_secrets_is_cut_short_in_the_warning_and_whole_in_json(run, tmp_path: Path) -> None:
+    project = make_project(tmp_path / "project", 60)   # every sixth service has secrets: 10 of them
+    argv = ("render", "--stack", "dev", "--project", project, "--out", tmp_path / "repo", "--dry-run")
+    result = run(*argv)
+    assert result.code == 0, result.err
+    assert ("dev: secrets of svc-0000, svc-0006, svc-0012, svc-0018, svc-0024, svc-0030, svc-0036, svc-0042 "
+            "and 2 more are not sealed yet") in result.err
+    report = json.loads(run(*argv, "--output", "json").out)
+    assert len(report["stacks"][0]["pendingSecrets"]) == 10
 
 
 def test_values_are_sealed_into_each_overlay_and_open_with_the_clusters_key(

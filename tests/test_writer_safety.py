@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from gitops import workflow
+from gitops import assemble
 from gitops.fastpath import GITIGNORE_TEXT
 from gitops.record import tree_path_problem
 
@@ -167,7 +167,7 @@ def test_a_symlinked_state_directory_is_refused(run, project: Path, rendered: Pa
 def test_the_tree_is_locked_before_the_records_are_read(run, project: Path, rendered: Path, monkeypatch) -> None:
     """A render racing another writer must plan from records nobody changes under it."""
     seen: list[bool] = []
-    real = workflow.read_records  # type: ignore[attr-defined]  # patched where the workflow looks it up
+    real = assemble.read_records  # type: ignore[attr-defined]  # patched where the render looks it up
 
     def read_records_noting_the_lock(out: Path) -> Any:
         fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
@@ -180,7 +180,7 @@ def test_the_tree_is_locked_before_the_records_are_read(run, project: Path, rend
             os.close(fd)
         return real(out)
 
-    monkeypatch.setattr(workflow, "read_records", read_records_noting_the_lock)
+    monkeypatch.setattr(assemble, "read_records", read_records_noting_the_lock)
     (project / "Pulumi.dev.yaml").write_text((project / "Pulumi.dev.yaml").read_text().replace("replicas: 1", "replicas: 2"))
     assert render(run, project, rendered).code == 0
     assert seen == [True]
