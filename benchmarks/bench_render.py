@@ -41,8 +41,8 @@ from gitops import layout
 from gitops.errors import InputError
 from gitops.model import Service, Stack
 from gitops.project import load_project
-from gitops.render.labels import instance, is_label_value, service_labels
-from gitops.render.workloads import probe, selector, termination_grace_period
+from gitops.render import workloads
+from gitops.render.labels import is_label_value, overlay_labels
 
 CDK8S_DIR = Path(__file__).resolve().parent / "cdk8s"
 CDK8S_SETUP = "make bench-cdk8s-setup, or npm ci --prefix benchmarks/cdk8s"
@@ -87,14 +87,13 @@ def cdk8s_versions() -> dict[str, str]:
 
 
 def cdk8s_spec(project_dir: Path) -> dict[str, Any]:
-    """What synth.js needs of each service in each stack, resolved from the project as ``render --all`` reads it.
+    """Per stack, every service's Deployment and Service as that stack deploys them, for synth.js to synthesize.
 
-    The values are those of the Deployment and Service that kustomize builds
-    from our base and overlay: the image with the stack's registry and tag, the
-    stack's replica count (none when an autoscaler owns it), the profile's
-    resources and config over the service's, probes, labels and selector. They
-    come from the project's own loader and label rules, so the two sides
-    describe the same objects and nothing is copied from the generator by hand.
+    Built by the renderer's own functions (the base's objects, the base's and
+    overlay's kustomize labels), then given what the overlay sets in each
+    environment: namespace, image with the stack's registry and tag, replica
+    count (none when an autoscaler owns it) and the profile's resources. So
+    both sides emit the same objects and nothing of the renderer is copied here.
     """
     try:
         project = load_project(project_dir)
@@ -102,47 +101,30 @@ def cdk8s_spec(project_dir: Path) -> dict[str, Any]:
         raise SystemExit(f"the synthetic project in {project_dir} does not load: {exc}") from exc
     return {"stacks": [
         {"name": stack.name, "environment": stack.environment,
-         "services": [_cdk8s_service(service, stack) for service in project.catalog.services]}
+         "services": [_deployed_objects(service, stack) for service in project.catalog.services]}
         for stack in project.stacks
     ]}
 
 
-def _cdk8s_service(service: Service, stack: Stack) -> dict[str, Any]:
-    override = service.override(stack.profile)
+def _deployed_objects(service: Service, stack: Stack) -> dict[str, Any]:
+    labels = [*workloads.base_labels(service), *overlay_labels(service, stack, sealed=False)]
     tag = stack.image_tag(service)
-    per_env = {layout.LABEL_ENVIRONMENT: stack.environment,
-               layout.LABEL_INSTANCE: instance(service.name, stack.environment)}
-    if is_label_value(tag):
-        per_env[layout.LABEL_VERSION] = tag
-    common = service_labels(service)
-    # The base's labels reach pod templates except name (the template sets it) and component.
-    pod = {**selector(service), **{k: common[k] for k in (layout.LABEL_MANAGED_BY, layout.LABEL_PART_OF,
-                                                         layout.LABEL_TEAM)}, **per_env}
-    config = dict(service.config)
-    config.update(override.config)
-    env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in config.items()]
-    env += [{"name": key, "valueFrom": {"secretKeyRef": {"name": layout.secret_name(service.name), "key": key}}}
-            for key in service.secrets]
-    replicas = None
+    if is_label_value(tag):   # labels.version_replacements: the tag as the version, on objects and pods
+        labels.append({"pairs": {layout.LABEL_VERSION: tag}, "includeTemplates": True})
+    deployment = workloads.deployment(service)
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    container["image"] = f"{stack.registry.image(service.image_repository)}:{tag}"
+    container["resources"] = service.resources.merged(service.override(stack.profile).resources).as_k8s()
     if service.autoscaling is None:
-        replicas = override.replicas if override.replicas is not None else stack.workloads.replicas
-    return {
-        "name": service.name,
-        "namespace": service.namespace,
-        "description": service.description,
-        "labels": {**common, **per_env},
-        "podLabels": pod,
-        "selector": selector(service),
-        "image": f"{stack.registry.image(service.image_repository)}:{tag}",
-        "replicas": replicas,
-        "ports": [{"name": p.name, "containerPort": p.container_port, "servicePort": p.service_port}
-                  for p in service.ports],
-        "env": env,
-        "resources": service.resources.merged(override.resources).as_k8s(),
-        "livenessProbe": probe(service.liveness) if service.liveness else None,
-        "readinessProbe": probe(service.readiness) if service.readiness else None,
-        "terminationGracePeriodSeconds": termination_grace_period(service),
-    }
+        deployment["spec"]["replicas"] = stack.replicas(service)
+    objects = [deployment, *([workloads.k8s_service(service)] if service.ports else [])]
+    for obj in objects:
+        obj["metadata"]["namespace"] = service.namespace
+        for entry in labels:   # as kustomize's labels transformer applies them
+            obj["metadata"].setdefault("labels", {}).update(entry["pairs"])
+            if entry["includeTemplates"] and "template" in obj["spec"]:
+                obj["spec"]["template"]["metadata"]["labels"].update(entry["pairs"])
+    return {"name": service.name, "objects": objects}
 
 
 def main() -> None:
@@ -224,7 +206,6 @@ def measure_render(work: Path, services: int, runs: int, with_cdk8s: bool = Fals
         # Outside any measurement, as warm_up is for Python: node and cdk8s read once into the page cache.
         measure.run(["node", "-e", "require('cdk8s')"], CDK8S_DIR)
     synths: dict[str, list[measure.Run]] = {name: [] for name in CDK8S_LAYOUTS}
-    synth_files: dict[str, dict[str, bytes]] = {}
     renders: list[measure.Run] = []
     again: list[measure.Run] = []
     floors: list[float] = []
@@ -236,9 +217,7 @@ def measure_render(work: Path, services: int, runs: int, with_cdk8s: bool = Fals
         renders.append(measure.run(cmd, project))
         if with_cdk8s:
             for name in CDK8S_LAYOUTS:
-                synth_out = work / f"cdk8s-{name}-{i}"
-                synths[name].append(measure.run([*synth_cmd, str(synth_out), name], CDK8S_DIR))
-                synth_files[name] = tree_files(synth_out)
+                synths[name].append(measure.run([*synth_cmd, str(work / f"cdk8s-{name}-{i}"), name], CDK8S_DIR))
         again.append(measure.run(cmd, project))
         report = json.loads(again[-1].stdout)
         written.append(sum(len(s["created"]) + len(s["updated"]) + len(s["deleted"]) for s in report["stacks"]))
@@ -268,7 +247,8 @@ def measure_render(work: Path, services: int, runs: int, with_cdk8s: bool = Fals
     }
     if with_cdk8s:
         result["cdk8s"] = {"versions": cdk8s_versions(), "layouts": {
-            name: _synth_result(synths[name], synth_files[name], render_walls) for name in CDK8S_LAYOUTS}}
+            name: _synth_result(synths[name], tree_files(work / f"cdk8s-{name}-{runs - 1}"), render_walls)
+            for name in CDK8S_LAYOUTS}}
     return result
 
 

@@ -536,6 +536,12 @@ class Stack:
                 return tag
         return service.image_tag
 
+    def replicas(self, service: Service) -> int:
+        """The count this environment runs ``service`` at when no autoscaler owns it: the profile's override of
+        the service, else the stack's default."""
+        override = service.override(self.profile)
+        return override.replicas if override.replicas is not None else self.workloads.replicas
+
 
 @dataclass(frozen=True)
 class Project:

@@ -36,9 +36,7 @@ def effective_replicas(service: Service, stack: Stack) -> int:
     hpa = override.autoscaling or service.autoscaling
     if hpa is not None:
         return hpa.min_replicas
-    if override.replicas is not None:
-        return override.replicas
-    return stack.workloads.replicas
+    return stack.replicas(service)
 
 
 def render_overlay(service: Service, stack: Stack, sealed: Manifest | None = None,
@@ -91,7 +89,7 @@ def render_overlay(service: Service, stack: Stack, sealed: Manifest | None = Non
 
     replicas = []
     if service.autoscaling is None:
-        count = override.replicas if override.replicas is not None else stack.workloads.replicas
+        count = stack.replicas(service)
         if is_canary(service):
             # kustomize's replicas: would set the count on the Deployment; a canary's pods are the Rollout's.
             files.append(yaml_file(f"{directory}/{OVERLAY_PATCH_FILE}", replicas_patch(service, count)))

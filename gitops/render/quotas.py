@@ -83,7 +83,7 @@ def max_pods(service: Service, stack: Stack) -> int:
     if hpa is not None:
         replicas = hpa.max_replicas
     else:
-        replicas = override.replicas if override.replicas is not None else stack.workloads.replicas
+        replicas = stack.replicas(service)
     # A canary's Rollout brings its pods up before the Deployment's go (workloadRef scaleDown progressively).
     surge = replicas if is_canary(service) else math.ceil(replicas * SURGE)
     return replicas + surge + (1 if service.migration is not None else 0)

@@ -71,7 +71,16 @@ def _render_base(service: Service) -> list[Manifest]:
             # environment and release (render.checksums says why; its checksum rolls the pods instead).
             "options": {"annotations": wave_annotation("ConfigMap"), "disableNameSuffixHash": True},
         })
-    common = [{
+    doc = kustomization(sorted(resources), namespace=service.namespace, labels=base_labels(service),
+                        configMapGenerator=generators)
+    files.append(yaml_file(f"{base}/{layout.KUSTOMIZATION}", doc))
+    return files
+
+
+def base_labels(service: Service) -> list[dict[str, Any]]:
+    """The base kustomization's ``labels:``: team and owner on every object and pod template, name and component
+    on the objects only."""
+    return [{
         "pairs": {
             layout.LABEL_PART_OF: service.team,
             layout.LABEL_TEAM: service.team,
@@ -87,10 +96,6 @@ def _render_base(service: Service) -> list[Manifest]:
         "includeSelectors": False,
         "includeTemplates": False,
     }]
-    doc = kustomization(sorted(resources), namespace=service.namespace, labels=common,
-                        configMapGenerator=generators)
-    files.append(yaml_file(f"{base}/{layout.KUSTOMIZATION}", doc))
-    return files
 
 
 def _meta(service: Service, kind_name: str | None = None) -> dict[str, Any]:
