@@ -30,6 +30,7 @@ from typing import Any
 
 from . import layout, yamlio
 from .errors import GitOpsError, InputError, Problem, printable
+from .expansionroots import cut_roots
 from .kustomize import build_many
 from .options import ValidateOptions
 from .parallel import Forked
@@ -148,13 +149,25 @@ def _side(project: Path, ref: str | None, scratch: Path, options: ValidateOption
     # The git generators list and read it from memory. Writing both revisions' 19,000 files (and
     # deleting them again) was most of a diff at 1000 services.
     everything = scratch_files(results)
-    on_disk = [p for p in everything if not p.startswith(layout.APPS_DIR + "/")]
-    write_scratch(tree, everything, on_disk)
+    # The roots as the expansion needs them: what it ignores (the ImageUpdater) is neither written nor built.
+    cut = cut_roots(everything)
+    on_disk = [p for p in everything if not p.startswith(layout.APPS_DIR + "/") and p not in cut.left_out]
+    write_scratch(tree, {**everything, **cut.kustomizations}, on_disk)
+    written = set(on_disk) - set(cut.kustomizations)   # as rendered: the cut kustomizations are not
     repo_path = repo_paths.pop() if len(repo_paths) == 1 else "."
-    apps, problems = generated_applications(tree, options, repo_path, everything)
+    try:
+        apps, problems = generated_applications(tree, options, repo_path, everything)
+    except InputError:
+        if not cut.kustomizations:
+            raise
+        # Something needed a left-out object after all: the roots as rendered, whose error (if any) is the user's.
+        restored = [*cut.kustomizations, *cut.left_out]
+        write_scratch(tree, everything, restored)
+        written.update(restored)
+        apps, problems = generated_applications(tree, options, repo_path, everything)
     if problems:
         raise InputError(f"the ApplicationSets at {label} do not expand:\n" + "\n".join(str(p) for p in problems))
-    return _Side(label, tree, files, {info.name: (info, app) for info, app in apps}, repo_path, set(on_disk))
+    return _Side(label, tree, files, {info.name: (info, app) for info, app in apps}, repo_path, written)
 
 
 def _catalog_size(project: Path) -> int:

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +23,9 @@ if str(REPO_ROOT / "benchmarks") not in sys.path:
     sys.path.append(str(REPO_ROOT / "benchmarks"))
 
 from gitops.cli import main  # noqa: E402
+from gitops.expansionroots import cut_roots  # noqa: E402
+from gitops.options import ValidateOptions  # noqa: E402
+from gitops.validate import generated_applications  # noqa: E402
 from gitops.writer import STATE_ENV  # noqa: E402
 
 # The Pulumi mocks fixture (pulumi_mocks) for the component tests.
@@ -40,6 +44,22 @@ def snapshot_tree(root: Path) -> dict[str, bytes]:
     if not root.is_dir():
         return {}
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def expanded_whole_and_cut(tree: Path) -> tuple[list[Any], list[Any]]:
+    """The tree's generated Applications, then again after cutting its roots as ``diff``'s scratch trees are
+    (``gitops.expansionroots``); the tree is left cut."""
+    whole, problems = generated_applications(tree, ValidateOptions())
+    assert not problems and whole
+    cut = cut_roots(snapshot_tree(tree))
+    assert cut.left_out, "nothing to cut: the comparison would prove nothing"
+    for path in cut.left_out:
+        (tree / path).unlink()
+    for path, content in cut.kustomizations.items():
+        (tree / path).write_bytes(content)
+    after, problems = generated_applications(tree, ValidateOptions())
+    assert not problems
+    return whole, after
 
 
 @pytest.fixture(scope="session", autouse=True)

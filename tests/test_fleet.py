@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from components.gitops_repo import GitOpsFilesProvider
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, expanded_whole_and_cut
 from gitops import layout
 from gitops.cli import main
 from gitops.errors import InputError
@@ -214,6 +214,12 @@ def test_the_fleet_validates(run, fleet: Fleet) -> None:
     report = json.loads(result.out)
     assert result.code == 0, report["problems"]
     assert len(report["applications"]) == (len(SERVICES) * 6) + len(SPOKES) + 2
+
+
+def test_the_fleets_applications_expand_the_same_from_roots_cut_for_diff(tree: Path) -> None:
+    """Hub and spokes included: leaving out what the expansion ignores (diff's scratch) changes no Application."""
+    whole, cut = expanded_whole_and_cut(tree)
+    assert cut == whole
 
 
 def test_a_registration_missing_a_label_the_hub_reads_fails_validate_naming_cluster_key_and_applicationset(
