@@ -19,12 +19,14 @@ pull request with no credentials.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import os
 import subprocess
 import tarfile
 import tempfile
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,7 @@ from .errors import GitOpsError, InputError, Problem, printable
 from .expansionroots import cut_roots
 from .kustomize import build_many
 from .options import ValidateOptions
-from .parallel import Forked
+from .parallel import Forked, Mailbox
 from .project import load_project
 from .render import render_stack
 from .render.registration import offline_registration_file
@@ -92,11 +94,36 @@ class _Side:
     label: str
     tree: Path
     files: dict[str, bytes]
-    apps: dict[str, tuple[AppInfo, dict[str, Any]]]
+    # None: the other revision's (its expansion had the same inputs; only a child's side says so).
+    apps: dict[str, tuple[AppInfo, dict[str, Any]]] | None
     repo_path: str
     # What ``tree`` holds on disk so far: the Argo CD and cluster directories, then each service directory
     # a build reads (``_materialize``); everything else is read from memory.
     written: set[str] = field(default_factory=set)
+    # Builds (masked) done while the other revision was still being computed, by directory.
+    prebuilt: dict[str, bytes] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    label: str
+    tree: Path
+    files: dict[str, bytes]        # the GitOps files
+    everything: dict[str, bytes]   # and the writer's records: the tree as a render leaves it
+    repo_path: str
+
+
+@dataclass(frozen=True)
+class _Digests:
+    """What one revision tells the other (in another process) about its tree: enough to know whether the
+    two expansions must be equal, and which files differ."""
+
+    repo_path: str
+    files: dict[str, bytes]   # path -> SHA-256, records included
+
+
+# The head's answer to the base's child: ("same", directories) or ("own",).
+_SAME, _OWN = "same", "own"
 
 
 def diff_revisions(project: Path, base: str, head: str | None, options: ValidateOptions) -> DiffReport:
@@ -104,18 +131,33 @@ def diff_revisions(project: Path, base: str, head: str | None, options: Validate
     with tempfile.TemporaryDirectory(prefix="gitops-diff-") as scratch:
         root = Path(scratch)
         if options.jobs > 1 and _catalog_size(project) >= PARALLEL_FROM_SERVICES:
-            # The two revisions are independent: the base is rendered in a child meanwhile (gitops.parallel).
-            child = Forked(lambda: _side(project, base, root / "base", options),
-                           again=lambda: _side(project, base, root / "base-again", options))
+            # The two revisions are independent: the base is rendered in a child meanwhile (gitops.parallel),
+            # and skips its expansion when the head's has the same inputs (``_head_side``).
+            mailbox = Mailbox(root / "mailbox")
+
+            def in_child() -> _Side:
+                mailbox.open(child=True)
+                try:
+                    return _base_side(project, base, root / "base", options, mailbox)
+                finally:
+                    mailbox.close()
+
+            child = Forked(in_child, again=lambda: _side(project, base, root / "base-again", options))
+            mailbox.open(child=False)
             try:
-                head_side = _side(project, head, root / "head", options)
+                head_side = _head_side(project, head, root / "head", options, mailbox)
             except GitOpsError:
+                mailbox.close()
                 child.result()   # the base's error first, as without a child
                 raise
             except BaseException:
+                mailbox.close()
                 child.cancel()
                 raise
+            mailbox.close()
             base_side = child.result()
+            if base_side.apps is None:
+                base_side = replace(base_side, apps=head_side.apps)
         else:
             base_side = _side(project, base, root / "base", options)
             head_side = _side(project, head, root / "head", options)
@@ -128,9 +170,55 @@ def diff_revisions(project: Path, base: str, head: str | None, options: Validate
 # --- one side ---------------------------------------------------------------------------------
 
 def _side(project: Path, ref: str | None, scratch: Path, options: ValidateOptions) -> _Side:
+    rendered = _render(project, ref, scratch)
+    apps, written = _expand(rendered, options)
+    return _Side(rendered.label, rendered.tree, rendered.files, apps, rendered.repo_path, written)
+
+
+def _head_side(project: Path, ref: str | None, scratch: Path, options: ValidateOptions, mailbox: Mailbox) -> _Side:
+    """The head revision, telling the base's child whether the head's expansion is also the base's.
+
+    It is when the inputs of the expansion are the same: every file outside the services' directories
+    (the Argo CD roots, the registrations), the same paths everywhere (what the git generators list), and
+    the same content in every file the git generators read. A change inside services leaves all that
+    alone, so the base skips building its roots and expanding 3,000 Applications. Then the changed
+    Applications are the same on both sides too, and each side builds them while the other finishes."""
+    rendered = _render(project, ref, scratch)
+    mine = _digests(rendered)
+    mailbox.send(mine)
+    reads: set[str] = set()
+    apps, written = _expand(rendered, options, reads)
+    side = _Side(rendered.label, rendered.tree, rendered.files, apps, rendered.repo_path, written)
+    theirs = mailbox.receive()
+    if not isinstance(theirs, _Digests) or not _same_expansion_inputs(mine, theirs, reads):
+        mailbox.send((_OWN,))
+        return side
+    directories = _reading_changes(apps, rendered.repo_path, _changed_paths(mine, theirs))
+    mailbox.send((_SAME, directories))
+    side.prebuilt.update(_builds(side, directories, options))
+    return side
+
+
+def _base_side(project: Path, ref: str, scratch: Path, options: ValidateOptions, mailbox: Mailbox) -> _Side:
+    """The base revision in the child: its own expansion unless the head says it has the same inputs."""
+    rendered = _render(project, ref, scratch)
+    mine = _digests(rendered)
+    mailbox.send(mine)
+    theirs = mailbox.receive()
+    # Whether it may be the same is known here; only the head knows what its git generators read.
+    if isinstance(theirs, _Digests) and _same_expansion_inputs(mine, theirs, ()):
+        answer = mailbox.receive()
+        if isinstance(answer, tuple) and answer[0] == _SAME:
+            side = _Side(rendered.label, rendered.tree, rendered.files, None, rendered.repo_path)
+            side.prebuilt.update(_builds(side, answer[1], options))
+            return side
+    apps, written = _expand(rendered, options)
+    return _Side(rendered.label, rendered.tree, rendered.files, apps, rendered.repo_path, written)
+
+
+def _render(project: Path, ref: str | None, scratch: Path) -> _Rendered:
     label = ref or "working tree"
     source = project if ref is None else _checkout(project, ref, scratch / "project")
-    tree = scratch / "tree"
     try:
         loaded = load_project(source)
     except GitOpsError as exc:
@@ -144,19 +232,27 @@ def _side(project: Path, ref: str | None, scratch: Path, options: ValidateOption
         results.append(result)
         repo_paths.add(result.repo_path)
         files.update({m.path: m.content for m in result.files})
+    repo_path = repo_paths.pop() if len(repo_paths) == 1 else "."
+    return _Rendered(label, scratch / "tree", files, scratch_files(results), repo_path)
+
+
+def _expand(rendered: _Rendered, options: ValidateOptions, reads: set[str] | None = None,
+            ) -> tuple[dict[str, tuple[AppInfo, dict[str, Any]]], set[str]]:
+    """The generated Applications by name, and what is on disk now. ``reads``: filled with the files
+    the git generators read."""
+    everything, tree = rendered.everything, rendered.tree
     # The tree as the writer leaves it (records included), but on disk only what kustomize reads: the
     # roots the ApplicationSets come from now, a service's directory when one of its builds is wanted.
     # The git generators list and read it from memory. Writing both revisions' 19,000 files (and
     # deleting them again) was most of a diff at 1000 services.
-    everything = scratch_files(results)
     # The roots as the expansion needs them: what it ignores (the ImageUpdater) is neither written nor built.
     cut = cut_roots(everything)
     on_disk = [p for p in everything if not p.startswith(layout.APPS_DIR + "/") and p not in cut.left_out]
     write_scratch(tree, {**everything, **cut.kustomizations}, on_disk)
     written = set(on_disk) - set(cut.kustomizations)   # as rendered: the cut kustomizations are not
-    repo_path = repo_paths.pop() if len(repo_paths) == 1 else "."
+    listed: Mapping[str, bytes] = everything if reads is None else _Recording(everything, reads)
     try:
-        apps, problems = generated_applications(tree, options, repo_path, everything)
+        apps, problems = generated_applications(tree, options, rendered.repo_path, listed)
     except InputError:
         if not cut.kustomizations:
             raise
@@ -164,10 +260,56 @@ def _side(project: Path, ref: str | None, scratch: Path, options: ValidateOption
         restored = [*cut.kustomizations, *cut.left_out]
         write_scratch(tree, everything, restored)
         written.update(restored)
-        apps, problems = generated_applications(tree, options, repo_path, everything)
+        apps, problems = generated_applications(tree, options, rendered.repo_path, listed)
     if problems:
-        raise InputError(f"the ApplicationSets at {label} do not expand:\n" + "\n".join(str(p) for p in problems))
-    return _Side(label, tree, files, {info.name: (info, app) for info, app in apps}, repo_path, written)
+        raise InputError(f"the ApplicationSets at {rendered.label} do not expand:\n"
+                         + "\n".join(str(p) for p in problems))
+    return {info.name: (info, app) for info, app in apps}, written
+
+
+class _Recording(Mapping[str, bytes]):
+    """The rendered files, noting each one read (listing them is not reading them)."""
+
+    def __init__(self, files: Mapping[str, bytes], reads: set[str]) -> None:
+        self._files, self._reads = files, reads
+
+    def __getitem__(self, path: str) -> bytes:
+        self._reads.add(path)
+        return self._files[path]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._files)
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+
+def _digests(rendered: _Rendered) -> _Digests:
+    return _Digests(rendered.repo_path, {p: hashlib.sha256(c).digest() for p, c in rendered.everything.items()})
+
+
+def _same_expansion_inputs(a: _Digests, b: _Digests, reads: Iterable[str]) -> bool:
+    """Whether two revisions expand to the same Applications: the roots are built only from files outside
+    the services' directories, which the writer's records (never read) aside must be equal; the git
+    generators list every path and read ``reads``."""
+    if a.repo_path != b.repo_path or a.files.keys() != b.files.keys():
+        return False
+    own = (layout.APPS_DIR + "/", layout.STATE_DIR + "/")
+    return (all(digest == b.files[p] for p, digest in a.files.items() if not p.startswith(own))
+            and all(a.files[p] == b.files[p] for p in reads))
+
+
+def _changed_paths(a: _Digests, b: _Digests) -> set[str]:
+    """The GitOps files that differ (the records aside), as ``_file_changes`` finds them."""
+    return {p for p in a.files.keys() | b.files.keys()
+            if a.files.get(p) != b.files.get(p) and not p.startswith(layout.STATE_DIR + "/")}
+
+
+def _reading_changes(apps: dict[str, tuple[AppInfo, dict[str, Any]]], repo_path: str, changed: set[str]) -> list[str]:
+    """The source directories of the Applications whose build may read a changed file."""
+    reads = _ChangedScopes(changed)
+    directories = {source_dir(info, repo_path) for info, _ in apps.values()}
+    return sorted(d for d in directories if d is not None and reads.by(d))
 
 
 def _catalog_size(project: Path) -> int:
@@ -248,18 +390,20 @@ def _file_changes(base: dict[str, bytes], head: dict[str, bytes]) -> list[FileCh
 
 
 def _app_changes(base: _Side, head: _Side, files: list[FileChange], options: ValidateOptions) -> list[AppChange]:
+    old_apps, new_apps = base.apps, head.apps
+    assert old_apps is not None and new_apps is not None, "diff_revisions gives the base the head's expansion"
     changes: list[AppChange] = []
-    for name in sorted(set(base.apps) - set(head.apps)):
-        changes.append(AppChange(name, "removed", base.apps[name][0]))
-    for name in sorted(set(head.apps) - set(base.apps)):
-        changes.append(AppChange(name, "added", head.apps[name][0]))
-    touched = {f.path for f in files}
+    for name in sorted(set(old_apps) - set(new_apps)):
+        changes.append(AppChange(name, "removed", old_apps[name][0]))
+    for name in sorted(set(new_apps) - set(old_apps)):
+        changes.append(AppChange(name, "added", new_apps[name][0]))
+    touched = _ChangedScopes({f.path for f in files})
     candidates = []
-    for name in sorted(set(base.apps) & set(head.apps)):
-        (old_info, old_app), (new_info, new_app) = base.apps[name], head.apps[name]
+    for name in sorted(set(old_apps) & set(new_apps)):
+        (old_info, old_app), (new_info, new_app) = old_apps[name], new_apps[name]
         app_diff = "" if old_app == new_app else unified(_dump(old_app), _dump(new_app), f"Application {name}")
         old_dir, new_dir = source_dir(old_info, base.repo_path), source_dir(new_info, head.repo_path)
-        may_differ = old_dir != new_dir or any(_reads(new_dir, p) or _reads(old_dir, p) for p in touched)
+        may_differ = old_dir != new_dir or touched.by(new_dir) or touched.by(old_dir)
         if app_diff or may_differ:
             candidates.append((name, new_info, app_diff, old_dir, new_dir))
     # Both sides' builds at once: each is a handful of kubectl processes, mostly waited for.
@@ -274,24 +418,38 @@ def _app_changes(base: _Side, head: _Side, files: list[FileChange], options: Val
     return sorted(changes, key=lambda c: (c.name, c.change))
 
 
-def _reads(directory: str | None, path: str) -> bool:
-    """Whether building ``directory`` may read ``path``: its service directory (overlay and base)."""
-    if directory is None:
-        return False
-    parts = directory.split("/")
-    scope = "/".join(parts[:2]) + "/" if parts[0] == layout.APPS_DIR and len(parts) >= 2 else directory + "/"
-    return path.startswith(scope)
+class _ChangedScopes:
+    """Changed paths, asked whether building a directory may read one: a directory of a service's reads
+    that service's directory (overlay and base), any other directory what is below it. Indexed by
+    service, since a change of a stack's settings changes thousands of files for thousands of builds."""
+
+    def __init__(self, changed: set[str]) -> None:
+        self._paths = changed
+        self._services = {_service_dir(p) for p in changed} - {""}
+
+    def by(self, directory: str | None) -> bool:
+        if directory is None:
+            return False
+        service = _service_dir(directory)
+        if service:
+            return service in self._services
+        scope = directory + "/"
+        return any(p.startswith(scope) for p in self._paths)
 
 
-def _builds(side: _Side, directories: list[str | None], options: ValidateOptions) -> dict[str, bytes]:
-    _materialize(side, {_service_dir(d) for d in directories if d is not None})
-    wanted = sorted({d for d in directories if d is not None and (side.tree / d).is_dir()})
+def _builds(side: _Side, directories: Iterable[str | None], options: ValidateOptions) -> dict[str, bytes]:
+    """Each directory's build, masked (those done already taken as they are)."""
+    named = [d for d in directories if d is not None]
+    done = {d: side.prebuilt[d] for d in named if d in side.prebuilt}
+    missing = [d for d in named if d not in done]
+    _materialize(side, {_service_dir(d) for d in missing})
+    wanted = sorted({d for d in missing if (side.tree / d).is_dir()})
     builds = build_many(side.tree, wanted, options.kubectl, options.jobs)
     if not all(b.ok for b in builds) and not side.written.issuperset(side.files):
         # A kustomization that reads beyond its service's directory: build again in the whole tree.
         _materialize(side, {""})
         builds = build_many(side.tree, wanted, options.kubectl, options.jobs)
-    out: dict[str, bytes] = {}
+    out: dict[str, bytes] = done
     for build in builds:
         if not build.ok:
             raise InputError(f"{side.label}: {build.directory}: kustomize build failed: {build.output.strip()}")

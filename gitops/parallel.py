@@ -23,7 +23,8 @@ import os
 import pickle
 import signal
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -91,4 +92,78 @@ class Forked(Generic[T]):
         return result
 
 
-__all__ = ["Forked"]
+class Mailbox:
+    """Messages between a parent and the child it forks while both work: what one has computed that
+    spares the other the same work (``diff``: the head revision's expansion, when the base's would be
+    equal).
+
+    Create it before the fork and ``open`` it in each process after. A message is a pickled payload in
+    a file of ``directory`` (which both see), announced by one byte through a pipe, so a sender never
+    blocks on a reader still busy. A peer that failed, exited or closed its side reads as no message
+    (None): nobody waits for work that will not come, and the caller computes it itself. Payloads
+    must not be None.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self._directory = directory
+        self._to_child = os.pipe()
+        self._to_parent = os.pipe()
+        self._role = ""
+        self._read = self._write = -1
+        self._sent = self._received = 0
+
+    def open(self, child: bool) -> None:
+        """Keep this process's ends of the pipes: a peer's exit then closes the only other end."""
+        keep = (self._to_child[0], self._to_parent[1]) if child else (self._to_parent[0], self._to_child[1])
+        for fd in (*self._to_child, *self._to_parent):
+            if fd not in keep:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._read, self._write = keep
+        self._role = "child" if child else "parent"
+
+    def send(self, payload: Any) -> None:
+        if self._write < 0:
+            return
+        path = self._directory / f"{self._role}-{self._sent}"
+        temporary = path.with_suffix(".partial")
+        temporary.write_bytes(pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+        os.replace(temporary, path)
+        self._sent += 1
+        try:
+            os.write(self._write, b".")
+        except BrokenPipeError:   # the peer is gone: nobody will read it
+            self._close_write()
+
+    def receive(self) -> Any:
+        """The peer's next message, waiting for it; None once the peer can send no more."""
+        if self._read < 0:
+            return None
+        try:
+            signalled = os.read(self._read, 1)
+        except OSError:
+            signalled = b""
+        if not signalled:
+            return None
+        path = self._directory / f"{'parent' if self._role == 'child' else 'child'}-{self._received}"
+        self._received += 1
+        try:
+            return pickle.loads(path.read_bytes())
+        except (OSError, pickle.UnpicklingError, EOFError):
+            return None
+
+    def close(self) -> None:
+        """Send nothing more (the peer's ``receive`` returns None) and read nothing more."""
+        self._close_write()
+        if self._read >= 0:
+            os.close(self._read)
+            self._read = -1
+
+    def _close_write(self) -> None:
+        if self._write >= 0:
+            os.close(self._write)
+            self._write = -1
+
+
+__all__ = ["Forked", "Mailbox"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -84,6 +85,21 @@ def project(tmp_path: Path) -> Path:
         shutil.copyfile(stack_file, root / stack_file.name)
     shutil.copytree(REPO_ROOT / "services", root / "services")
     return root
+
+
+def git(repo: Path, *args: str) -> str:
+    """``git -C repo ...`` with an identity for commits; its output."""
+    return subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+                          check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def repo(project: Path) -> Path:
+    """The example project as a git repository with one commit (``HEAD`` = the base)."""
+    git(project, "init", "-q", "-b", "main")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "base")
+    return project
 
 
 @pytest.fixture

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from conftest import git
 from gitops.diff import AppChange, DiffReport, FileChange, masked_manifests
 from gitops.diffreport import MARKER, markdown_parts
 from gitops.validate import AppInfo
@@ -18,20 +18,6 @@ from gitops.validate import AppInfo
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="diff builds overlays with kubectl")
 
 ENVS = ("dev", "prod", "staging")
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-                          check=True, capture_output=True, text=True).stdout
-
-
-@pytest.fixture
-def repo(project: Path) -> Path:
-    """The example project as a git repository with one commit (``HEAD`` = the base)."""
-    git(project, "init", "-q", "-b", "main")
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "base")
-    return project
 
 
 @pytest.fixture
