@@ -110,7 +110,20 @@ class Renderer:
         return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": ordered, "spec": spec}
 
 
+_LEAVES = frozenset({str, int, float, bool, type(None)})
+
+
 def _copy(value: Any) -> Any:
+    """A deep copy of a template part, each Application getting its own objects: containers copied
+    whole, recursing only into nested ones instead of calling once per leaf."""
+    if type(value) is dict:
+        out = value.copy()
+        for k, v in out.items():
+            if type(v) not in _LEAVES:
+                out[k] = _copy(v)
+        return out
+    if type(value) is list:
+        return [v if type(v) in _LEAVES else _copy(v) for v in value]
     if isinstance(value, Mapping):
         return {k: _copy(v) for k, v in value.items()}
     if isinstance(value, list):
