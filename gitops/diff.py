@@ -207,11 +207,16 @@ def _base_side(project: Path, ref: str, scratch: Path, options: ValidateOptions,
     theirs = mailbox.receive()
     # Whether it may be the same is known here; only the head knows what its git generators read.
     if isinstance(theirs, _Digests) and _same_expansion_inputs(mine, theirs, ()):
+        side = _Side(rendered.label, rendered.tree, rendered.files, None, rendered.repo_path)
+        # While the head expands: the builds it will most likely ask for.
+        likely = _likely_sources(rendered.files, _changed_paths(mine, theirs))
+        side.prebuilt.update(_builds(side, likely, options, strict=False))
         answer = mailbox.receive()
         if isinstance(answer, tuple) and answer[0] == _SAME:
-            side = _Side(rendered.label, rendered.tree, rendered.files, None, rendered.repo_path)
             side.prebuilt.update(_builds(side, answer[1], options))
             return side
+        apps, written = _expand(rendered, options)
+        return replace(side, apps=apps, written=written | side.written)
     apps, written = _expand(rendered, options)
     return _Side(rendered.label, rendered.tree, rendered.files, apps, rendered.repo_path, written)
 
@@ -303,6 +308,19 @@ def _changed_paths(a: _Digests, b: _Digests) -> set[str]:
     """The GitOps files that differ (the records aside), as ``_file_changes`` finds them."""
     return {p for p in a.files.keys() | b.files.keys()
             if a.files.get(p) != b.files.get(p) and not p.startswith(layout.STATE_DIR + "/")}
+
+
+def _likely_sources(files: Mapping[str, bytes], changed: set[str]) -> list[str]:
+    """The overlays of each service with a changed file: the source directories of its Applications."""
+    services = {_service_dir(p) for p in changed} - {""}
+    suffix = "/" + layout.KUSTOMIZATION
+    out = []
+    for path in files:
+        parts = path.split("/")
+        if (len(parts) == 5 and parts[2] == layout.OVERLAYS_DIR and path.endswith(suffix)
+                and f"{parts[0]}/{parts[1]}/" in services):
+            out.append(path[: -len(suffix)])
+    return sorted(out)
 
 
 def _reading_changes(apps: dict[str, tuple[AppInfo, dict[str, Any]]], repo_path: str, changed: set[str]) -> list[str]:
@@ -437,23 +455,26 @@ class _ChangedScopes:
         return any(p.startswith(scope) for p in self._paths)
 
 
-def _builds(side: _Side, directories: Iterable[str | None], options: ValidateOptions) -> dict[str, bytes]:
-    """Each directory's build, masked (those done already taken as they are)."""
+def _builds(side: _Side, directories: Iterable[str | None], options: ValidateOptions,
+            strict: bool = True) -> dict[str, bytes]:
+    """Each directory's build, masked (those done already taken as they are). Not ``strict``: a guess,
+    whose failures are left for the builds that are wanted to report."""
     named = [d for d in directories if d is not None]
     done = {d: side.prebuilt[d] for d in named if d in side.prebuilt}
     missing = [d for d in named if d not in done]
     _materialize(side, {_service_dir(d) for d in missing})
     wanted = sorted({d for d in missing if (side.tree / d).is_dir()})
     builds = build_many(side.tree, wanted, options.kubectl, options.jobs)
-    if not all(b.ok for b in builds) and not side.written.issuperset(side.files):
+    if strict and not all(b.ok for b in builds) and not side.written.issuperset(side.files):
         # A kustomization that reads beyond its service's directory: build again in the whole tree.
         _materialize(side, {""})
         builds = build_many(side.tree, wanted, options.kubectl, options.jobs)
     out: dict[str, bytes] = done
     for build in builds:
-        if not build.ok:
+        if build.ok:
+            out[build.directory] = masked_manifests(build.output).encode()
+        elif strict:
             raise InputError(f"{side.label}: {build.directory}: kustomize build failed: {build.output.strip()}")
-        out[build.directory] = masked_manifests(build.output).encode()
     return out
 
 
