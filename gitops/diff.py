@@ -247,10 +247,10 @@ def _expand(rendered: _Rendered, options: ValidateOptions, reads: set[str] | Non
     the git generators read."""
     everything, tree = rendered.everything, rendered.tree
     # The tree as the writer leaves it (records included), but on disk only what kustomize reads: the
-    # roots the ApplicationSets come from now, a service's directory when one of its builds is wanted.
-    # The git generators list and read it from memory. Writing both revisions' 19,000 files (and
-    # deleting them again) was most of a diff at 1000 services.
-    # The roots as the expansion needs them: what it ignores (the ImageUpdater) is neither written nor built.
+    # roots the ApplicationSets come from now (cut to what the expansion reads: the ImageUpdater is
+    # neither written nor built), a service's directory when one of its builds is wanted. The git
+    # generators list and read it from memory. Writing both revisions' 19,000 files (and deleting them
+    # again) was most of a diff at 1000 services.
     cut = cut_roots(everything)
     on_disk = [p for p in everything if not p.startswith(layout.APPS_DIR + "/") and p not in cut.left_out]
     write_scratch(tree, {**everything, **cut.kustomizations}, on_disk)

@@ -25,15 +25,23 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import jsonschema
-from kubernetes_validate import utils as kv
-from referencing import Registry, Resource
+from typing import TYPE_CHECKING, Any
 
 from . import names, yamlio
 from .errors import InputError, Problem, shown
 from .names import DNS1123_SUBDOMAIN
+
+if TYPE_CHECKING:   # jsonschema loads when something is validated (not for diff, apps or render)
+    import jsonschema
+    from referencing import Registry
+
+
+def _kubernetes_validate() -> Any:
+    """kubernetes-validate's schema files, loaded (with jsonschema, which it imports) when first needed."""
+    from kubernetes_validate import utils
+
+    return utils
+
 
 # The project's output contract (gitops/crds/<vendor>/*.yaml), in the layout of a CRD directory.
 PROJECT_CRDS = Path(__file__).resolve().parent / "crds"
@@ -60,6 +68,8 @@ class _CrdSchema:
         file named, not with a traceback. Checked only when validating fails,
         since checking every schema up front costs most of a second.
         """
+        import jsonschema
+
         try:
             if self.validator is None:
                 self.validator = jsonschema.Draft7Validator(self.schema)
@@ -143,14 +153,17 @@ class Schemas:
         short = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
         folder = f"kubernetes-json-schema/v{self.version}-local-strict"
         try:
-            schema = kv.schema_contents(f"{folder}/{kind.lower()}-{short}.json", self.version)
+            schema = _kubernetes_validate().schema_contents(f"{folder}/{kind.lower()}-{short}.json", self.version)
         except FileNotFoundError:
             hint = (f", nor in the CRDs of {self.crd_dir}" if self.crd_dir is not None
                     else "; pass --schemas DIR with its CRD to validate it")
             raise SchemaNotFound(f"no schema for {kind} {api_version}: not a Kubernetes {self.version} kind, nor a "
                                  f"custom resource of the project's schemas (gitops/crds){hint}") from None
+        import jsonschema
+        from referencing import Registry, Resource
+
         if self._registry is None:
-            definitions = kv.schema_contents(f"{folder}/_definitions.json", self.version)
+            definitions = _kubernetes_validate().schema_contents(f"{folder}/_definitions.json", self.version)
             self._registry = Resource.from_contents(definitions) @ Registry()
         registry = Resource.from_contents(schema) @ self._registry
         self._k8s[key] = jsonschema.Draft202012Validator(schema, registry=registry)
@@ -245,6 +258,7 @@ def _schema_version(version: str) -> str:
     match = _VERSION.fullmatch(version)
     assert match is not None
     wanted = f"{int(match[1])}.{int(match[2])}"
+    kv = _kubernetes_validate()
     versions: list[str] = [v for v in kv.all_versions() if kv.major_minor(v) == wanted]
     return versions[-1]
 

@@ -239,3 +239,13 @@ def test_a_cancelled_child_is_reaped() -> None:
     if pid:
         with pytest.raises(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
+
+
+def test_a_diff_loads_neither_schemas_nor_cryptography(repo: Path) -> None:
+    """It validates no schema and seals nothing: jsonschema and cryptography were a third of its imports."""
+    probe = ("import sys; from gitops.cli import main; "
+             f"code = main(['diff', '--base', 'HEAD', '--project', {str(repo)!r}]); "
+             "print(code, sorted(m for m in sys.modules if m.split('.')[0] in ('cryptography', 'jsonschema')))")
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    assert done.stdout.splitlines()[-1] == "0 []", done.stderr

@@ -33,14 +33,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import layout, yamlio
 from ..errors import InputError, Problem
 from ..model import NotificationsConfig, NotificationTrigger, Stack, Topology
-from ..sealing import SealingCert
 from .manifest import Manifest, yaml_file
 from .secrets import SECRETS_KEY, sealed_object
+
+if TYPE_CHECKING:
+    from ..sealing import SealingCert
 
 SECRET_NAME = "argocd-notifications-secret"
 # Where the credentials are given: `secrets.argocd-notifications.<NAME>` in the stack's secret config, the

@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import layout, yamlio
 from ..errors import InputError, Problem
 from ..model import Service, Stack
-from ..sealing import Scope, SealingCert, seal_secret
 from .labels import service_labels
 from .manifest import Manifest, yaml_file
 from .ordering import wave_annotation
+
+if TYPE_CHECKING:
+    from ..sealing import SealingCert
 
 SEALED_FILE = "sealedsecret.yaml"
 CERT_ANNOTATION = layout.ANNOTATION_SEALED_WITH
@@ -81,6 +83,8 @@ def sealed_object(name: str, namespace: str, labels: Mapping[str, str], values: 
     The marker and the sync wave (before whatever reads the Secret, see
     ``render.ordering``) are not sealed, so they are never a reason to re-seal.
     """
+    from ..sealing import Scope, seal_secret  # here: a render without secrets to seal never loads cryptography
+
     secret = {
         "apiVersion": "v1",
         "kind": "Secret",
