@@ -14,6 +14,7 @@ import pytest
 
 from conftest import git
 from gitops import diff as diff_module
+from gitops.options import ValidateOptions
 from gitops.parallel import Forked, Mailbox
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None or not hasattr(os, "fork"),
@@ -155,3 +156,12 @@ def test_a_base_that_does_not_load_is_reported_first(run, repo, monkeypatch) -> 
     result = run("diff", "--base", "HEAD", "--project", repo, "--output", "json")
     assert result.code == 2
     assert "the project at HEAD does not load" in result.err
+
+
+def test_the_heads_expansion_records_every_file_its_git_generators_read(project: Path, tmp_path: Path) -> None:
+    rendered = diff_module._render(project, None, tmp_path / "head")
+    reads: set[str] = set()
+    apps, _ = diff_module._expand(rendered, ValidateOptions(), reads)
+    config_files = {p for p in rendered.everything if p.endswith("/config.json")}
+    assert config_files and reads == config_files   # one per service and environment, nothing else
+    assert len(apps) == len(config_files)
