@@ -33,7 +33,7 @@ from typing import Any
 from . import layout, yamlio
 from .errors import GitOpsError, InputError, Problem, printable
 from .expansionroots import cut_roots
-from .kustomize import build_many
+from .kustomize import FilesTree, build_many
 from .options import ValidateOptions
 from .parallel import Forked, Mailbox
 from .project import load_project
@@ -193,7 +193,7 @@ def _head_side(project: Path, ref: str | None, scratch: Path, options: ValidateO
     if not isinstance(theirs, _Digests) or not _same_expansion_inputs(mine, theirs, reads):
         mailbox.send((_OWN,))
         return side
-    directories = _reading_changes(apps, rendered.repo_path, _changed_paths(mine, theirs))
+    directories = _reading_changes(apps, rendered.files, rendered.repo_path, _changed_paths(mine, theirs))
     mailbox.send((_SAME, directories))
     side.prebuilt.update(_builds(side, directories, options))
     return side
@@ -311,23 +311,20 @@ def _changed_paths(a: _Digests, b: _Digests) -> set[str]:
 
 
 def _likely_sources(files: Mapping[str, bytes], changed: set[str]) -> list[str]:
-    """The overlays of each service with a changed file: the source directories of its Applications."""
-    services = {_service_dir(p) for p in changed} - {""}
+    """The overlays that may read a changed file: the source directories of their services' Applications."""
+    reads, tree = _ChangedScopes(changed), FilesTree(files)
     suffix = "/" + layout.KUSTOMIZATION
-    out = []
-    for path in files:
-        parts = path.split("/")
-        if (len(parts) == 5 and parts[2] == layout.OVERLAYS_DIR and path.endswith(suffix)
-                and f"{parts[0]}/{parts[1]}/" in services):
-            out.append(path[: -len(suffix)])
-    return sorted(out)
+    overlays = [path[: -len(suffix)] for path in files
+                if path.endswith(suffix) and path.count("/") == 4 and path.split("/")[2] == layout.OVERLAYS_DIR]
+    return sorted(d for d in overlays if reads.by(d, tree))
 
 
-def _reading_changes(apps: dict[str, tuple[AppInfo, dict[str, Any]]], repo_path: str, changed: set[str]) -> list[str]:
+def _reading_changes(apps: dict[str, tuple[AppInfo, dict[str, Any]]], files: Mapping[str, bytes], repo_path: str,
+                     changed: set[str]) -> list[str]:
     """The source directories of the Applications whose build may read a changed file."""
-    reads = _ChangedScopes(changed)
+    reads, tree = _ChangedScopes(changed), FilesTree(files)
     directories = {source_dir(info, repo_path) for info, _ in apps.values()}
-    return sorted(d for d in directories if d is not None and reads.by(d))
+    return sorted(d for d in directories if d is not None and reads.by(d, tree))
 
 
 def _catalog_size(project: Path) -> int:
@@ -416,12 +413,13 @@ def _app_changes(base: _Side, head: _Side, files: list[FileChange], options: Val
     for name in sorted(set(new_apps) - set(old_apps)):
         changes.append(AppChange(name, "added", new_apps[name][0]))
     touched = _ChangedScopes({f.path for f in files})
+    old_tree, new_tree = FilesTree(base.files), FilesTree(head.files)
     candidates = []
     for name in sorted(set(old_apps) & set(new_apps)):
         (old_info, old_app), (new_info, new_app) = old_apps[name], new_apps[name]
         app_diff = "" if old_app == new_app else unified(_dump(old_app), _dump(new_app), f"Application {name}")
         old_dir, new_dir = source_dir(old_info, base.repo_path), source_dir(new_info, head.repo_path)
-        may_differ = old_dir != new_dir or touched.by(new_dir) or touched.by(old_dir)
+        may_differ = old_dir != new_dir or touched.by(new_dir, new_tree) or touched.by(old_dir, old_tree)
         if app_diff or may_differ:
             candidates.append((name, new_info, app_diff, old_dir, new_dir))
     # Both sides' builds at once: each is a handful of kubectl processes, mostly waited for.
@@ -437,22 +435,33 @@ def _app_changes(base: _Side, head: _Side, files: list[FileChange], options: Val
 
 
 class _ChangedScopes:
-    """Changed paths, asked whether building a directory may read one: a directory of a service's reads
-    that service's directory (overlay and base), any other directory what is below it. Indexed by
-    service, since a change of a stack's settings changes thousands of files for thousands of builds."""
+    """Changed paths, asked whether building a directory may read one of them.
+
+    First by service: a directory of a service may read only that service's directory (overlay and base),
+    any other directory only what is below it. Then, for a tree given, by what the build's kustomizations
+    reference (``kustomize.FilesTree``): a change of one environment's overlays leaves the others' builds
+    alone, which matters when a stack setting changes thousands of overlays."""
 
     def __init__(self, changed: set[str]) -> None:
         self._paths = changed
-        self._services = {_service_dir(p) for p in changed} - {""}
+        self._by_service: dict[str, list[str]] = {}
+        for path in changed:
+            service = _service_dir(path)
+            if service:
+                self._by_service.setdefault(service, []).append(path)
 
-    def by(self, directory: str | None) -> bool:
+    def by(self, directory: str | None, tree: FilesTree | None = None) -> bool:
         if directory is None:
             return False
         service = _service_dir(directory)
-        if service:
-            return service in self._services
-        scope = directory + "/"
-        return any(p.startswith(scope) for p in self._paths)
+        candidates = self._by_service.get(service, []) if service else [
+            p for p in self._paths if p.startswith(directory + "/")]
+        if not candidates or tree is None:
+            return bool(candidates)
+        reached = tree.reachable(directory)
+        if reached is None:   # unbounded: it may read anything of its service
+            return True
+        return any(p.startswith(d + "/") for d in reached for p in candidates)
 
 
 def _builds(side: _Side, directories: Iterable[str | None], options: ValidateOptions,

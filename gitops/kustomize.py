@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import posixpath
 import re
 import shutil
 import subprocess
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,23 +68,85 @@ _CACHE_LIMIT_BYTES = 64 * 1024 * 1024
 _cache_bytes = 0
 _cache_lock = threading.Lock()
 _REFERENCE_KEYS = ("resources", "bases", "components")
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _kustomization(directory: Path) -> dict[str, Any] | None:
     for name in KUSTOMIZATION_FILES:
         file = directory / name
         if file.is_file() and not file.is_symlink():
-            try:
-                doc = yaml.safe_load(file.read_bytes())
-            except yaml.YAMLError:
-                return None
-            return doc if isinstance(doc, dict) else None
+            return _parsed_kustomization(file.read_bytes())
     return None
+
+
+def _parsed_kustomization(content: bytes) -> dict[str, Any] | None:
+    try:
+        doc = yaml.load(content, Loader=_LOADER)
+    except yaml.YAMLError:
+        return None
+    return doc if isinstance(doc, dict) else None
 
 
 def _reachable_directories(tree: Path, directory: str) -> list[str] | None:
     """Directories (relative to the tree) the build may read, or None when that cannot be bounded."""
     root = tree.resolve()
+
+    def locate(rel: str, entry: str) -> str | None:
+        target = (tree / rel / entry).resolve()
+        if not target.is_relative_to(root):
+            return None
+        if target.is_dir():
+            return target.relative_to(root).as_posix()
+        # missing, or outside the files hashed for this directory
+        return "" if target.is_file() and target.is_relative_to((tree / rel).resolve()) else None
+
+    return _reachable(directory, lambda rel: _kustomization(tree / rel), locate)
+
+
+class FilesTree:
+    """A tree held in memory (``diff``'s renders), asked which directories a build of one may read."""
+
+    def __init__(self, files: Mapping[str, bytes]) -> None:
+        self._files = files
+        self._known: set[str] | None = None
+
+    @property
+    def _directories(self) -> set[str]:
+        """Every directory that holds a file, listed on first use."""
+        if self._known is None:
+            self._known = set()
+            for path in self._files:
+                end = path.rfind("/")
+                while end > 0 and path[:end] not in self._known:
+                    self._known.add(path[:end])
+                    end = path.rfind("/", 0, end)
+        return self._known
+
+    def reachable(self, directory: str) -> list[str] | None:
+        """As ``_reachable_directories`` would answer once the files are written out."""
+        def locate(rel: str, entry: str) -> str | None:
+            target = posixpath.normpath(posixpath.join(rel, entry))
+            if target == ".." or target.startswith(("../", "/")):
+                return None
+            if target in self._directories:
+                return target
+            return "" if target in self._files and target.startswith(rel + "/") else None
+
+        return _reachable(directory, self._kustomization, locate)
+
+    def _kustomization(self, directory: str) -> dict[str, Any] | None:
+        for name in KUSTOMIZATION_FILES:
+            content = self._files.get(f"{directory}/{name}")
+            if content is not None:
+                return _parsed_kustomization(content)
+        return None
+
+
+def _reachable(directory: str, kustomization: Callable[[str], dict[str, Any] | None],
+               locate: Callable[[str, str], str | None]) -> list[str] | None:
+    """The directories reachable from ``directory`` through ``resources``/``bases``/``components``.
+    ``locate(directory, entry)``: the directory an entry names, "" for a file the build may read, None
+    for anything that leaves the bounds (which makes the whole answer None)."""
     seen: set[str] = set()
     pending = [directory]
     while pending:
@@ -91,7 +154,7 @@ def _reachable_directories(tree: Path, directory: str) -> list[str] | None:
         if rel in seen:
             continue
         seen.add(rel)
-        doc = _kustomization(tree / rel)
+        doc = kustomization(rel)
         if doc is None or "helmCharts" in doc or "helmChartInflationGenerator" in doc:
             return None
         for key in _REFERENCE_KEYS:
@@ -101,13 +164,11 @@ def _reachable_directories(tree: Path, directory: str) -> list[str] | None:
             for entry in entries:
                 if not isinstance(entry, str) or "://" in entry or entry.startswith(("/", "git@", "github.com")):
                     return None
-                target = (tree / rel / entry).resolve()
-                if not target.is_relative_to(root):
+                target = locate(rel, entry)
+                if target is None:
                     return None
-                if target.is_dir():
-                    pending.append(target.relative_to(root).as_posix())
-                elif not (target.is_file() and target.is_relative_to((tree / rel).resolve())):
-                    return None   # missing, or outside the files hashed for this directory
+                if target:
+                    pending.append(target)
     return sorted(seen)
 
 

@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 
 from conftest import git
+from gitops import diff as diff_module
 from gitops.diff import AppChange, DiffReport, FileChange, masked_manifests
 from gitops.diffreport import MARKER, markdown_parts
+from gitops.kustomize import build_many
 from gitops.validate import AppInfo
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="diff builds overlays with kubectl")
@@ -212,3 +214,23 @@ def test_secret_values_are_masked_in_manifest_diffs() -> None:
     masked = masked_manifests(stream)
     assert "c2VjcmV0" not in masked and "plain-token" not in masked and "AgBy" not in masked
     assert "PASSWORD" in masked and "TOKEN" in masked
+
+
+def test_a_change_to_one_environment_builds_only_that_environments_applications(diff, repo: Path,
+                                                                                monkeypatch) -> None:
+    """A stack setting changes every overlay of its environment: the other environments' builds cannot
+    read those files (their kustomizations do not reference them), so they are not built."""
+    built: list[str] = []
+
+    def recorded(tree: Path, directories: list[str], *args: Any) -> Any:
+        built.extend(directories)
+        return build_many(tree, directories, *args)
+
+    monkeypatch.setattr(diff_module, "build_many", recorded)
+    stack = repo / "Pulumi.prod.yaml"
+    stack.write_text(stack.read_text().replace("    replicas: 3\n", "    replicas: 4\n"))
+    code, report = diff()
+    assert code == 1
+    assert apps(report, "changed") and all(name.endswith("-prod") for name in apps(report, "changed"))
+    overlays = [d for d in built if d.startswith("apps/")]
+    assert overlays and all(d.endswith("/overlays/prod") for d in overlays)

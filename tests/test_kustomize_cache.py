@@ -57,3 +57,24 @@ def test_a_reference_that_is_missing_is_never_cached(tree: Path) -> None:
 def test_a_reference_leaving_the_tree_is_never_cached(tree: Path) -> None:
     (tree / "app" / "overlay" / "kustomization.yaml").write_text("resources:\n- ../base\n- ../../../elsewhere\n")
     assert kustomize._cache_key(tree, "app/overlay", KUBECTL or "") is None
+
+
+@pytest.mark.parametrize("overlay", [
+    "resources:\n- ../base\nnamePrefix: dev-\n",
+    "resources:\n- ../base\n- extra/cm.yaml\n",                 # a file below its own directory
+    "resources:\n- ../../elsewhere/base\n",                      # a directory of another part of the tree
+    "resources:\n- ../missing\n",                                # missing: unbounded
+    "resources:\n- ../base/configmap.yaml\n",                   # a file outside its own directory: unbounded
+    "resources:\n- ../../../outside\n",                          # leaves the tree: unbounded
+    "resources:\n- https://github.com/example/repo//base\n",    # remote: unbounded
+    "helmCharts:\n- name: x\n",                                  # a chart: unbounded
+])
+def test_a_tree_in_memory_reaches_the_directories_the_same_tree_on_disk_does(tree: Path, overlay: str) -> None:
+    (tree / "app" / "overlay" / "kustomization.yaml").write_text(overlay)
+    (tree / "app" / "overlay" / "extra").mkdir()
+    (tree / "app" / "overlay" / "extra" / "cm.yaml").write_text(CONFIGMAP.format(level="x"))
+    (tree / "elsewhere" / "base").mkdir(parents=True)
+    (tree / "elsewhere" / "base" / "kustomization.yaml").write_text("resources: []\n")
+    files = {p.relative_to(tree).as_posix(): p.read_bytes() for p in tree.rglob("*") if p.is_file()}
+    on_disk = kustomize._reachable_directories(tree, "app/overlay")
+    assert kustomize.FilesTree(files).reachable("app/overlay") == on_disk
