@@ -21,7 +21,6 @@ own scratch tree; the user's tree is never touched.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -36,9 +35,6 @@ EXPANSION_KINDS = frozenset({"ApplicationSet", "AppProject", "Secret"})
 PER_RESOURCE_FIELDS = frozenset({"apiVersion", "kind", "resources", "labels", "commonLabels",
                                  "commonAnnotations", "namespace"})
 _ROOT_DIRS = (layout.ARGOCD_DIR, layout.CLUSTERS_DIR)
-_TOP_LEVEL_KIND = re.compile(rb"^kind:[ \t]*([A-Za-z][A-Za-z0-9]*)[ \t]*\r?$", re.M)
-_DOCUMENT_START = re.compile(rb"^---[ \t]*\r?$", re.M)
-_CONTENT_LINE = re.compile(rb"^[^#\s]", re.M)
 
 
 @dataclass(frozen=True)
@@ -88,18 +84,15 @@ def _parsed(path: str, content: bytes) -> dict[str, Any] | None:
 
 
 def _ignored_kinds_only(content: bytes) -> bool:
-    """Every document has exactly one top-level ``kind``, none of them one the expansion reads.
+    """Every document has a top-level ``kind``, none of them one the expansion reads.
 
-    Read from the text, not parsed: parsing the ImageUpdater is the cost this saves. Anything
-    that is not plain block YAML with one kind per document counts as read (kept)."""
-    documents = [d for d in _DOCUMENT_START.split(content) if _CONTENT_LINE.search(d)]
-    if not documents:
+    Read from the text (``yamlio.top_level_scalars``), not parsed: parsing the ImageUpdater is the cost
+    this saves. A document whose kind is not found there (flow style, none at all) counts as read (kept)."""
+    try:
+        documents = yamlio.top_level_scalars(content.decode("utf-8"), ("kind",))
+    except UnicodeDecodeError:
         return False
-    for document in documents:
-        kinds = _TOP_LEVEL_KIND.findall(document)
-        if len(kinds) != 1 or kinds[0].decode() in EXPANSION_KINDS:
-            return False
-    return True
+    return bool(documents) and all(d.get("kind", "") not in ("", *EXPANSION_KINDS) for d in documents)
 
 
 __all__ = ["EXPANSION_KINDS", "PER_RESOURCE_FIELDS", "CutRoots", "cut_roots"]

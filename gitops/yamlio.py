@@ -481,6 +481,32 @@ def dump_all(docs: Iterable[Any]) -> str:
     return "---\n".join(dump(d) for d in docs)
 
 
+_DOCUMENT_START = re.compile(r"^---$", re.MULTILINE)
+_CONTENT_LINE = re.compile(r"^[^#\s]", re.MULTILINE)
+
+
+@functools.lru_cache(maxsize=16)
+def _top_level(keys: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(rf"^({'|'.join(re.escape(k) for k in keys)}):(?: (.*))?$", re.MULTILINE)
+
+
+def top_level_scalars(text: str, keys: tuple[str, ...]) -> list[dict[str, str]]:
+    """Per document of a stream ``dump_all`` wrote, each of ``keys`` its top level sets, with the value as
+    written ("" for a block value); a part holding only comments (the generated header) is no document.
+
+    Read from the text rather than by parsing it, which would cost as much as writing it: ``dump`` puts a
+    top-level key at the start of its line, and nothing nested starts there. Flow style is not read.
+    """
+    pattern = _top_level(keys)
+    return [{m.group(1): _written_scalar(m.group(2) or "") for m in pattern.finditer(part)}
+            for part in _DOCUMENT_START.split(text) if _CONTENT_LINE.search(part)]
+
+
+def _written_scalar(text: str) -> str:
+    """A scalar as ``dump`` writes it: plain, or double-quoted when it had to quote it."""
+    return str(yaml.safe_load(text)) if text.startswith('"') else text
+
+
 def dump_json(doc: Any) -> str:
     """Compact-but-readable canonical JSON (sorted keys, trailing newline)."""
     return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -114,3 +114,12 @@ def test_a_secret_input_structure_error_names_no_key_below_the_top(text: str) ->
     with pytest.raises(InputError) as info:
         yamlio.parse(text, "s.yaml", secret=True)
     assert str(info.value).startswith("s.yaml: ") and "hunter2" not in str(info.value) and "PASSWORD" not in str(info.value)
+
+
+def test_top_level_scalars_reads_each_documents_own_keys_as_dump_wrote_them() -> None:
+    text = "# header only\n" + yamlio.dump_all([
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kind"}, "data": {"kind": "nested"}},
+        {"kind": "yes", "spec": {}},   # a value the writer must quote
+    ]) + "---\n{kind: Flow}\n"
+    assert yamlio.top_level_scalars(text, ("kind", "metadata")) == [
+        {"kind": "ConfigMap", "metadata": ""}, {"kind": "yes"}, {}]

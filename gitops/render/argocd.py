@@ -12,13 +12,10 @@ spoke by its registered name instead of the in-cluster server.
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import yaml
-
-from .. import layout
+from .. import layout, yamlio
 from ..ingress import READINESS_GATE_ENABLED, READINESS_GATE_LABEL
 from ..model import Catalog, Service, Stack, SyncMode, SyncWindow, Topology
 from .fleet import destination, hub_files
@@ -130,23 +127,21 @@ def admitted_kinds(services: Iterable[Service], stack: Stack,
     return tuple(sorted(kinds))
 
 
-# A top-level key of a document as ``yamlio.dump`` writes it: at the start of its line, nothing nests there.
-_TOP_LEVEL = re.compile(r"^(apiVersion|kind|configMapGenerator|secretGenerator):(?: (.*))?$", re.MULTILINE)
-_DOCUMENT_SEPARATOR = re.compile(r"^---$", re.MULTILINE)
+_KIND_KEYS = ("apiVersion", "kind", "configMapGenerator", "secretGenerator")
 
 
 def _kinds_in(path: str, content: bytes) -> frozenset[tuple[str, str]]:
     """(group, kind) of each object a rendered file defines or generates.
 
     Read from the top-level keys of the renderer's own canonical output rather
-    than by parsing it: building every document again would take as long as
-    rendering it. A JSON 6902 patch (a list) has no top-level keys.
+    than by parsing it (``yamlio.top_level_scalars``): building every document
+    again would take as long as rendering it. A JSON 6902 patch (a list) has no
+    top-level keys.
     """
     if not path.endswith((".yaml", ".yml")):
         return frozenset()
     kinds: set[tuple[str, str]] = set()
-    for document in _DOCUMENT_SEPARATOR.split(content.decode("utf-8")):
-        fields = {m.group(1): _scalar(m.group(2) or "") for m in _TOP_LEVEL.finditer(document)}
+    for fields in yamlio.top_level_scalars(content.decode("utf-8"), _KIND_KEYS):
         if fields.get("kind") == "Kustomization":
             kinds |= {("", "ConfigMap")} if fields.get("configMapGenerator") not in (None, "[]") else set()
             kinds |= {("", "Secret")} if fields.get("secretGenerator") not in (None, "[]") else set()
@@ -159,11 +154,6 @@ def _kinds_in(path: str, content: bytes) -> frozenset[tuple[str, str]]:
 # A base is the same bytes in every stack (``render_base`` is cached), so its kinds are read once; the
 # cache holds no more than that cache does. Overlays differ per stack and are read uncached.
 _base_kinds_in = functools.lru_cache(maxsize=None)(_kinds_in)
-
-
-def _scalar(text: str) -> str:
-    """A scalar as written: plain, or double-quoted when the writer had to quote it."""
-    return str(yaml.safe_load(text)) if text.startswith('"') else text
 
 
 def app_project(team: str, namespaces: list[str], stack: Stack,
