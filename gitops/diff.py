@@ -19,6 +19,7 @@ pull request with no credentials.
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import os
 import subprocess
@@ -102,6 +103,11 @@ class _Side:
     written: set[str] = field(default_factory=set)
     # Builds (masked) done while the other revision was still being computed, by directory.
     prebuilt: dict[str, bytes] = field(default_factory=dict)
+
+    @functools.cached_property
+    def reach(self) -> FilesTree:
+        """What a build of each directory of ``files`` may read, worked out once per side."""
+        return FilesTree(self.files)
 
 
 @dataclass(frozen=True)
@@ -193,7 +199,7 @@ def _head_side(project: Path, ref: str | None, scratch: Path, options: ValidateO
     if not isinstance(theirs, _Digests) or not _same_expansion_inputs(mine, theirs, reads):
         mailbox.send((_OWN,))
         return side
-    directories = _reading_changes(apps, rendered.files, rendered.repo_path, _changed_paths(mine, theirs))
+    directories = _reading_changes(side, _changed_paths(mine, theirs))
     mailbox.send((_SAME, directories))
     side.prebuilt.update(_builds(side, directories, options))
     return side
@@ -209,8 +215,7 @@ def _base_side(project: Path, ref: str, scratch: Path, options: ValidateOptions,
     if isinstance(theirs, _Digests) and _same_expansion_inputs(mine, theirs, ()):
         side = _Side(rendered.label, rendered.tree, rendered.files, None, rendered.repo_path)
         # While the head expands: the builds it will most likely ask for.
-        likely = _likely_sources(rendered.files, _changed_paths(mine, theirs))
-        side.prebuilt.update(_builds(side, likely, options, strict=False))
+        side.prebuilt.update(_builds(side, _likely_sources(side, _changed_paths(mine, theirs)), options, strict=False))
         answer = mailbox.receive()
         if isinstance(answer, tuple) and answer[0] == _SAME:
             side.prebuilt.update(_builds(side, answer[1], options))
@@ -310,21 +315,21 @@ def _changed_paths(a: _Digests, b: _Digests) -> set[str]:
             if a.files.get(p) != b.files.get(p) and not p.startswith(layout.STATE_DIR + "/")}
 
 
-def _likely_sources(files: Mapping[str, bytes], changed: set[str]) -> list[str]:
+def _likely_sources(side: _Side, changed: set[str]) -> list[str]:
     """The overlays that may read a changed file: the source directories of their services' Applications."""
-    reads, tree = _ChangedScopes(changed), FilesTree(files)
+    reads = _ChangedScopes(changed)
     suffix = "/" + layout.KUSTOMIZATION
-    overlays = [path[: -len(suffix)] for path in files
+    overlays = [path[: -len(suffix)] for path in side.files
                 if path.endswith(suffix) and path.count("/") == 4 and path.split("/")[2] == layout.OVERLAYS_DIR]
-    return sorted(d for d in overlays if reads.by(d, tree))
+    return sorted(d for d in overlays if reads.by(d, side.reach))
 
 
-def _reading_changes(apps: dict[str, tuple[AppInfo, dict[str, Any]]], files: Mapping[str, bytes], repo_path: str,
-                     changed: set[str]) -> list[str]:
-    """The source directories of the Applications whose build may read a changed file."""
-    reads, tree = _ChangedScopes(changed), FilesTree(files)
-    directories = {source_dir(info, repo_path) for info, _ in apps.values()}
-    return sorted(d for d in directories if d is not None and reads.by(d, tree))
+def _reading_changes(side: _Side, changed: set[str]) -> list[str]:
+    """The source directories of the side's Applications whose build may read a changed file."""
+    assert side.apps is not None
+    reads = _ChangedScopes(changed)
+    directories = {source_dir(info, side.repo_path) for info, _ in side.apps.values()}
+    return sorted(d for d in directories if d is not None and reads.by(d, side.reach))
 
 
 def _catalog_size(project: Path) -> int:
@@ -413,13 +418,12 @@ def _app_changes(base: _Side, head: _Side, files: list[FileChange], options: Val
     for name in sorted(set(new_apps) - set(old_apps)):
         changes.append(AppChange(name, "added", new_apps[name][0]))
     touched = _ChangedScopes({f.path for f in files})
-    old_tree, new_tree = FilesTree(base.files), FilesTree(head.files)
     candidates = []
     for name in sorted(set(old_apps) & set(new_apps)):
         (old_info, old_app), (new_info, new_app) = old_apps[name], new_apps[name]
         app_diff = "" if old_app == new_app else unified(_dump(old_app), _dump(new_app), f"Application {name}")
         old_dir, new_dir = source_dir(old_info, base.repo_path), source_dir(new_info, head.repo_path)
-        may_differ = old_dir != new_dir or touched.by(new_dir, new_tree) or touched.by(old_dir, old_tree)
+        may_differ = old_dir != new_dir or touched.by(new_dir, head.reach) or touched.by(old_dir, base.reach)
         if app_diff or may_differ:
             candidates.append((name, new_info, app_diff, old_dir, new_dir))
     # Both sides' builds at once: each is a handful of kubectl processes, mostly waited for.

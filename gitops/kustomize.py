@@ -109,6 +109,9 @@ class FilesTree:
     def __init__(self, files: Mapping[str, bytes]) -> None:
         self._files = files
         self._known: set[str] | None = None
+        # Every overlay reaches its service's base: each directory is worked out, and parsed, once.
+        self._reached: dict[str, list[str] | None] = {}
+        self._parsed: dict[str, dict[str, Any] | None] = {}
 
     @property
     def _directories(self) -> set[str]:
@@ -124,22 +127,24 @@ class FilesTree:
 
     def reachable(self, directory: str) -> list[str] | None:
         """As ``_reachable_directories`` would answer once the files are written out."""
-        def locate(rel: str, entry: str) -> str | None:
-            target = posixpath.normpath(posixpath.join(rel, entry))
-            if target == ".." or target.startswith(("../", "/")):
-                return None
-            if target in self._directories:
-                return target
-            return "" if target in self._files and target.startswith(rel + "/") else None
+        if directory not in self._reached:
+            self._reached[directory] = _reachable(directory, self._kustomization, self._locate)
+        return self._reached[directory]
 
-        return _reachable(directory, self._kustomization, locate)
+    def _locate(self, rel: str, entry: str) -> str | None:
+        target = posixpath.normpath(posixpath.join(rel, entry))
+        if target == ".." or target.startswith(("../", "/")):
+            return None
+        if target in self._directories:
+            return target
+        return "" if target in self._files and target.startswith(rel + "/") else None
 
     def _kustomization(self, directory: str) -> dict[str, Any] | None:
-        for name in KUSTOMIZATION_FILES:
-            content = self._files.get(f"{directory}/{name}")
-            if content is not None:
-                return _parsed_kustomization(content)
-        return None
+        if directory not in self._parsed:
+            found = next((content for name in KUSTOMIZATION_FILES
+                          if (content := self._files.get(f"{directory}/{name}")) is not None), None)
+            self._parsed[directory] = _parsed_kustomization(found) if found is not None else None
+        return self._parsed[directory]
 
 
 def _reachable(directory: str, kustomization: Callable[[str], dict[str, Any] | None],
