@@ -151,16 +151,16 @@ def diff_revisions(project: Path, base: str, head: str | None, options: Validate
             child = Forked(in_child, again=lambda: _side(project, base, root / "base-again", options))
             mailbox.open(child=False)
             try:
-                head_side = _head_side(project, head, root / "head", options, mailbox)
+                try:
+                    head_side = _head_side(project, head, root / "head", options, mailbox)
+                finally:
+                    mailbox.close()   # before waiting for the child: it may be waiting for a message
             except GitOpsError:
-                mailbox.close()
                 child.result()   # the base's error first, as without a child
                 raise
             except BaseException:
-                mailbox.close()
                 child.cancel()
                 raise
-            mailbox.close()
             base_side = child.result()
             if base_side.apps is None:
                 base_side = replace(base_side, apps=head_side.apps)
